@@ -1,0 +1,393 @@
+//! Importing registration data from market-regulation exports (CSV in UTF-8/GBK, XLSX).
+//!
+//! The file is read as a stream and committed in chunks; each chunk is one transaction with
+//! its rows, its rejected rows, the job's counters and an audit entry. A crash loses at most
+//! the chunk in flight; re-importing the same file completes the job, because a row whose
+//! content is already stored is counted `unchanged` and writes nothing (idempotent).
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::atomic::Ordering;
+
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use xinjian_core::registry_row::{parse_row, HeaderMap, RowOptions};
+use xinjian_core::role::Permission;
+use xinjian_core::subject::SubjectData;
+use xinjian_store::imports::{self, Counts, ImportError, ImportRow};
+use xinjian_store::subjects::{self, Provenance};
+use xinjian_store::{audit, Conn};
+
+use crate::sources::TableReader;
+use crate::{now, today, Actor, App, AppError, Result};
+
+/// Rows per committed chunk.
+pub const CHUNK_ROWS: usize = 5_000;
+
+/// Options of a registry import.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ImportOptions {
+    /// Keep codes that fail only the check character, flagged (重错码 governance).
+    pub allow_flagged: bool,
+}
+
+/// Progress after each committed chunk.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct ImportProgress {
+    pub counts: Counts,
+    pub bytes_read: u64,
+    pub file_size: u64,
+}
+
+/// The result of an import.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImportSummary {
+    pub import_id: i64,
+    pub counts: Counts,
+    pub encoding: Option<&'static str>,
+    pub recognised_headers: Vec<&'static str>,
+}
+
+impl ImportSummary {
+    /// The summary line of the CLI contract.
+    pub fn line(&self) -> String {
+        let c = &self.counts;
+        format!(
+            "imported {}, updated {}, unchanged {}, rejected {}",
+            c.imported, c.updated, c.unchanged, c.rejected
+        )
+    }
+}
+
+fn file_sha256(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path)
+        .map_err(|e| AppError::Unprocessable(format!("无法打开文件：{e}")))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)
+        .map_err(|e| AppError::Unprocessable(format!("读取文件失败：{e}")))?;
+    Ok(hex::encode(h.finalize()))
+}
+
+impl App {
+    /// Register an import job for a file (authorised, audited); run it with [`App::run_subject_import`].
+    pub fn start_subject_import(
+        &self,
+        actor: &Actor,
+        file_name: &str,
+        path: &Path,
+        opts: ImportOptions,
+    ) -> Result<i64> {
+        actor.require(Permission::SubjectImport)?;
+        let sha = file_sha256(path)?;
+        let now = now();
+        let mut conn = self.db.conn()?;
+        conn.transaction(|tx| {
+            let id = imports::create(
+                tx,
+                "subjects",
+                file_name,
+                &sha,
+                opts.allow_flagged,
+                &actor.name(),
+                &now,
+            )?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "subject.import.start",
+                &format!("import:{id}"),
+                &json!({ "file": file_name, "sha256": sha, "allow_flagged": opts.allow_flagged }),
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// Import a file in one go (the CLI path): start the job and run it.
+    pub fn import_subjects(
+        &self,
+        actor: &Actor,
+        path: &Path,
+        opts: ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportSummary> {
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "import".into());
+        let id = self.start_subject_import(actor, &name, path, opts)?;
+        self.run_subject_import(actor, id, path, opts, progress)
+    }
+
+    /// Run a started job. A file-level problem (not a table, missing headers) fails the job
+    /// before any row is written; row-level problems reject just those rows.
+    pub fn run_subject_import(
+        &self,
+        actor: &Actor,
+        import_id: i64,
+        path: &Path,
+        opts: ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportSummary> {
+        actor.require(Permission::SubjectImport)?;
+        let result = self.run_inner(actor, import_id, path, opts, progress);
+        let mut conn = self.db.conn()?;
+        match &result {
+            Ok(_) => imports::finish(&mut conn, import_id, "done", None, &now())?,
+            Err(e) => {
+                imports::finish(&mut conn, import_id, "failed", Some(&e.to_string()), &now())?
+            }
+        }
+        result
+    }
+
+    fn run_inner(
+        &self,
+        actor: &Actor,
+        import_id: i64,
+        path: &Path,
+        opts: ImportOptions,
+        progress: &mut dyn FnMut(&ImportProgress),
+    ) -> Result<ImportSummary> {
+        let mut table = TableReader::open(path)?;
+        let map = HeaderMap::detect(&table.header).map_err(AppError::Unprocessable)?;
+        let row_opts = RowOptions {
+            allow_flagged: opts.allow_flagged,
+            today: today(),
+        };
+        // A dedicated connection: the job holds it for its whole run.
+        let mut conn = self.db.connect()?;
+        let mut counts = Counts::default();
+        // Codes seen in this file → first row number (duplicates inside a file are reported).
+        let mut seen: HashMap<[u8; 18], u32> = HashMap::new();
+        let source = format!("import:{import_id}");
+        let actor_name = actor.name();
+        let mut chunk: Vec<(u64, SubjectData)> = Vec::with_capacity(CHUNK_ROWS);
+        let mut rejected: Vec<ImportError> = Vec::new();
+        let mut first_row = 0u64;
+        let mut last_row = 0u64;
+        loop {
+            let next = match table.next_row() {
+                Ok(r) => r,
+                // A row the CSV reader cannot decode is rejected; reading goes on.
+                Err(AppError::Unprocessable(msg)) if msg.contains("编码") => {
+                    counts.processed += 1;
+                    counts.rejected += 1;
+                    rejected.push(ImportError {
+                        row_no: last_row as i64 + 1,
+                        column: "（整行）".into(),
+                        value: String::new(),
+                        reason: msg,
+                    });
+                    last_row += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            let done = next.is_none();
+            if let Some((row_no, cells)) = next {
+                if first_row == 0 {
+                    first_row = row_no;
+                }
+                last_row = row_no;
+                counts.processed += 1;
+                let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+                match parse_row(&map, &refs, row_opts) {
+                    Ok(data) => {
+                        let key: [u8; 18] = data
+                            .code
+                            .as_bytes()
+                            .try_into()
+                            .expect("codes are 18 ASCII characters");
+                        if let Some(first) = seen.get(&key) {
+                            counts.rejected += 1;
+                            rejected.push(ImportError {
+                                row_no: row_no as i64,
+                                column: map.header_text(xinjian_core::registry_row::Field::Code),
+                                value: data.code.clone(),
+                                reason: format!(
+                                    "文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"
+                                ),
+                            });
+                        } else {
+                            seen.insert(key, row_no as u32);
+                            chunk.push((row_no, data));
+                        }
+                    }
+                    Err(errs) => {
+                        counts.rejected += 1;
+                        rejected.extend(errs.into_iter().map(|e| ImportError {
+                            row_no: row_no as i64,
+                            column: e.column,
+                            value: e.value,
+                            reason: e.reason,
+                        }));
+                    }
+                }
+            }
+            if done || chunk.len() + rejected.len() >= CHUNK_ROWS {
+                let range = (first_row, last_row);
+                self.commit_chunk(
+                    &mut conn,
+                    actor,
+                    import_id,
+                    &source,
+                    &actor_name,
+                    &chunk,
+                    &rejected,
+                    &mut counts,
+                    range,
+                )?;
+                chunk.clear();
+                rejected.clear();
+                first_row = 0;
+                progress(&ImportProgress {
+                    counts,
+                    bytes_read: table.bytes_read.load(Ordering::Relaxed),
+                    file_size: table.file_size,
+                });
+            }
+            if done {
+                break;
+            }
+        }
+        if counts.processed == 0 {
+            return Err(AppError::Unprocessable("文件只有表头，没有数据行".into()));
+        }
+        Ok(ImportSummary {
+            import_id,
+            counts,
+            encoding: table.encoding.map(|e| e.label()),
+            recognised_headers: map.recognised().into_iter().map(|f| f.header()).collect(),
+        })
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn commit_chunk(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        import_id: i64,
+        source: &str,
+        actor_name: &str,
+        chunk: &[(u64, SubjectData)],
+        rejected: &[ImportError],
+        counts: &mut Counts,
+        rows: (u64, u64),
+    ) -> Result<()> {
+        let now = now();
+        let mut next = *counts;
+        conn.transaction(|tx| {
+            let codes: Vec<&str> = chunk.iter().map(|(_, d)| d.code.as_str()).collect();
+            let existing = subjects::current_hashes(tx, &codes)?;
+            let p = Provenance { source, actor: actor_name, reason: None, now: &now };
+            let (mut ins, mut upd, mut same) = (0i64, 0i64, 0i64);
+            for (_, d) in chunk {
+                let hash = d.content_hash();
+                match existing.get(&d.code) {
+                    None => {
+                        subjects::insert(tx, d, &hash, &p)?;
+                        ins += 1;
+                    }
+                    Some((_, _, h)) if *h == hash => same += 1,
+                    Some((id, version, _)) => {
+                        subjects::update(tx, *id, *version, d, &hash, &p)?;
+                        upd += 1;
+                    }
+                }
+            }
+            for e in rejected {
+                imports::add_error(tx, import_id, e)?;
+            }
+            next.imported += ins;
+            next.updated += upd;
+            next.unchanged += same;
+            imports::progress(tx, import_id, &next, None)?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "subject.import.chunk",
+                &format!("import:{import_id}"),
+                &json!({ "rows": format!("{}-{}", rows.0, rows.1), "imported": ins, "updated": upd, "unchanged": same, "rejected": rejected.iter().map(|e| e.row_no).collect::<std::collections::BTreeSet<_>>().len() }),
+            )?;
+            Ok::<_, AppError>(())
+        })?;
+        *counts = next;
+        Ok(())
+    }
+
+    pub fn import_job(&self, actor: &Actor, id: i64) -> Result<ImportRow> {
+        actor.require(Permission::SubjectImport)?;
+        imports::get(&mut *self.db.conn()?, id)?
+            .ok_or_else(|| AppError::NotFound("导入任务".into()))
+    }
+
+    pub fn recent_imports(&self, actor: &Actor) -> Result<Vec<ImportRow>> {
+        actor.require(Permission::SubjectImport)?;
+        Ok(imports::recent(&mut *self.db.conn()?, 20)?)
+    }
+
+    pub fn import_errors(&self, actor: &Actor, id: i64, limit: i64) -> Result<Vec<ImportError>> {
+        actor.require(Permission::SubjectImport)?;
+        Ok(imports::errors(&mut *self.db.conn()?, id, limit)?)
+    }
+
+    /// The rejected rows as an XLSX workbook (行号, 列, 值, 原因).
+    pub fn import_errors_xlsx(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
+        let job = self.import_job(actor, id)?;
+        let errors = imports::errors(&mut *self.db.conn()?, id, 1_000_000)?;
+        errors_workbook(&job, &errors)
+    }
+}
+
+/// Write rejected rows to an XLSX workbook.
+pub fn errors_workbook(job: &ImportRow, errors: &[ImportError]) -> Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("错误明细").map_err(xerr)?;
+    let bold = Format::new().set_bold();
+    ws.write_string_with_format(
+        0,
+        0,
+        format!(
+            "导入任务 {}：{}（拒绝 {} 行）",
+            job.id, job.file_name, job.rejected
+        ),
+        &bold,
+    )
+    .map_err(xerr)?;
+    for (c, h) in ["行号", "列", "值", "原因"].iter().enumerate() {
+        ws.write_string_with_format(2, c as u16, *h, &bold)
+            .map_err(xerr)?;
+    }
+    for (i, e) in errors.iter().enumerate() {
+        let r = 3 + i as u32;
+        ws.write_number(r, 0, e.row_no as f64).map_err(xerr)?;
+        ws.write_string(r, 1, &e.column).map_err(xerr)?;
+        ws.write_string(r, 2, &e.value).map_err(xerr)?;
+        ws.write_string(r, 3, &e.reason).map_err(xerr)?;
+    }
+    ws.set_column_width(0, 8).map_err(xerr)?;
+    ws.set_column_width(1, 20).map_err(xerr)?;
+    ws.set_column_width(2, 28).map_err(xerr)?;
+    ws.set_column_width(3, 60).map_err(xerr)?;
+    wb.save_to_buffer().map_err(xerr)
+}
+
+/// An empty import template with the standard headers.
+pub fn template_workbook() -> Result<Vec<u8>> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("市场主体登记信息").map_err(xerr)?;
+    let bold = Format::new().set_bold();
+    for (c, f) in xinjian_core::registry_row::Field::ALL.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, f.header(), &bold)
+            .map_err(xerr)?;
+        ws.set_column_width(c as u16, 18).map_err(xerr)?;
+    }
+    wb.save_to_buffer().map_err(xerr)
+}

@@ -1,0 +1,174 @@
+//! Xinjian use cases: one function per thing a user does.
+//!
+//! Each use case takes the [`Actor`] doing it, checks the permission (the table is
+//! `xinjian_core::role::allows`), runs in one transaction and writes its audit entry in that
+//! same transaction. The web handlers and the CLI commands are thin wrappers over these.
+
+pub mod accounts;
+pub mod audit_log;
+pub mod calendar;
+pub mod demo;
+pub mod error;
+pub mod import;
+pub mod registry;
+pub mod sources;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use xinjian_core::calendar::WorkdayCalendar;
+use xinjian_core::role::{allows, Permission, Role};
+use xinjian_store::audit::AuditActor;
+use xinjian_store::Db;
+
+pub use error::AppError;
+
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+/// Who is acting. Every use case receives one; every audit entry names one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Actor {
+    /// A logged-in account (or a department token).
+    User(UserActor),
+    /// The platform itself (scheduled jobs, the CLI run by the operator on the server).
+    System(String),
+    /// Anyone, on the public portal.
+    Public,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserActor {
+    pub id: i64,
+    pub username: String,
+    pub role: Role,
+    pub department: Option<String>,
+    pub subject_code: Option<String>,
+    /// Set when authenticated by an API token: the token's id.
+    pub token_id: Option<i64>,
+}
+
+impl Actor {
+    /// The operator at the server's console (CLI): acts as the platform, audited as such.
+    pub fn operator() -> Actor {
+        let who = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "operator".into());
+        Actor::System(format!("cli:{who}"))
+    }
+
+    pub fn role(&self) -> Option<Role> {
+        match self {
+            Actor::User(u) => Some(u.role),
+            _ => None,
+        }
+    }
+
+    /// Fail with `Forbidden` (or `Unauthenticated` for the public) unless allowed.
+    /// The system actor may do everything: it is the operator on the server.
+    pub fn require(&self, p: Permission) -> Result<()> {
+        match self {
+            Actor::System(_) => Ok(()),
+            Actor::User(u) if allows(u.role, p) => Ok(()),
+            Actor::User(_) => Err(AppError::Forbidden),
+            Actor::Public => Err(AppError::Unauthenticated),
+        }
+    }
+
+    pub fn can(&self, p: Permission) -> bool {
+        self.require(p).is_ok()
+    }
+
+    /// Name and role as written to the audit log.
+    pub fn audit(&self) -> AuditActor {
+        match self {
+            Actor::User(u) => AuditActor {
+                actor: match u.token_id {
+                    Some(t) => format!("token:{t}:{}", u.username),
+                    None => format!("user:{}", u.username),
+                },
+                role: u.role.as_str().to_owned(),
+            },
+            Actor::System(name) => AuditActor {
+                actor: name.clone(),
+                role: "system".into(),
+            },
+            Actor::Public => AuditActor {
+                actor: "public".into(),
+                role: "public".into(),
+            },
+        }
+    }
+
+    /// Short name for provenance columns.
+    pub fn name(&self) -> String {
+        self.audit().actor
+    }
+}
+
+/// The application: the database, the working-day calendar, the data directory.
+#[derive(Clone)]
+pub struct App {
+    pub db: Db,
+    calendar: Arc<RwLock<WorkdayCalendar>>,
+    data_dir: PathBuf,
+}
+
+impl App {
+    /// Open the database, run migrations, load calendar years stored by administrators, and
+    /// mark imports left running by a dead process as interrupted.
+    pub fn open(db_url: &str, data_dir: &Path) -> Result<App> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            AppError::Internal(format!("无法创建数据目录 {}：{e}", data_dir.display()))
+        })?;
+        let db = Db::open(db_url)?;
+        db.migrate()?;
+        let app = App {
+            db,
+            calendar: Arc::new(RwLock::new(WorkdayCalendar::builtin())),
+            data_dir: data_dir.to_owned(),
+        };
+        app.reload_calendar()?;
+        let mut conn = app.db.conn()?;
+        xinjian_store::imports::mark_interrupted(&mut conn, &now())?;
+        Ok(app)
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// A snapshot of the working-day calendar.
+    pub fn calendar(&self) -> WorkdayCalendar {
+        self.calendar
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    pub(crate) fn set_calendar(&self, cal: WorkdayCalendar) {
+        *self.calendar.write().unwrap_or_else(|e| e.into_inner()) = cal;
+    }
+}
+
+/// Now, as stored: RFC 3339 UTC with microseconds.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// Today in China (UTC+8), which is what deadlines and "future date" checks mean.
+pub fn today() -> chrono::NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// Random bytes as lower-case hex (tokens, CSRF values).
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("the OS random number generator works");
+    hex::encode(buf)
+}
+
+/// SHA-256 hex of a secret (tokens are stored only hashed).
+pub fn sha256_hex(s: &str) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}

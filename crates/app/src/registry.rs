@@ -1,0 +1,434 @@
+//! The subject registry: view, search, create, change (as new versions), history,
+//! personal-data reveal (audited) and the duplicate/erroneous-code report.
+
+use serde::Serialize;
+use serde_json::json;
+use xinjian_core::person_id::mask_str;
+use xinjian_core::role::Permission;
+use xinjian_core::subject::{SubjectData, SubjectKind};
+use xinjian_store::subjects::{self, Provenance, SubjectQuery, SubjectRow, VersionRow};
+use xinjian_store::{audit, imports};
+
+use crate::{now, Actor, App, AppError, Result};
+
+/// A subject as shown to staff: the legal representative's ID number masked.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectView {
+    pub code: String,
+    pub code_flag: Option<&'static str>,
+    pub name: String,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub entity_type: Option<String>,
+    pub legal_rep: Option<String>,
+    pub legal_rep_id_masked: Option<String>,
+    pub address: Option<String>,
+    pub division_code: Option<String>,
+    pub business_scope: Option<String>,
+    pub established_on: Option<String>,
+    pub reg_status: &'static str,
+    pub reg_status_label: &'static str,
+    pub reg_authority: Option<String>,
+    pub industry: Option<String>,
+    pub offers_bookkeeping: bool,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+impl From<&SubjectRow> for SubjectView {
+    fn from(r: &SubjectRow) -> Self {
+        let d = &r.data;
+        SubjectView {
+            code: d.code.clone(),
+            code_flag: d.code_flag.map(|f| f.label()),
+            name: d.name.clone(),
+            kind: d.kind.as_str(),
+            kind_label: d.kind.label(),
+            entity_type: d.entity_type.clone(),
+            legal_rep: d.legal_rep.clone(),
+            legal_rep_id_masked: d.legal_rep_id.as_deref().map(mask_str),
+            address: d.address.clone(),
+            division_code: d.division_code.clone(),
+            business_scope: d.business_scope.clone(),
+            established_on: d.established_on.map(|x| x.to_string()),
+            reg_status: d.reg_status.as_str(),
+            reg_status_label: d.reg_status.label(),
+            reg_authority: d.reg_authority.clone(),
+            industry: d.industry.clone(),
+            offers_bookkeeping: d.offers_bookkeeping(),
+            version: r.version,
+            updated_at: r.updated_at.clone(),
+        }
+    }
+}
+
+/// What the public may see of a subject (DOMAIN §1): registration facts, no personal data.
+#[derive(Debug, Clone, Serialize)]
+pub struct PublicSubject {
+    pub code: String,
+    pub name: String,
+    pub kind: &'static str,
+    pub kind_label: &'static str,
+    pub legal_rep: Option<String>,
+    pub address: Option<String>,
+    pub business_scope: Option<String>,
+    pub established_on: Option<String>,
+    pub reg_status: &'static str,
+    pub reg_status_label: &'static str,
+    pub reg_authority: Option<String>,
+    pub industry: Option<String>,
+}
+
+impl From<&SubjectRow> for PublicSubject {
+    fn from(r: &SubjectRow) -> Self {
+        let d = &r.data;
+        PublicSubject {
+            code: d.code.clone(),
+            name: d.name.clone(),
+            kind: d.kind.as_str(),
+            kind_label: d.kind.label(),
+            // Individual businesses' operators and natural persons are private persons.
+            legal_rep: match d.kind {
+                SubjectKind::IndividualBusiness | SubjectKind::NaturalPerson => None,
+                _ => d.legal_rep.clone(),
+            },
+            address: d.address.clone(),
+            business_scope: d.business_scope.clone(),
+            established_on: d.established_on.map(|x| x.to_string()),
+            reg_status: d.reg_status.as_str(),
+            reg_status_label: d.reg_status.label(),
+            reg_authority: d.reg_authority.clone(),
+            industry: d.industry.clone(),
+        }
+    }
+}
+
+/// One entry of a subject's history.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub version: i64,
+    pub at: String,
+    pub source: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    /// Human-readable changes against the previous version.
+    pub changes: Vec<String>,
+    pub reg_status_label: &'static str,
+}
+
+/// A page of search results.
+#[derive(Debug, Clone, Serialize)]
+pub struct SubjectPage {
+    pub total: i64,
+    pub items: Vec<SubjectView>,
+}
+
+/// The 重错码 report (seed 001: error rate below 1/10000).
+#[derive(Debug, Clone, Serialize)]
+pub struct QualityReport {
+    pub total: i64,
+    pub flagged: Vec<SubjectView>,
+    pub flagged_count: i64,
+    pub name_conflicts: Vec<subjects::NameConflict>,
+    /// Flagged codes per 10,000 subjects.
+    pub error_rate_per_10000: f64,
+    pub meets_target: bool,
+    /// Rows rejected in recent imports for duplicate codes or bad check characters.
+    pub recent_import_rejections: Vec<imports::ImportRow>,
+}
+
+fn describe_changes(old: &SubjectData, new: &SubjectData) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut diff = |label: &str, a: Option<String>, b: Option<String>| {
+        if a != b {
+            out.push(format!(
+                "{label}：{} → {}",
+                a.unwrap_or_else(|| "（空）".into()),
+                b.unwrap_or_else(|| "（空）".into())
+            ));
+        }
+    };
+    diff("名称", Some(old.name.clone()), Some(new.name.clone()));
+    diff(
+        "登记状态",
+        Some(old.reg_status.label().into()),
+        Some(new.reg_status.label().into()),
+    );
+    diff("主体类型", old.entity_type.clone(), new.entity_type.clone());
+    diff("法定代表人", old.legal_rep.clone(), new.legal_rep.clone());
+    diff(
+        "法定代表人证件号码",
+        old.legal_rep_id.as_deref().map(mask_str),
+        new.legal_rep_id.as_deref().map(mask_str),
+    );
+    diff("住所", old.address.clone(), new.address.clone());
+    diff(
+        "经营范围",
+        old.business_scope.clone(),
+        new.business_scope.clone(),
+    );
+    diff(
+        "成立日期",
+        old.established_on.map(|d| d.to_string()),
+        new.established_on.map(|d| d.to_string()),
+    );
+    diff(
+        "登记机关",
+        old.reg_authority.clone(),
+        new.reg_authority.clone(),
+    );
+    diff("所属行业", old.industry.clone(), new.industry.clone());
+    diff(
+        "行政区划",
+        old.division_code.clone(),
+        new.division_code.clone(),
+    );
+    out
+}
+
+impl App {
+    pub fn subject(&self, actor: &Actor, code: &str) -> Result<SubjectView> {
+        let row = self.subject_row(actor, code)?;
+        Ok(SubjectView::from(&row))
+    }
+
+    fn subject_row(&self, actor: &Actor, code: &str) -> Result<SubjectRow> {
+        let code = xinjian_core::uscc::normalize(code);
+        match actor {
+            Actor::User(u) if u.role == xinjian_core::role::Role::Entity => {
+                actor.require(Permission::OwnSubjectRead)?;
+                if u.subject_code.as_deref() != Some(code.as_str()) {
+                    return Err(AppError::Forbidden);
+                }
+            }
+            _ => {
+                if !actor.can(Permission::DepartmentQuery) {
+                    actor.require(Permission::SubjectRead)?;
+                }
+            }
+        }
+        subjects::by_code(&mut *self.db.conn()?, &code)?
+            .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))
+    }
+
+    pub fn search_subjects(&self, actor: &Actor, query: &SubjectQuery) -> Result<SubjectPage> {
+        actor.require(Permission::SubjectRead)?;
+        let (rows, total) = subjects::search(&mut *self.db.conn()?, query)?;
+        Ok(SubjectPage {
+            total,
+            items: rows.iter().map(SubjectView::from).collect(),
+        })
+    }
+
+    /// Public search: name fragment or code; registration facts only.
+    pub fn public_search(&self, q: &str, limit: i64) -> Result<Vec<PublicSubject>> {
+        let q = q.trim();
+        if q.is_empty() {
+            return Ok(Vec::new());
+        }
+        if q.chars().count() > 100 {
+            return Err(AppError::invalid("q", "查询内容过长"));
+        }
+        let query = SubjectQuery {
+            q: q.to_owned(),
+            limit: limit.clamp(1, 100),
+            ..Default::default()
+        };
+        let (rows, _) = subjects::search(&mut *self.db.conn()?, &query)?;
+        Ok(rows
+            .iter()
+            .filter(|r| r.data.code_flag.is_none())
+            .map(PublicSubject::from)
+            .collect())
+    }
+
+    pub fn public_subject(&self, code: &str) -> Result<PublicSubject> {
+        let code = xinjian_core::uscc::normalize(code);
+        let row = subjects::by_code(&mut *self.db.conn()?, &code)?
+            .filter(|r| r.data.code_flag.is_none())
+            .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
+        Ok(PublicSubject::from(&row))
+    }
+
+    /// The registration history, newest first, with what changed in each version.
+    pub fn subject_history(&self, actor: &Actor, code: &str) -> Result<Vec<HistoryEntry>> {
+        let row = self.subject_row(actor, code)?;
+        let versions: Vec<VersionRow> = subjects::versions(&mut *self.db.conn()?, row.id)?;
+        let mut out = Vec::with_capacity(versions.len());
+        for (i, v) in versions.iter().enumerate() {
+            let changes = if i == 0 {
+                vec!["登记入库".to_owned()]
+            } else {
+                describe_changes(&versions[i - 1].data, &v.data)
+            };
+            out.push(HistoryEntry {
+                version: v.version,
+                at: crate::accounts::format_local(&v.created_at),
+                source: v.source.clone(),
+                actor: v.actor.clone(),
+                reason: v.reason.clone(),
+                changes,
+                reg_status_label: v.data.reg_status.label(),
+            });
+        }
+        out.reverse();
+        Ok(out)
+    }
+
+    /// The full ID number of the legal representative. Each reveal is audited.
+    pub fn reveal_legal_rep_id(
+        &self,
+        actor: &Actor,
+        code: &str,
+        purpose: &str,
+    ) -> Result<Option<String>> {
+        actor.require(Permission::PersonalDataRead)?;
+        let purpose = purpose.trim();
+        if purpose.is_empty() {
+            return Err(AppError::invalid("查看事由", "查看个人信息须说明事由"));
+        }
+        let code = xinjian_core::uscc::normalize(code);
+        let mut conn = self.db.conn()?;
+        conn.transaction(|tx| {
+            let row = subjects::by_code(tx, &code)?
+                .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "personal_data.read",
+                &format!("subject:{code}"),
+                &json!({ "field": "legal_rep_id", "purpose": purpose }),
+            )?;
+            Ok(row.data.legal_rep_id)
+        })
+    }
+
+    /// Create a subject by hand (e.g. one missing from the last market-regulation export).
+    pub fn create_subject(
+        &self,
+        actor: &Actor,
+        data: SubjectData,
+        reason: &str,
+    ) -> Result<SubjectView> {
+        actor.require(Permission::SubjectWrite)?;
+        validate_manual(&data)?;
+        let hash = data.content_hash();
+        let now = now();
+        let name = actor.name();
+        let mut conn = self.db.conn()?;
+        let row = conn.transaction(|tx| {
+            if subjects::by_code(tx, &data.code)?.is_some() {
+                return Err(AppError::Conflict(format!(
+                    "统一社会信用代码 {} 已登记",
+                    data.code
+                )));
+            }
+            let p = Provenance {
+                source: "manual",
+                actor: &name,
+                reason: Some(reason),
+                now: &now,
+            };
+            subjects::insert(tx, &data, &hash, &p)?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "subject.create",
+                &format!("subject:{}", data.code),
+                &json!({ "reason": reason }),
+            )?;
+            subjects::by_code(tx, &data.code)?
+                .ok_or(AppError::Internal("inserted subject vanished".into()))
+        })?;
+        Ok(SubjectView::from(&row))
+    }
+
+    /// Record a new version of a subject; `expected_version` is the version the editor saw.
+    pub fn update_subject(
+        &self,
+        actor: &Actor,
+        data: SubjectData,
+        expected_version: i64,
+        reason: &str,
+    ) -> Result<SubjectView> {
+        actor.require(Permission::SubjectWrite)?;
+        validate_manual(&data)?;
+        if reason.trim().is_empty() {
+            return Err(AppError::invalid("变更事由", "修改登记信息须说明事由"));
+        }
+        let hash = data.content_hash();
+        let now = now();
+        let name = actor.name();
+        let mut conn = self.db.conn()?;
+        let row = conn.transaction(|tx| {
+            let cur = subjects::by_code(tx, &data.code)?.ok_or_else(|| AppError::NotFound(format!("主体 {} ", data.code)))?;
+            if cur.content_hash == hash {
+                return Ok(cur);
+            }
+            let p = Provenance { source: "manual", actor: &name, reason: Some(reason), now: &now };
+            let v = subjects::update(tx, cur.id, expected_version, &data, &hash, &p)?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "subject.update",
+                &format!("subject:{}", data.code),
+                &json!({ "version": v, "reason": reason, "changes": describe_changes(&cur.data, &data) }),
+            )?;
+            subjects::by_code(tx, &data.code)?.ok_or(AppError::Internal("updated subject vanished".into()))
+        })?;
+        Ok(SubjectView::from(&row))
+    }
+
+    pub fn registry_stats(&self, actor: &Actor) -> Result<subjects::RegistryStats> {
+        actor.require(Permission::SubjectRead)?;
+        Ok(subjects::stats(&mut *self.db.conn()?)?)
+    }
+
+    pub fn quality_report(&self, actor: &Actor) -> Result<QualityReport> {
+        actor.require(Permission::RegistryQuality)?;
+        let mut conn = self.db.conn()?;
+        let stats = subjects::stats(&mut conn)?;
+        let flagged = subjects::flagged(&mut conn, 200)?;
+        let name_conflicts = subjects::name_conflicts(&mut conn, 200)?;
+        let rate = if stats.total == 0 {
+            0.0
+        } else {
+            stats.flagged as f64 * 10_000.0 / stats.total as f64
+        };
+        let recent = imports::recent(&mut conn, 20)?
+            .into_iter()
+            .filter(|i| i.rejected > 0)
+            .collect();
+        Ok(QualityReport {
+            total: stats.total,
+            flagged: flagged.iter().map(SubjectView::from).collect(),
+            flagged_count: stats.flagged,
+            name_conflicts,
+            error_rate_per_10000: (rate * 100.0).round() / 100.0,
+            meets_target: rate < 1.0,
+            recent_import_rejections: recent,
+        })
+    }
+}
+
+/// Hand-entered subjects must carry a valid code (flagged codes only come from imports).
+fn validate_manual(d: &SubjectData) -> Result<()> {
+    xinjian_core::uscc::Uscc::parse(&d.code)
+        .map_err(|e| AppError::invalid("统一社会信用代码", e.to_string()))?;
+    if d.name.trim().is_empty() {
+        return Err(AppError::invalid("名称", "不能为空"));
+    }
+    if d.name.chars().count() > xinjian_core::subject::MAX_NAME_CHARS {
+        return Err(AppError::invalid("名称", "过长"));
+    }
+    if let Some(id) = &d.legal_rep_id {
+        xinjian_core::person_id::PersonId::parse(id)
+            .map_err(|e| AppError::invalid("法定代表人证件号码", e.to_string()))?;
+    }
+    if let Some(dt) = d.established_on {
+        if dt > crate::today() {
+            return Err(AppError::invalid("成立日期", "不能晚于今天"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,414 @@
+//! Reading tabular files as staff send them: CSV in UTF-8 or GBK/GB18030 (detected), with
+//! comma, tab or semicolon separators, and XLSX. Rows stream; memory does not grow with a
+//! CSV file's size. Anything else is refused with a message that says what the file is.
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::Path;
+
+use crate::{AppError, Result};
+
+/// Largest XLSX accepted (a worksheet is read into memory); larger tables go as CSV.
+pub const MAX_XLSX_BYTES: u64 = 200 * 1024 * 1024;
+
+/// The kind of a file, from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileKind {
+    Csv,
+    Xlsx,
+}
+
+/// Sniff a file: XLSX (a ZIP), legacy XLS, other binary, or text.
+pub fn detect_kind(path: &Path) -> Result<FileKind> {
+    let mut head = [0u8; 8192];
+    let mut f =
+        File::open(path).map_err(|e| AppError::Unprocessable(format!("无法打开文件：{e}")))?;
+    let n = read_up_to(&mut f, &mut head)?;
+    let head = &head[..n];
+    if n == 0 {
+        return Err(AppError::Unprocessable("文件是空的".into()));
+    }
+    if head.starts_with(b"PK\x03\x04") {
+        return Ok(FileKind::Xlsx);
+    }
+    if head.starts_with(&[0xD0, 0xCF, 0x11, 0xE0]) {
+        return Err(AppError::Unprocessable(
+            "这是旧版 Excel（.xls）文件，请在 Excel 中另存为 .xlsx 或 CSV 后再导入".into(),
+        ));
+    }
+    if head.starts_with(b"%PDF") {
+        return Err(AppError::Unprocessable(
+            "这是 PDF 文件，不是表格；请导入 CSV 或 XLSX 文件".into(),
+        ));
+    }
+    let controls = head
+        .iter()
+        .filter(|b| **b == 0 || (**b < 0x09) || (**b > 0x0d && **b < 0x20 && **b != 0x1b))
+        .count();
+    if controls > 0 {
+        return Err(AppError::Unprocessable(
+            "文件不是文本表格（含有二进制内容）；请导入 CSV 或 XLSX 文件".into(),
+        ));
+    }
+    Ok(FileKind::Csv)
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(AppError::Unprocessable(format!("读取文件失败：{e}"))),
+        }
+    }
+    Ok(n)
+}
+
+/// Text encodings we read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextEncoding {
+    Utf8,
+    Gb18030,
+}
+
+impl TextEncoding {
+    pub fn label(self) -> &'static str {
+        match self {
+            TextEncoding::Utf8 => "UTF-8",
+            TextEncoding::Gb18030 => "GBK/GB18030",
+        }
+    }
+}
+
+/// Decide the encoding from the first 64 KiB: valid UTF-8 (a character cut at the end of the
+/// sample is allowed) means UTF-8, anything else is read as GB18030 (a superset of GBK).
+pub fn detect_encoding(sample: &[u8]) -> TextEncoding {
+    let sample = sample.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(sample);
+    match std::str::from_utf8(sample) {
+        Ok(_) => TextEncoding::Utf8,
+        Err(e) if e.error_len().is_none() => TextEncoding::Utf8,
+        Err(_) => TextEncoding::Gb18030,
+    }
+}
+
+/// A reader that decodes GB18030 to UTF-8 on the fly.
+struct DecodingReader<R: Read> {
+    inner: R,
+    decoder: encoding_rs::Decoder,
+    in_buf: Vec<u8>,
+    in_len: usize,
+    out_buf: Vec<u8>,
+    out_pos: usize,
+    out_len: usize,
+    eof: bool,
+}
+
+impl<R: Read> DecodingReader<R> {
+    fn new(inner: R) -> Self {
+        DecodingReader {
+            inner,
+            decoder: encoding_rs::GB18030.new_decoder_without_bom_handling(),
+            in_buf: vec![0; 64 * 1024],
+            in_len: 0,
+            out_buf: vec![0; 3 * 64 * 1024 + 16],
+            out_pos: 0,
+            out_len: 0,
+            eof: false,
+        }
+    }
+}
+
+impl<R: Read> Read for DecodingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.out_pos == self.out_len {
+            if self.eof && self.in_len == 0 {
+                return Ok(0);
+            }
+            if !self.eof && self.in_len < self.in_buf.len() {
+                let n = self.inner.read(&mut self.in_buf[self.in_len..])?;
+                if n == 0 {
+                    self.eof = true;
+                }
+                self.in_len += n;
+            }
+            let (_, read, written, _) = self.decoder.decode_to_utf8(
+                &self.in_buf[..self.in_len],
+                &mut self.out_buf,
+                self.eof,
+            );
+            self.in_buf.copy_within(read..self.in_len, 0);
+            self.in_len -= read;
+            self.out_pos = 0;
+            self.out_len = written;
+            if self.eof && read == 0 && written == 0 {
+                self.in_len = 0;
+            }
+        }
+        let n = buf.len().min(self.out_len - self.out_pos);
+        buf[..n].copy_from_slice(&self.out_buf[self.out_pos..self.out_pos + n]);
+        self.out_pos += n;
+        Ok(n)
+    }
+}
+
+/// Counts bytes read from the file (for progress on a file of known size).
+pub struct CountingReader<R> {
+    inner: R,
+    pub count: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count
+            .fetch_add(n as u64, std::sync::atomic::Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+/// Rows of a table: the header, then data rows with their 1-based row number in the file
+/// (the header is row 1, as in Excel).
+pub struct TableReader {
+    pub header: Vec<String>,
+    pub encoding: Option<TextEncoding>,
+    rows: Rows,
+    /// Bytes of the file consumed so far (CSV) — for progress.
+    pub bytes_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    pub file_size: u64,
+}
+
+enum Rows {
+    Csv {
+        reader: csv::Reader<Box<dyn Read + Send>>,
+        record: csv::StringRecord,
+        row_no: u64,
+    },
+    Sheet {
+        rows: std::vec::IntoIter<Vec<String>>,
+        row_no: u64,
+    },
+}
+
+impl TableReader {
+    pub fn open(path: &Path) -> Result<TableReader> {
+        let size = std::fs::metadata(path)
+            .map_err(|e| AppError::Unprocessable(format!("无法读取文件：{e}")))?
+            .len();
+        match detect_kind(path)? {
+            FileKind::Csv => Self::open_csv(path, size),
+            FileKind::Xlsx => Self::open_xlsx(path, size),
+        }
+    }
+
+    fn open_csv(path: &Path, size: u64) -> Result<TableReader> {
+        let mut f =
+            File::open(path).map_err(|e| AppError::Unprocessable(format!("无法打开文件：{e}")))?;
+        let mut sample = vec![0u8; 64 * 1024];
+        let n = read_up_to(&mut f, &mut sample)?;
+        sample.truncate(n);
+        let encoding = detect_encoding(&sample);
+        let first_line: String = match encoding {
+            TextEncoding::Utf8 => String::from_utf8_lossy(&sample)
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+            TextEncoding::Gb18030 => encoding_rs::GB18030
+                .decode(&sample)
+                .0
+                .lines()
+                .next()
+                .unwrap_or("")
+                .to_owned(),
+        };
+        let delimiter = [b',', b'\t', b';', b'|']
+            .into_iter()
+            .max_by_key(|d| first_line.bytes().filter(|b| b == d).count())
+            .unwrap_or(b',');
+        let count = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let f =
+            File::open(path).map_err(|e| AppError::Unprocessable(format!("无法打开文件：{e}")))?;
+        let counted = CountingReader {
+            inner: BufReader::with_capacity(256 * 1024, f),
+            count: count.clone(),
+        };
+        let source: Box<dyn Read + Send> = match encoding {
+            TextEncoding::Utf8 => Box::new(counted),
+            TextEncoding::Gb18030 => Box::new(DecodingReader::new(counted)),
+        };
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .delimiter(delimiter)
+            .buffer_capacity(256 * 1024)
+            .from_reader(source);
+        let mut record = csv::StringRecord::new();
+        let header = match reader.read_record(&mut record) {
+            Ok(true) => record
+                .iter()
+                .map(|s| s.trim_start_matches('\u{feff}').to_owned())
+                .collect(),
+            Ok(false) => return Err(AppError::Unprocessable("文件是空的，没有表头".into())),
+            Err(e) => return Err(csv_error(e)),
+        };
+        Ok(TableReader {
+            header,
+            encoding: Some(encoding),
+            rows: Rows::Csv {
+                reader,
+                record,
+                row_no: 1,
+            },
+            bytes_read: count,
+            file_size: size,
+        })
+    }
+
+    fn open_xlsx(path: &Path, size: u64) -> Result<TableReader> {
+        use calamine::{open_workbook, Data, Reader, Xlsx};
+        if size > MAX_XLSX_BYTES {
+            return Err(AppError::Unprocessable(format!(
+                "XLSX 文件过大（{} MB，最大 {} MB）；请拆分或另存为 CSV 后导入",
+                size / 1024 / 1024,
+                MAX_XLSX_BYTES / 1024 / 1024
+            )));
+        }
+        let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| {
+            AppError::Unprocessable(format!("无法读取 XLSX 文件（文件可能已损坏）：{e}"))
+        })?;
+        let sheet = wb
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or_else(|| AppError::Unprocessable("XLSX 文件中没有工作表".into()))?;
+        let range = wb
+            .worksheet_range(&sheet)
+            .map_err(|e| AppError::Unprocessable(format!("无法读取工作表“{sheet}”：{e}")))?;
+        let mut rows: Vec<Vec<String>> = range
+            .rows()
+            .map(|r| {
+                r.iter()
+                    .map(|c| match c {
+                        Data::Empty => String::new(),
+                        Data::String(s) => s.clone(),
+                        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                            format!("{}", *f as i64)
+                        }
+                        Data::Float(f) => f.to_string(),
+                        Data::Int(i) => i.to_string(),
+                        Data::Bool(b) => b.to_string(),
+                        Data::DateTime(d) => d.as_f64().to_string(),
+                        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
+                        Data::Error(e) => format!("#ERR:{e:?}"),
+                    })
+                    .collect()
+            })
+            .collect();
+        // The table starts at the sheet's first used row; report row numbers as Excel shows them.
+        let first_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
+        if rows.is_empty() {
+            return Err(AppError::Unprocessable("工作表是空的，没有表头".into()));
+        }
+        let header = rows.remove(0);
+        Ok(TableReader {
+            header,
+            encoding: None,
+            rows: Rows::Sheet {
+                rows: rows.into_iter(),
+                row_no: first_row + 1,
+            },
+            bytes_read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(size)),
+            file_size: size,
+        })
+    }
+
+    /// The next data row: `(row number, cells)`. Blank rows are skipped.
+    pub fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+        loop {
+            match &mut self.rows {
+                Rows::Csv {
+                    reader,
+                    record,
+                    row_no,
+                } => match reader.read_record(record) {
+                    Ok(true) => {
+                        *row_no += 1;
+                        if record.iter().all(|c| c.trim().is_empty()) {
+                            continue;
+                        }
+                        return Ok(Some((*row_no, record.iter().map(str::to_owned).collect())));
+                    }
+                    Ok(false) => return Ok(None),
+                    Err(e) => return Err(csv_error(e)),
+                },
+                Rows::Sheet { rows, row_no } => match rows.next() {
+                    Some(r) => {
+                        *row_no += 1;
+                        if r.iter().all(|c| c.trim().is_empty()) {
+                            continue;
+                        }
+                        return Ok(Some((*row_no, r)));
+                    }
+                    None => return Ok(None),
+                },
+            }
+        }
+    }
+}
+
+fn csv_error(e: csv::Error) -> AppError {
+    let at = e
+        .position()
+        .map(|p| format!("（第 {} 行附近）", p.line()))
+        .unwrap_or_default();
+    match e.kind() {
+        csv::ErrorKind::Utf8 { .. } => AppError::Unprocessable(format!(
+            "文件编码混乱，无法按 UTF-8 读取{at}；请确认文件为 UTF-8 或 GBK 编码的 CSV"
+        )),
+        csv::ErrorKind::Io(io) => AppError::Unprocessable(format!("读取文件失败{at}：{io}")),
+        _ => AppError::Unprocessable(format!("CSV 格式错误{at}：{e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gbk_is_detected_and_decoded() {
+        let text = "统一社会信用代码,名称\n914403001922038216,华为技术有限公司\n";
+        let (gbk, _, _) = encoding_rs::GBK.encode(text);
+        assert_eq!(detect_encoding(&gbk), TextEncoding::Gb18030);
+        assert_eq!(detect_encoding(text.as_bytes()), TextEncoding::Utf8);
+        let mut out = String::new();
+        DecodingReader::new(&gbk[..])
+            .read_to_string(&mut out)
+            .unwrap();
+        assert_eq!(out, text);
+    }
+
+    #[test]
+    fn a_cut_utf8_character_at_the_sample_end_is_still_utf8() {
+        let s = "华为".as_bytes();
+        assert_eq!(detect_encoding(&s[..4]), TextEncoding::Utf8);
+    }
+
+    #[test]
+    fn decoding_reader_handles_tiny_reads() {
+        let text = "名称\n".repeat(10_000);
+        let (gbk, _, _) = encoding_rs::GBK.encode(&text);
+        let mut r = DecodingReader::new(&gbk[..]);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 3];
+        loop {
+            let n = r.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n]);
+        }
+        assert_eq!(String::from_utf8(out).unwrap(), text);
+    }
+}

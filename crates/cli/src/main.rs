@@ -1,0 +1,463 @@
+//! The `xinjian` command: serve, migrate, user, uscc, calendar, import, audit, demo, bench.
+//! Each subcommand is a thin wrapper over an `xinjian-app` use case.
+
+mod bench;
+
+use std::io::{IsTerminal, Read};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use xinjian_app::accounts::NewAccount;
+use xinjian_app::import::{ImportOptions, ImportProgress};
+use xinjian_app::{Actor, App};
+use xinjian_core::role::Role;
+use xinjian_core::uscc::{classify, UsccCheck};
+use xinjian_store::audit::Verification;
+
+/// 信监 Xinjian — credit-based supervision platform.
+#[derive(Parser)]
+#[command(name = "xinjian", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// Database URL: `postgres://…` for PostgreSQL, else an SQLite file (`sqlite:PATH` or a path).
+    #[arg(
+        long,
+        env = "XINJIAN_DATABASE_URL",
+        default_value = "sqlite:data/xinjian.db"
+    )]
+    db: String,
+    /// Directory for uploads, generated files and (by default) the SQLite database.
+    #[arg(long, env = "XINJIAN_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+impl DbArgs {
+    fn open(&self) -> anyhow::Result<App> {
+        App::open(&self.db, &self.data_dir).map_err(|e| anyhow!("{e}"))
+    }
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the web platform.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: SocketAddr,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Fill the store with demo data first (idempotent).
+        #[arg(long)]
+        demo: bool,
+        /// Demo size when --demo is given.
+        #[arg(long, default_value_t = 2000)]
+        demo_subjects: u64,
+    },
+    /// Apply database migrations.
+    Migrate {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Manage accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Unified social credit codes.
+    Uscc {
+        #[command(subcommand)]
+        command: UsccCommand,
+    },
+    /// The working-day calendar.
+    Calendar {
+        #[command(subcommand)]
+        command: CalendarCommand,
+    },
+    /// Import data files.
+    Import {
+        #[command(subcommand)]
+        command: ImportCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Fill the store with a deterministic demo jurisdiction.
+    Demo {
+        #[arg(long, default_value_t = 2000)]
+        subjects: u64,
+        #[arg(long, default_value_t = 20261122)]
+        seed: u64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Benchmarks (print a ratio against a baseline measured in the same run).
+    Bench {
+        #[command(subcommand)]
+        command: bench::BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add an account; the password is read from standard input.
+    Add {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        department: Option<String>,
+        /// For `entity` accounts: the subject's unified social credit code.
+        #[arg(long)]
+        subject_code: Option<String>,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum UsccCommand {
+    /// Check codes: one line per code, `CODE<TAB>valid` or `CODE<TAB>invalid<TAB>reason`.
+    Check { codes: Vec<String> },
+}
+
+#[derive(Subcommand)]
+enum CalendarCommand {
+    /// Print `true` or `false`.
+    IsWorkday {
+        date: String,
+        #[command(flatten)]
+        db: OptionalDb,
+    },
+    /// Print the date of the N-th working day after DATE (DATE itself not counted).
+    AddWorkdays {
+        date: String,
+        n: u32,
+        #[command(flatten)]
+        db: OptionalDb,
+    },
+    /// Load years from a JSON file in the format of cn-workday-calendar.json.
+    Load {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Calendar commands use the built-in years, plus those stored in a database when one is named.
+#[derive(Args, Clone)]
+struct OptionalDb {
+    #[arg(long, env = "XINJIAN_DATABASE_URL")]
+    db: Option<String>,
+    #[arg(long, env = "XINJIAN_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum ImportCommand {
+    /// Registration data from market regulation (CSV in UTF-8/GBK, or XLSX).
+    Subjects {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+        /// Write the rejected rows to this XLSX file.
+        #[arg(long)]
+        errors: Option<PathBuf>,
+        /// Keep codes that fail only the check character, flagged.
+        #[arg(long)]
+        allow_flagged: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verify the hash chain: `ok N entries` or `broken at entry N: REASON` (exit 1).
+    Verify {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("XINJIAN_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("错误：{e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Serve {
+            addr,
+            db,
+            demo,
+            demo_subjects,
+        } => serve(addr, db, demo, demo_subjects),
+        Command::Migrate { db } => {
+            let store = xinjian_store::Db::open(&db.db).map_err(|e| anyhow!("{e}"))?;
+            let applied = store.migrate().map_err(|e| anyhow!("{e}"))?;
+            if applied.is_empty() {
+                println!("schema up to date ({})", xinjian_store::latest_version());
+            } else {
+                println!("applied {}", applied.join(", "));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    name,
+                    role,
+                    department,
+                    subject_code,
+                    db,
+                },
+        } => {
+            let role = Role::parse(&role).ok_or_else(|| {
+                anyhow!(
+                    "未知角色“{role}”；可用：{}",
+                    Role::ALL
+                        .iter()
+                        .map(|r| r.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )
+            })?;
+            let mut password = String::new();
+            std::io::stdin()
+                .read_to_string(&mut password)
+                .context("读取标准输入中的密码失败")?;
+            let password = password.trim_end_matches(['\n', '\r']).to_owned();
+            let app = db.open()?;
+            let id = app
+                .create_user(
+                    &Actor::operator(),
+                    &NewAccount {
+                        username: name.clone(),
+                        display_name: name.clone(),
+                        role,
+                        department,
+                        subject_code,
+                        password,
+                    },
+                )
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("created user {name} (id {id}, role {})", role.as_str());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Uscc {
+            command: UsccCommand::Check { codes },
+        } => {
+            let mut all_ok = !codes.is_empty();
+            for code in &codes {
+                match classify(code) {
+                    UsccCheck::Valid(_) => println!("{code}\tvalid"),
+                    UsccCheck::CheckFailed { error, .. } | UsccCheck::Invalid(error) => {
+                        all_ok = false;
+                        println!("{code}\tinvalid\t{error}");
+                    }
+                }
+            }
+            Ok(if all_ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Calendar { command } => calendar(command),
+        Command::Import {
+            command:
+                ImportCommand::Subjects {
+                    file,
+                    db,
+                    errors,
+                    allow_flagged,
+                },
+        } => import_subjects(&file, &db, errors.as_deref(), allow_flagged),
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let app = db.open()?;
+            match app
+                .audit_verify(&Actor::operator())
+                .map_err(|e| anyhow!("{e}"))?
+            {
+                Verification::Ok { entries, head_hash } => {
+                    println!("ok {entries} entries");
+                    eprintln!("head {head_hash}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Verification::Broken { entry, fault } => {
+                    println!("broken at entry {entry}: {fault}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+        Command::Demo { subjects, seed, db } => {
+            let app = db.open()?;
+            let report = load_demo(&app, subjects, seed)?;
+            let _ = report;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Bench { command } => bench::run(command),
+    }
+}
+
+fn calendar(command: CalendarCommand) -> anyhow::Result<ExitCode> {
+    let load = |db: &OptionalDb| -> anyhow::Result<xinjian_core::calendar::WorkdayCalendar> {
+        match &db.db {
+            Some(url) => Ok(App::open(url, &db.data_dir)
+                .map_err(|e| anyhow!("{e}"))?
+                .calendar()),
+            None => Ok(xinjian_core::calendar::WorkdayCalendar::builtin()),
+        }
+    };
+    let date = |s: &str| xinjian_core::dates::parse_date(s).map_err(|e| anyhow!("{e}"));
+    match command {
+        CalendarCommand::IsWorkday { date: d, db } => {
+            let cal = load(&db)?;
+            println!("{}", cal.is_workday(date(&d)?).map_err(|e| anyhow!("{e}"))?);
+        }
+        CalendarCommand::AddWorkdays { date: d, n, db } => {
+            let cal = load(&db)?;
+            println!(
+                "{}",
+                cal.add_workdays(date(&d)?, n).map_err(|e| anyhow!("{e}"))?
+            );
+        }
+        CalendarCommand::Load { file, db } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("读取 {} 失败", file.display()))?;
+            let app = db.open()?;
+            let years = app
+                .load_calendar_years(&Actor::operator(), &text)
+                .map_err(|e| anyhow!("{e}"))?;
+            println!(
+                "loaded {}",
+                years
+                    .iter()
+                    .map(|y| y.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A progress bar on a terminal (stderr), nothing otherwise.
+fn progress_bar(len: u64) -> ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let pb = ProgressBar::new(len);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {bytes}/{total_bytes} {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+fn on_progress(pb: &ProgressBar) -> impl FnMut(&ImportProgress) + '_ {
+    move |p: &ImportProgress| {
+        pb.set_length(p.file_size);
+        pb.set_position(p.bytes_read);
+        pb.set_message(format!(
+            "{} 行（新增 {}，更新 {}，拒绝 {}）",
+            p.counts.processed, p.counts.imported, p.counts.updated, p.counts.rejected
+        ));
+    }
+}
+
+fn import_subjects(
+    file: &Path,
+    db: &DbArgs,
+    errors: Option<&Path>,
+    allow_flagged: bool,
+) -> anyhow::Result<ExitCode> {
+    if !file.exists() {
+        bail!("文件不存在：{}", file.display());
+    }
+    let app = db.open()?;
+    let actor = Actor::operator();
+    let pb = progress_bar(std::fs::metadata(file).map(|m| m.len()).unwrap_or(0));
+    let summary = app.import_subjects(
+        &actor,
+        file,
+        ImportOptions { allow_flagged },
+        &mut on_progress(&pb),
+    );
+    pb.finish_and_clear();
+    let summary = summary.map_err(|e| anyhow!("{e}"))?;
+    if let Some(out) = errors {
+        let bytes = app
+            .import_errors_xlsx(&actor, summary.import_id)
+            .map_err(|e| anyhow!("{e}"))?;
+        std::fs::write(out, bytes).with_context(|| format!("写入 {} 失败", out.display()))?;
+        eprintln!("错误明细已写入 {}", out.display());
+    }
+    println!("{}", summary.line());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_demo(app: &App, subjects: u64, seed: u64) -> anyhow::Result<xinjian_app::demo::DemoReport> {
+    let pb = progress_bar(0);
+    let report = app.load_demo(subjects, seed, &mut on_progress(&pb));
+    pb.finish_and_clear();
+    let report = report.map_err(|e| anyhow!("{e}"))?;
+    println!("demo: {} subjects ({})", subjects, report.import.line());
+    for (user, role) in &report.accounts {
+        println!(
+            "demo account: {user} ({}) password {}",
+            role.label(),
+            xinjian_app::demo::DEMO_PASSWORD
+        );
+    }
+    println!("messy import file: {}", report.messy_file.display());
+    Ok(report)
+}
+
+fn serve(addr: SocketAddr, db: DbArgs, demo: bool, demo_subjects: u64) -> anyhow::Result<ExitCode> {
+    let app = db.open()?;
+    if demo {
+        load_demo(&app, demo_subjects, 20261122)?;
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let backend = app.db.describe();
+    rt.block_on(xinjian_web::serve(app, addr, |bound| {
+        println!("信监已启动：http://{bound}/  （数据库 {backend}）");
+        if demo {
+            println!(
+                "工作人员登录：http://{bound}/login  演示账号 regulator / admin，密码 {}",
+                xinjian_app::demo::DEMO_PASSWORD
+            );
+        }
+    }))?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,312 @@
+//! Subjects of supervision (市场主体): kinds, registration status and the registry record.
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// What kind of subject (DOMAIN §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubjectKind {
+    Enterprise,
+    IndividualBusiness,
+    Cooperative,
+    SocialOrganization,
+    PublicInstitution,
+    NaturalPerson,
+}
+
+impl SubjectKind {
+    pub const ALL: [SubjectKind; 6] = [
+        SubjectKind::Enterprise,
+        SubjectKind::IndividualBusiness,
+        SubjectKind::Cooperative,
+        SubjectKind::SocialOrganization,
+        SubjectKind::PublicInstitution,
+        SubjectKind::NaturalPerson,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubjectKind::Enterprise => "enterprise",
+            SubjectKind::IndividualBusiness => "individual_business",
+            SubjectKind::Cooperative => "cooperative",
+            SubjectKind::SocialOrganization => "social_organization",
+            SubjectKind::PublicInstitution => "public_institution",
+            SubjectKind::NaturalPerson => "natural_person",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SubjectKind> {
+        SubjectKind::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            SubjectKind::Enterprise => "企业",
+            SubjectKind::IndividualBusiness => "个体工商户",
+            SubjectKind::Cooperative => "农民专业合作社",
+            SubjectKind::SocialOrganization => "社会组织",
+            SubjectKind::PublicInstitution => "事业单位",
+            SubjectKind::NaturalPerson => "自然人",
+        }
+    }
+
+    /// Classify a market-regulation 主体类型/企业类型 text, falling back on the USCC's
+    /// registration-authority and entity-type characters when the text is empty.
+    pub fn classify(type_text: &str, code: &str) -> SubjectKind {
+        let t = type_text.trim();
+        if t.contains("个体") {
+            return SubjectKind::IndividualBusiness;
+        }
+        if t.contains("合作社") {
+            return SubjectKind::Cooperative;
+        }
+        if [
+            "社会团体",
+            "民办非企业",
+            "基金会",
+            "社会服务机构",
+            "社会组织",
+        ]
+        .iter()
+        .any(|k| t.contains(k))
+        {
+            return SubjectKind::SocialOrganization;
+        }
+        if t.contains("事业单位") || t.contains("机关") {
+            return SubjectKind::PublicInstitution;
+        }
+        if t == "自然人" {
+            return SubjectKind::NaturalPerson;
+        }
+        if !t.is_empty() {
+            return SubjectKind::Enterprise;
+        }
+        let mut chars = code.chars();
+        match (chars.next(), chars.next()) {
+            (Some('9'), Some('2')) => SubjectKind::IndividualBusiness,
+            (Some('9'), Some('3')) | (Some('N'), _) => SubjectKind::Cooperative,
+            (Some('5'), _) => SubjectKind::SocialOrganization,
+            (Some('1'), _) | (Some('3'), _) => SubjectKind::PublicInstitution,
+            _ => SubjectKind::Enterprise,
+        }
+    }
+}
+
+/// Registration status (登记状态).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RegStatus {
+    /// 存续（在营、开业、在册）
+    Active,
+    /// 吊销 — the business licence was revoked (grade D).
+    Revoked,
+    /// 注销 — deregistered.
+    Deregistered,
+    /// 迁出 — moved out of the jurisdiction.
+    MovedOut,
+}
+
+impl RegStatus {
+    pub const ALL: [RegStatus; 4] = [
+        RegStatus::Active,
+        RegStatus::Revoked,
+        RegStatus::Deregistered,
+        RegStatus::MovedOut,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RegStatus::Active => "active",
+            RegStatus::Revoked => "revoked",
+            RegStatus::Deregistered => "deregistered",
+            RegStatus::MovedOut => "moved_out",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RegStatus> {
+        RegStatus::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            RegStatus::Active => "存续",
+            RegStatus::Revoked => "吊销",
+            RegStatus::Deregistered => "注销",
+            RegStatus::MovedOut => "迁出",
+        }
+    }
+
+    /// Read the status as market regulation writes it (“存续（在营、开业、在册）”, “吊销，未注销”,
+    /// “吊销，已注销”, “注销”, “迁出”, …).
+    pub fn parse_zh(text: &str) -> Result<RegStatus, String> {
+        let t = text.trim();
+        if t.is_empty() {
+            return Err("登记状态为空".into());
+        }
+        if t.contains("已注销") || (t.contains("注销") && !t.contains("未注销")) {
+            return Ok(RegStatus::Deregistered);
+        }
+        if t.contains("吊销") {
+            return Ok(RegStatus::Revoked);
+        }
+        if t.contains("迁出") {
+            return Ok(RegStatus::MovedOut);
+        }
+        if [
+            "存续",
+            "在业",
+            "在营",
+            "开业",
+            "在册",
+            "正常",
+            "设立",
+            "登记成立",
+            "确立",
+        ]
+        .iter()
+        .any(|k| t.contains(k))
+        {
+            return Ok(RegStatus::Active);
+        }
+        if let Some(s) = RegStatus::parse(t) {
+            return Ok(s);
+        }
+        Err(format!(
+            "无法识别的登记状态“{t}”（应为存续、在业、吊销、注销或迁出）"
+        ))
+    }
+}
+
+/// Why a code is kept although it is not a valid USCC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CodeFlag {
+    /// A legacy code whose check character is wrong, recorded on the operator's request.
+    CheckFailed,
+}
+
+impl CodeFlag {
+    pub fn as_str(self) -> &'static str {
+        "check_failed"
+    }
+    pub fn parse(s: &str) -> Option<CodeFlag> {
+        (s == "check_failed").then_some(CodeFlag::CheckFailed)
+    }
+    pub fn label(self) -> &'static str {
+        "校验码错误（存疑代码）"
+    }
+}
+
+/// The registration facts of one subject, as imported from market regulation or entered by
+/// staff. Its [`content_hash`](SubjectData::content_hash) decides whether a re-import changes
+/// anything.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubjectData {
+    pub code: String,
+    pub code_flag: Option<CodeFlag>,
+    pub name: String,
+    pub kind: SubjectKind,
+    pub entity_type: Option<String>,
+    pub legal_rep: Option<String>,
+    /// Personal information: stored, shown masked.
+    pub legal_rep_id: Option<String>,
+    pub address: Option<String>,
+    pub division_code: Option<String>,
+    pub business_scope: Option<String>,
+    pub established_on: Option<NaiveDate>,
+    pub reg_status: RegStatus,
+    pub reg_authority: Option<String>,
+    pub industry: Option<String>,
+}
+
+impl SubjectData {
+    /// SHA-256 over the canonical JSON of the fields (field order is the struct's).
+    pub fn content_hash(&self) -> String {
+        let json = serde_json::to_vec(self).expect("subject data serialises");
+        hex::encode(Sha256::digest(&json))
+    }
+
+    /// Whether the business scope includes bookkeeping (代理记账).
+    pub fn offers_bookkeeping(&self) -> bool {
+        self.business_scope
+            .as_deref()
+            .is_some_and(|s| s.contains("代理记账"))
+    }
+}
+
+/// Longest accepted value of a free-text registry field, in characters.
+pub const MAX_FIELD_CHARS: usize = 2000;
+/// Longest accepted name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_as_written_by_market_regulation() {
+        assert_eq!(
+            RegStatus::parse_zh("存续（在营、开业、在册）"),
+            Ok(RegStatus::Active)
+        );
+        assert_eq!(RegStatus::parse_zh("在业"), Ok(RegStatus::Active));
+        assert_eq!(RegStatus::parse_zh("吊销，未注销"), Ok(RegStatus::Revoked));
+        assert_eq!(
+            RegStatus::parse_zh("吊销，已注销"),
+            Ok(RegStatus::Deregistered)
+        );
+        assert_eq!(RegStatus::parse_zh("注销"), Ok(RegStatus::Deregistered));
+        assert_eq!(RegStatus::parse_zh("迁出"), Ok(RegStatus::MovedOut));
+        assert!(RegStatus::parse_zh("不知道").is_err());
+    }
+
+    #[test]
+    fn kinds_from_text_or_code() {
+        assert_eq!(
+            SubjectKind::classify("有限责任公司（自然人投资或控股）", ""),
+            SubjectKind::Enterprise
+        );
+        assert_eq!(
+            SubjectKind::classify("个体工商户", ""),
+            SubjectKind::IndividualBusiness
+        );
+        assert_eq!(
+            SubjectKind::classify("", "92510802MA000000"),
+            SubjectKind::IndividualBusiness
+        );
+        assert_eq!(
+            SubjectKind::classify("农民专业合作社", ""),
+            SubjectKind::Cooperative
+        );
+        assert_eq!(
+            SubjectKind::classify("", "914403001922038216"),
+            SubjectKind::Enterprise
+        );
+    }
+
+    #[test]
+    fn hash_changes_with_any_field() {
+        let a = SubjectData {
+            code: "914403001922038216".into(),
+            code_flag: None,
+            name: "华为技术有限公司".into(),
+            kind: SubjectKind::Enterprise,
+            entity_type: None,
+            legal_rep: None,
+            legal_rep_id: None,
+            address: None,
+            division_code: None,
+            business_scope: None,
+            established_on: None,
+            reg_status: RegStatus::Active,
+            reg_authority: None,
+            industry: None,
+        };
+        let mut b = a.clone();
+        assert_eq!(a.content_hash(), b.content_hash());
+        b.reg_status = RegStatus::Revoked;
+        assert_ne!(a.content_hash(), b.content_hash());
+    }
+}

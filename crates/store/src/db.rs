@@ -1,0 +1,618 @@
+use std::collections::HashMap;
+use std::ops::{Deref, DerefMut};
+use std::path::PathBuf;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use postgres::types::{IsNull, ToSql, Type};
+
+use crate::{Result, Row, StoreError, Value};
+
+/// Which engine a [`Db`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A handle to the database: a small pool of connections, cheap to clone.
+///
+/// `Db::open("postgres://…")` selects PostgreSQL; anything else (`sqlite:PATH`,
+/// `sqlite://PATH` or a bare path) is an embedded SQLite file in WAL mode.
+#[derive(Clone)]
+pub struct Db {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    backend: Backend,
+    target: Target,
+    idle: Mutex<PoolState>,
+    available: Condvar,
+    max: usize,
+}
+
+struct PoolState {
+    idle: Vec<Conn>,
+    open: usize,
+}
+
+enum Target {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Db {
+    /// Open a database by URL. For SQLite the parent directory is created if needed.
+    pub fn open(url: &str) -> Result<Db> {
+        let url = url.trim();
+        let (backend, target) =
+            if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                (Backend::Postgres, Target::Postgres(url.to_owned()))
+            } else {
+                let path = url
+                    .strip_prefix("sqlite://")
+                    .or_else(|| url.strip_prefix("sqlite:"))
+                    .unwrap_or(url);
+                if path.is_empty() {
+                    return Err(StoreError::BadUrl("SQLite 文件路径为空".into()));
+                }
+                let path = PathBuf::from(path);
+                if let Some(parent) = path.parent() {
+                    if !parent.as_os_str().is_empty() {
+                        std::fs::create_dir_all(parent)?;
+                    }
+                }
+                (Backend::Sqlite, Target::Sqlite(path))
+            };
+        let max = match backend {
+            Backend::Sqlite => 8,
+            Backend::Postgres => 16,
+        };
+        let db = Db {
+            inner: Arc::new(Inner {
+                backend,
+                target,
+                idle: Mutex::new(PoolState {
+                    idle: Vec::new(),
+                    open: 0,
+                }),
+                available: Condvar::new(),
+                max,
+            }),
+        };
+        // Fail fast on a bad URL or an unreachable server.
+        drop(db.conn()?);
+        Ok(db)
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.inner.backend
+    }
+
+    /// A description safe to print (no password).
+    pub fn describe(&self) -> String {
+        match &self.inner.target {
+            Target::Sqlite(p) => format!("sqlite:{}", p.display()),
+            Target::Postgres(url) => redact_url(url),
+        }
+    }
+
+    /// The SQLite file path, if this is SQLite.
+    pub fn sqlite_path(&self) -> Option<&std::path::Path> {
+        match &self.inner.target {
+            Target::Sqlite(p) => Some(p),
+            Target::Postgres(_) => None,
+        }
+    }
+
+    /// Take a connection from the pool (opening one if the pool is not full, else waiting).
+    pub fn conn(&self) -> Result<PooledConn> {
+        let mut state = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(conn) = state.idle.pop() {
+                return Ok(PooledConn {
+                    conn: Some(conn),
+                    db: self.clone(),
+                });
+            }
+            if state.open < self.inner.max {
+                state.open += 1;
+                drop(state);
+                return match self.connect() {
+                    Ok(conn) => Ok(PooledConn {
+                        conn: Some(conn),
+                        db: self.clone(),
+                    }),
+                    Err(e) => {
+                        let mut s = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+                        s.open -= 1;
+                        self.inner.available.notify_one();
+                        Err(e)
+                    }
+                };
+            }
+            state = self
+                .inner
+                .available
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Open a fresh connection outside the pool (for long bulk jobs).
+    pub fn connect(&self) -> Result<Conn> {
+        match &self.inner.target {
+            Target::Sqlite(path) => {
+                let c = rusqlite::Connection::open(path)?;
+                c.busy_timeout(Duration::from_secs(30))?;
+                c.execute_batch(
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
+                     PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",
+                )?;
+                c.set_prepared_statement_cache_capacity(256);
+                Ok(Conn {
+                    kind: ConnKind::Sqlite(c),
+                    depth: 0,
+                })
+            }
+            Target::Postgres(url) => {
+                let client = postgres::Client::connect(url, postgres::NoTls)?;
+                Ok(Conn {
+                    kind: ConnKind::Postgres(Box::new(PgConn {
+                        client,
+                        cache: HashMap::new(),
+                    })),
+                    depth: 0,
+                })
+            }
+        }
+    }
+
+    fn give_back(&self, conn: Conn) {
+        let mut state = self.inner.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if conn.depth == 0 && conn.is_healthy() {
+            state.idle.push(conn);
+        } else {
+            state.open -= 1;
+        }
+        self.inner.available.notify_one();
+    }
+}
+
+fn redact_url(url: &str) -> String {
+    // postgres://user:secret@host/db → postgres://user:***@host/db
+    if let Some(scheme_end) = url.find("://") {
+        let rest = &url[scheme_end + 3..];
+        if let Some(at) = rest.find('@') {
+            let creds = &rest[..at];
+            if let Some(colon) = creds.find(':') {
+                return format!(
+                    "{}://{}:***{}",
+                    &url[..scheme_end],
+                    &creds[..colon],
+                    &rest[at..]
+                );
+            }
+        }
+    }
+    url.to_owned()
+}
+
+/// A connection borrowed from the pool; returned on drop.
+pub struct PooledConn {
+    conn: Option<Conn>,
+    db: Db,
+}
+
+impl Deref for PooledConn {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn.as_ref().expect("connection present until drop")
+    }
+}
+impl DerefMut for PooledConn {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn.as_mut().expect("connection present until drop")
+    }
+}
+impl Drop for PooledConn {
+    fn drop(&mut self) {
+        if let Some(c) = self.conn.take() {
+            self.db.give_back(c);
+        }
+    }
+}
+
+/// One database connection of either backend. All queries go through these methods.
+pub struct Conn {
+    kind: ConnKind,
+    depth: u32,
+}
+
+enum ConnKind {
+    Sqlite(rusqlite::Connection),
+    Postgres(Box<PgConn>),
+}
+
+struct PgConn {
+    client: postgres::Client,
+    cache: HashMap<String, postgres::Statement>,
+}
+
+impl PgConn {
+    fn statement(&mut self, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.cache.get(sql) {
+            return Ok(s.clone());
+        }
+        let stmt = self.client.prepare(&rewrite_placeholders(sql))?;
+        if self.cache.len() > 512 {
+            self.cache.clear();
+        }
+        self.cache.insert(sql.to_owned(), stmt.clone());
+        Ok(stmt)
+    }
+}
+
+impl Conn {
+    pub fn backend(&self) -> Backend {
+        match self.kind {
+            ConnKind::Sqlite(_) => Backend::Sqlite,
+            ConnKind::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    fn is_healthy(&self) -> bool {
+        match &self.kind {
+            ConnKind::Sqlite(_) => true,
+            ConnKind::Postgres(pg) => !pg.client.is_closed(),
+        }
+    }
+
+    /// Run a statement; returns the number of rows changed.
+    pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql)?;
+                let n = stmt.execute(rusqlite::params_from_iter(params.iter().map(SqliteParam)))?;
+                Ok(n as u64)
+            }
+            ConnKind::Postgres(pg) => {
+                let stmt = pg.statement(sql)?;
+                let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|v| v as _).collect();
+                Ok(pg.client.execute(&stmt, &refs)?)
+            }
+        }
+    }
+
+    /// Run a query and collect its rows.
+    pub fn query(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>> {
+        let mut out = Vec::new();
+        self.query_each(sql, params, |r| {
+            out.push(r);
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(out)
+    }
+
+    /// Exactly one row, or [`StoreError::NotFound`].
+    pub fn query_row(&mut self, sql: &str, params: &[Value]) -> Result<Row> {
+        self.query_opt(sql, params)?.ok_or(StoreError::NotFound)
+    }
+
+    /// At most one row (the first).
+    pub fn query_opt(&mut self, sql: &str, params: &[Value]) -> Result<Option<Row>> {
+        let mut first = None;
+        self.query_each(sql, params, |r| {
+            if first.is_none() {
+                first = Some(r);
+            }
+            Ok::<(), StoreError>(())
+        })?;
+        Ok(first)
+    }
+
+    /// Stream the rows of a query through `f` without collecting them.
+    pub fn query_each<E>(
+        &mut self,
+        sql: &str,
+        params: &[Value],
+        mut f: impl FnMut(Row) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E>
+    where
+        E: From<StoreError>,
+    {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => {
+                let mut stmt = c.prepare_cached(sql).map_err(StoreError::from)?;
+                let ncols = stmt.column_count();
+                let mut rows = stmt
+                    .query(rusqlite::params_from_iter(params.iter().map(SqliteParam)))
+                    .map_err(StoreError::from)?;
+                while let Some(r) = rows.next().map_err(StoreError::from)? {
+                    let mut values = Vec::with_capacity(ncols);
+                    for i in 0..ncols {
+                        values.push(sqlite_value(r.get_ref(i).map_err(StoreError::from)?));
+                    }
+                    f(Row { values })?;
+                }
+                Ok(())
+            }
+            ConnKind::Postgres(pg) => {
+                let stmt = pg.statement(sql)?;
+                let mut it = pg
+                    .client
+                    .query_raw(&stmt, params.iter())
+                    .map_err(StoreError::from)?;
+                use postgres::fallible_iterator::FallibleIterator;
+                while let Some(r) = it.next().map_err(StoreError::from)? {
+                    f(pg_row(&r)?)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Run an `INSERT … RETURNING id` and return the id.
+    pub fn insert_id(&mut self, sql: &str, params: &[Value]) -> Result<i64> {
+        self.query_row(sql, params)?.get(0)
+    }
+
+    /// Execute several `;`-separated statements without parameters (migrations, pragmas).
+    pub fn execute_batch(&mut self, sql: &str) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            ConnKind::Postgres(pg) => Ok(pg.client.batch_execute(sql)?),
+        }
+    }
+
+    /// Run `f` in a transaction: committed if it returns `Ok`, rolled back otherwise.
+    /// Nested calls use savepoints. SQLite transactions start `IMMEDIATE` (they take the
+    /// write lock at once, so two writers never deadlock on an upgrade).
+    pub fn transaction<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let depth = self.depth;
+        let begin = if depth > 0 {
+            format!("SAVEPOINT sp{depth}")
+        } else {
+            match self.backend() {
+                Backend::Sqlite => "BEGIN IMMEDIATE".to_owned(),
+                Backend::Postgres => "BEGIN".to_owned(),
+            }
+        };
+        self.execute_batch(&begin)?;
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        match result {
+            Ok(v) => {
+                let commit = if depth > 0 {
+                    format!("RELEASE SAVEPOINT sp{depth}")
+                } else {
+                    "COMMIT".into()
+                };
+                if let Err(e) = self.execute_batch(&commit) {
+                    if depth == 0 {
+                        let _ = self.execute_batch("ROLLBACK");
+                    }
+                    return Err(e.into());
+                }
+                Ok(v)
+            }
+            Err(e) => {
+                let rollback = if depth > 0 {
+                    format!("ROLLBACK TO SAVEPOINT sp{depth}; RELEASE SAVEPOINT sp{depth}")
+                } else {
+                    "ROLLBACK".into()
+                };
+                let _ = self.execute_batch(&rollback);
+                Err(e)
+            }
+        }
+    }
+
+    /// True inside [`Conn::transaction`].
+    pub fn in_transaction(&self) -> bool {
+        self.depth > 0
+    }
+
+    /// Serialise writers of a hash chain (the audit log) until the end of the transaction.
+    /// SQLite already holds the database write lock (`BEGIN IMMEDIATE`); PostgreSQL takes a
+    /// transaction-scoped advisory lock.
+    pub fn lock_chain(&mut self, key: i64) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(_) => Ok(()),
+            ConnKind::Postgres(_) => {
+                self.query("SELECT pg_advisory_xact_lock(?)", &[Value::Int(key)])?;
+                Ok(())
+            }
+        }
+    }
+
+    /// The underlying SQLite connection, for bulk paths that need it (benchmarks, backups).
+    pub fn as_sqlite(&mut self) -> Option<&mut rusqlite::Connection> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Some(c),
+            ConnKind::Postgres(_) => None,
+        }
+    }
+}
+
+struct SqliteParam<'a>(&'a Value);
+
+impl rusqlite::ToSql for SqliteParam<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(match self.0 {
+            Value::Null => ToSqlOutput::Borrowed(ValueRef::Null),
+            Value::Int(i) => ToSqlOutput::Borrowed(ValueRef::Integer(*i)),
+            Value::Real(f) => ToSqlOutput::Borrowed(ValueRef::Real(*f)),
+            Value::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+            Value::Blob(b) => ToSqlOutput::Borrowed(ValueRef::Blob(b)),
+        })
+    }
+}
+
+fn sqlite_value(v: rusqlite::types::ValueRef<'_>) -> Value {
+    use rusqlite::types::ValueRef;
+    match v {
+        ValueRef::Null => Value::Null,
+        ValueRef::Integer(i) => Value::Int(i),
+        ValueRef::Real(f) => Value::Real(f),
+        ValueRef::Text(t) => Value::Text(String::from_utf8_lossy(t).into_owned()),
+        ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+    }
+}
+
+fn pg_row(r: &postgres::Row) -> Result<Row> {
+    let mut values = Vec::with_capacity(r.len());
+    for (i, col) in r.columns().iter().enumerate() {
+        let ty = col.type_();
+        let v = if *ty == Type::INT8 {
+            r.try_get::<_, Option<i64>>(i)?.map(Value::Int)
+        } else if *ty == Type::INT4 {
+            r.try_get::<_, Option<i32>>(i)?
+                .map(|x| Value::Int(x as i64))
+        } else if *ty == Type::INT2 {
+            r.try_get::<_, Option<i16>>(i)?
+                .map(|x| Value::Int(x as i64))
+        } else if *ty == Type::BOOL {
+            r.try_get::<_, Option<bool>>(i)?
+                .map(|x| Value::Int(x as i64))
+        } else if *ty == Type::FLOAT8 {
+            r.try_get::<_, Option<f64>>(i)?.map(Value::Real)
+        } else if *ty == Type::FLOAT4 {
+            r.try_get::<_, Option<f32>>(i)?
+                .map(|x| Value::Real(x as f64))
+        } else if *ty == Type::BYTEA {
+            r.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob)
+        } else if *ty == Type::TEXT
+            || *ty == Type::VARCHAR
+            || *ty == Type::BPCHAR
+            || *ty == Type::NAME
+        {
+            r.try_get::<_, Option<String>>(i)?.map(Value::Text)
+        } else if *ty == Type::VOID {
+            None
+        } else {
+            return Err(StoreError::Type {
+                index: i,
+                expected: "a portable column type",
+                actual: "unsupported PostgreSQL type",
+            });
+        };
+        values.push(v.unwrap_or(Value::Null));
+    }
+    Ok(Row { values })
+}
+
+impl ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        match self {
+            Value::Null => Ok(IsNull::Yes),
+            Value::Int(i) => {
+                if *ty == Type::INT8 {
+                    i.to_sql(ty, out)
+                } else if *ty == Type::INT4 {
+                    i32::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::INT2 {
+                    i16::try_from(*i)?.to_sql(ty, out)
+                } else if *ty == Type::BOOL {
+                    (*i != 0).to_sql(ty, out)
+                } else if *ty == Type::FLOAT8 {
+                    (*i as f64).to_sql(ty, out)
+                } else {
+                    i.to_string().as_str().to_sql(ty, out)
+                }
+            }
+            Value::Real(f) => {
+                if *ty == Type::FLOAT4 {
+                    (*f as f32).to_sql(ty, out)
+                } else {
+                    f.to_sql(ty, out)
+                }
+            }
+            Value::Text(s) => s.as_str().to_sql(ty, out),
+            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+        }
+    }
+
+    fn accepts(_ty: &Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// Rewrite `?` placeholders to PostgreSQL's `$1, $2, …`, leaving quoted text and comments alone.
+pub(crate) fn rewrite_placeholders(sql: &str) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut n = 0;
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == c {
+                        break;
+                    }
+                }
+            }
+            '-' if chars.peek() == Some(&'-') => {
+                out.push(c);
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if d == '\n' {
+                        break;
+                    }
+                }
+            }
+            '?' => {
+                n += 1;
+                out.push('$');
+                out.push_str(&n.to_string());
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_numbered_outside_quotes() {
+        assert_eq!(
+            rewrite_placeholders("SELECT '?' , x FROM t WHERE a = ? AND b = ? -- ?\n AND c = ?"),
+            "SELECT '?' , x FROM t WHERE a = $1 AND b = $2 -- ?\n AND c = $3"
+        );
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(redact_url("postgres://u:pw@h/db"), "postgres://u:***@h/db");
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

@@ -1,0 +1,44 @@
+use thiserror::Error;
+
+/// Errors from the storage layer. Callers map `Conflict` and `NotFound` to user errors;
+/// everything else is an internal failure.
+#[derive(Debug, Error)]
+pub enum StoreError {
+    #[error("SQLite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("数据库地址无效：{0}")]
+    BadUrl(String),
+    #[error("记录不存在")]
+    NotFound,
+    #[error("唯一性冲突：{0}")]
+    Conflict(String),
+    #[error("列 {index} 的类型不符：期望 {expected}，实际 {actual}")]
+    Type {
+        index: usize,
+        expected: &'static str,
+        actual: &'static str,
+    },
+    #[error("数据库迁移失败：{0}")]
+    Migration(String),
+    #[error("I/O：{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl StoreError {
+    /// True when the error is a unique-constraint violation in either backend.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            StoreError::Conflict(_) => true,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            StoreError::Postgres(e) => {
+                e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
+            }
+            _ => false,
+        }
+    }
+}

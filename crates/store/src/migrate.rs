@@ -1,0 +1,67 @@
+//! Schema migrations, one ordered list per backend, embedded in the binary.
+
+use crate::{Backend, Conn, Db, Result, StoreError, Value};
+
+/// `(version, sql)` pairs in order. A version is never edited once released: add a new one.
+const SQLITE: &[(&str, &str)] = &[(
+    "0001_foundation",
+    include_str!("../migrations/sqlite/0001_foundation.sql"),
+)];
+const POSTGRES: &[(&str, &str)] = &[(
+    "0001_foundation",
+    include_str!("../migrations/postgres/0001_foundation.sql"),
+)];
+
+/// Arbitrary key for the PostgreSQL advisory lock that serialises concurrent migrators.
+const MIGRATION_LOCK: i64 = 0x78696e6a69616e; // "xinjian"
+
+impl Db {
+    /// Apply the migrations not yet applied; returns the versions applied now.
+    pub fn migrate(&self) -> Result<Vec<String>> {
+        let mut conn = self.conn()?;
+        migrate_conn(&mut conn)
+    }
+}
+
+pub(crate) fn migrate_conn(conn: &mut Conn) -> Result<Vec<String>> {
+    let list = match conn.backend() {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    };
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+    )?;
+    conn.transaction(|tx| {
+        tx.lock_chain(MIGRATION_LOCK)?;
+        let done: Vec<String> = tx
+            .query(
+                "SELECT version FROM schema_migrations ORDER BY version",
+                &[],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_>>()?;
+        let mut applied = Vec::new();
+        for (version, sql) in list {
+            if done.iter().any(|d| d == version) {
+                continue;
+            }
+            tx.execute_batch(sql)
+                .map_err(|e| StoreError::Migration(format!("{version}: {e}")))?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
+                &[
+                    Value::from(*version),
+                    Value::from(chrono::Utc::now().to_rfc3339()),
+                ],
+            )?;
+            applied.push((*version).to_owned());
+        }
+        Ok(applied)
+    })
+}
+
+/// The latest schema version this build knows.
+pub fn latest_version() -> &'static str {
+    SQLITE.last().map(|(v, _)| *v).unwrap_or("")
+}

@@ -1,0 +1,354 @@
+//! The subject registry: the current state in `subjects`, every version in `subject_versions`.
+
+use std::collections::HashMap;
+
+use xinjian_core::subject::{CodeFlag, RegStatus, SubjectData, SubjectKind};
+
+use crate::{params, Conn, Result, Row, StoreError, Value};
+
+/// A subject as stored: its registry data plus bookkeeping columns.
+#[derive(Debug, Clone)]
+pub struct SubjectRow {
+    pub id: i64,
+    pub data: SubjectData,
+    pub version: i64,
+    pub content_hash: String,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+pub(crate) const COLS: &str = "id, code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
+     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at";
+
+fn bad(what: &str, v: String) -> StoreError {
+    StoreError::Migration(format!("stored {what} not understood: {v}"))
+}
+
+pub(crate) fn subject(r: &Row) -> Result<SubjectRow> {
+    let kind: String = r.get(4)?;
+    let status: String = r.get(12)?;
+    let flag: Option<String> = r.get(2)?;
+    Ok(SubjectRow {
+        id: r.get(0)?,
+        data: SubjectData {
+            code: r.get(1)?,
+            code_flag: flag.as_deref().and_then(CodeFlag::parse),
+            name: r.get(3)?,
+            kind: SubjectKind::parse(&kind).ok_or_else(|| bad("kind", kind.clone()))?,
+            entity_type: r.get(5)?,
+            legal_rep: r.get(6)?,
+            legal_rep_id: r.get(7)?,
+            address: r.get(8)?,
+            division_code: r.get(9)?,
+            business_scope: r.get(10)?,
+            established_on: r.get(11)?,
+            reg_status: RegStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
+            reg_authority: r.get(13)?,
+            industry: r.get(14)?,
+        },
+        version: r.get(15)?,
+        content_hash: r.get(16)?,
+        created_at: r.get(17)?,
+        updated_at: r.get(18)?,
+    })
+}
+
+fn data_params(d: &SubjectData) -> Vec<Value> {
+    params![
+        d.code.as_str(),
+        d.code_flag.map(|f| f.as_str()),
+        d.name.as_str(),
+        d.kind.as_str(),
+        d.entity_type.as_deref(),
+        d.legal_rep.as_deref(),
+        d.legal_rep_id.as_deref(),
+        d.address.as_deref(),
+        d.division_code.as_deref(),
+        d.business_scope.as_deref(),
+        d.established_on,
+        d.reg_status.as_str(),
+        d.reg_authority.as_deref(),
+        d.industry.as_deref()
+    ]
+}
+
+/// Where a version came from.
+#[derive(Debug, Clone)]
+pub struct Provenance<'a> {
+    /// `import:ID`, `manual`, `demo`.
+    pub source: &'a str,
+    pub actor: &'a str,
+    pub reason: Option<&'a str>,
+    pub now: &'a str,
+}
+
+pub fn by_code(conn: &mut Conn, code: &str) -> Result<Option<SubjectRow>> {
+    conn.query_opt(
+        &format!("SELECT {COLS} FROM subjects WHERE code = ?"),
+        &params![code],
+    )?
+    .map(|r| subject(&r))
+    .transpose()
+}
+
+/// Current `(id, version, content_hash)` of the given codes that exist.
+pub fn current_hashes(
+    conn: &mut Conn,
+    codes: &[&str],
+) -> Result<HashMap<String, (i64, i64, String)>> {
+    let mut out = HashMap::with_capacity(codes.len());
+    for chunk in codes.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+        conn.query_each(
+            &format!(
+                "SELECT code, id, version, content_hash FROM subjects WHERE code IN ({marks})"
+            ),
+            &ps,
+            |r| {
+                out.insert(r.get(0)?, (r.get(1)?, r.get(2)?, r.get(3)?));
+                Ok::<(), StoreError>(())
+            },
+        )?;
+    }
+    Ok(out)
+}
+
+/// Insert a new subject as version 1.
+pub fn insert(conn: &mut Conn, d: &SubjectData, hash: &str, p: &Provenance<'_>) -> Result<i64> {
+    let mut ps = data_params(d);
+    ps.extend(params![hash, p.now, p.now]);
+    let id = conn.insert_id(
+        "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
+         business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
+        &ps,
+    )?;
+    insert_version(conn, id, 1, d, hash, p)?;
+    Ok(id)
+}
+
+/// Record a new version of an existing subject. `expected_version` guards against a
+/// concurrent writer: if the stored version moved on, nothing is written and `Conflict` returned.
+pub fn update(
+    conn: &mut Conn,
+    id: i64,
+    expected_version: i64,
+    d: &SubjectData,
+    hash: &str,
+    p: &Provenance<'_>,
+) -> Result<i64> {
+    let version = expected_version + 1;
+    let mut ps = data_params(d);
+    ps.extend(params![version, hash, p.now, id, expected_version]);
+    let n = conn.execute(
+        "UPDATE subjects SET code = ?, code_flag = ?, name = ?, kind = ?, entity_type = ?, legal_rep = ?, legal_rep_id = ?, \
+         address = ?, division_code = ?, business_scope = ?, established_on = ?, reg_status = ?, reg_authority = ?, \
+         industry = ?, version = ?, content_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
+        &ps,
+    )?;
+    if n == 0 {
+        return Err(StoreError::Conflict(format!(
+            "主体 {} 已被他人修改，请刷新后重试",
+            d.code
+        )));
+    }
+    insert_version(conn, id, version, d, hash, p)?;
+    Ok(version)
+}
+
+fn insert_version(
+    conn: &mut Conn,
+    id: i64,
+    version: i64,
+    d: &SubjectData,
+    hash: &str,
+    p: &Provenance<'_>,
+) -> Result<()> {
+    let json = serde_json::to_string(d).expect("subject data serialises");
+    conn.execute(
+        "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &params![id, version, json, hash, p.source, p.actor, p.reason, p.now],
+    )?;
+    Ok(())
+}
+
+/// One historical version.
+#[derive(Debug, Clone)]
+pub struct VersionRow {
+    pub version: i64,
+    pub data: SubjectData,
+    pub source: String,
+    pub actor: String,
+    pub reason: Option<String>,
+    pub created_at: String,
+}
+
+/// All versions, oldest first.
+pub fn versions(conn: &mut Conn, id: i64) -> Result<Vec<VersionRow>> {
+    conn.query(
+        "SELECT version, data, source, actor, reason, created_at FROM subject_versions WHERE subject_id = ? ORDER BY version",
+        &params![id],
+    )?
+    .iter()
+    .map(|r| {
+        let json: String = r.get(1)?;
+        Ok(VersionRow {
+            version: r.get(0)?,
+            data: serde_json::from_str(&json).map_err(|e| bad("version data", e.to_string()))?,
+            source: r.get(2)?,
+            actor: r.get(3)?,
+            reason: r.get(4)?,
+            created_at: r.get(5)?,
+        })
+    })
+    .collect()
+}
+
+/// Filters for the registry list.
+#[derive(Debug, Clone, Default)]
+pub struct SubjectQuery {
+    /// Name fragment or code prefix.
+    pub q: String,
+    pub status: Option<RegStatus>,
+    pub kind: Option<SubjectKind>,
+    pub flagged_only: bool,
+    pub bookkeeping_only: bool,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// True when the text looks like (the start of) a code rather than a name.
+pub fn looks_like_code(q: &str) -> bool {
+    !q.is_empty()
+        && q.len() <= 18
+        && q.chars().all(|c| c.is_ascii_alphanumeric())
+        && q.chars().any(|c| c.is_ascii_digit())
+}
+
+/// Search the registry; returns one page and the total count.
+pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>, i64)> {
+    let mut clauses = Vec::new();
+    let mut ps: Vec<Value> = Vec::new();
+    let q = query.q.trim();
+    if !q.is_empty() {
+        if looks_like_code(q) {
+            clauses.push("code LIKE ?");
+            ps.push(format!("{}%", q.to_ascii_uppercase()).into());
+        } else {
+            clauses.push("name LIKE ?");
+            ps.push(format!("%{}%", q.replace(['%', '_'], "")).into());
+        }
+    }
+    if let Some(s) = query.status {
+        clauses.push("reg_status = ?");
+        ps.push(s.as_str().into());
+    }
+    if let Some(k) = query.kind {
+        clauses.push("kind = ?");
+        ps.push(k.as_str().into());
+    }
+    if query.flagged_only {
+        clauses.push("code_flag IS NOT NULL");
+    }
+    if query.bookkeeping_only {
+        clauses.push("business_scope LIKE '%代理记账%'");
+    }
+    let wh = if clauses.is_empty() {
+        String::new()
+    } else {
+        format!(" WHERE {}", clauses.join(" AND "))
+    };
+    let total: i64 = conn
+        .query_row(&format!("SELECT count(*) FROM subjects{wh}"), &ps)?
+        .get(0)?;
+    let mut page_ps = ps.clone();
+    page_ps.push(query.limit.clamp(1, 500).into());
+    page_ps.push(query.offset.max(0).into());
+    let rows = conn
+        .query(
+            &format!("SELECT {COLS} FROM subjects{wh} ORDER BY id LIMIT ? OFFSET ?"),
+            &page_ps,
+        )?
+        .iter()
+        .map(subject)
+        .collect::<Result<Vec<_>>>()?;
+    Ok((rows, total))
+}
+
+/// Counts for the registry overview.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct RegistryStats {
+    pub total: i64,
+    pub active: i64,
+    pub revoked: i64,
+    pub deregistered: i64,
+    pub moved_out: i64,
+    pub flagged: i64,
+    pub bookkeeping: i64,
+}
+
+pub fn stats(conn: &mut Conn) -> Result<RegistryStats> {
+    let r = conn.query_row(
+        "SELECT count(*), \
+         COALESCE(SUM(CASE WHEN reg_status = 'active' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN reg_status = 'revoked' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN reg_status = 'deregistered' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN reg_status = 'moved_out' THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN code_flag IS NOT NULL THEN 1 ELSE 0 END), 0), \
+         COALESCE(SUM(CASE WHEN business_scope LIKE '%代理记账%' THEN 1 ELSE 0 END), 0) FROM subjects",
+        &[],
+    )?;
+    Ok(RegistryStats {
+        total: r.get(0)?,
+        active: r.get(1)?,
+        revoked: r.get(2)?,
+        deregistered: r.get(3)?,
+        moved_out: r.get(4)?,
+        flagged: r.get(5)?,
+        bookkeeping: r.get(6)?,
+    })
+}
+
+/// A name registered under more than one code (重码 / 名称与代码冲突).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NameConflict {
+    pub name: String,
+    pub codes: Vec<String>,
+}
+
+/// Names shared by several codes, most codes first.
+pub fn name_conflicts(conn: &mut Conn, limit: i64) -> Result<Vec<NameConflict>> {
+    let names: Vec<String> = conn
+        .query(
+            "SELECT name FROM subjects GROUP BY name HAVING count(*) > 1 ORDER BY count(*) DESC, name LIMIT ?",
+            &params![limit],
+        )?
+        .iter()
+        .map(|r| r.get(0))
+        .collect::<Result<_>>()?;
+    let mut out = Vec::new();
+    for name in names {
+        let codes = conn
+            .query(
+                "SELECT code FROM subjects WHERE name = ? ORDER BY code",
+                &params![name.as_str()],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect::<Result<_>>()?;
+        out.push(NameConflict { name, codes });
+    }
+    Ok(out)
+}
+
+/// Flagged (check-digit failing) codes.
+pub fn flagged(conn: &mut Conn, limit: i64) -> Result<Vec<SubjectRow>> {
+    conn.query(
+        &format!("SELECT {COLS} FROM subjects WHERE code_flag IS NOT NULL ORDER BY code LIMIT ?"),
+        &params![limit],
+    )?
+    .iter()
+    .map(subject)
+    .collect()
+}

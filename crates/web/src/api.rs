@@ -1,0 +1,157 @@
+//! JSON API handlers (`/api/v1`).
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::json;
+use xinjian_store::subjects::SubjectQuery;
+
+use crate::auth::Ctx;
+use crate::error::WebError;
+use crate::{blocking, AppState};
+
+fn api<T>(r: Result<T, WebError>) -> Result<T, WebError> {
+    r.map_err(|e| e.api(true))
+}
+
+pub async fn healthz(State(state): State<AppState>) -> Response {
+    let app = state.app.clone();
+    match blocking(move || Ok(app.db.conn()?.query_row("SELECT 1", &[])?)).await {
+        Ok(_) => Json(json!({ "status": "ok", "database": state.app.db.backend().name(), "version": env!("CARGO_PKG_VERSION") })).into_response(),
+        Err(_) => (axum::http::StatusCode::SERVICE_UNAVAILABLE, Json(json!({ "status": "unavailable" }))).into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Q {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+/// `GET /api/v1/public/search?q=` → `[{code, name}]`.
+pub async fn public_search(
+    State(state): State<AppState>,
+    Query(q): Query<Q>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let limit = q.limit.unwrap_or(20);
+    let rows = api(blocking(move || app.public_search(&q.q, limit)).await)?;
+    let out: Vec<_> = rows
+        .iter()
+        .map(|s| json!({ "code": s.code, "name": s.name }))
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+/// `GET /api/v1/public/subjects/{code}` → the subject's public information.
+pub async fn public_subject(
+    State(state): State<AppState>,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let s = api(blocking(move || app.public_subject(&code)).await)?;
+    let mut v = serde_json::to_value(&s).map_err(|e| WebError::internal(e.to_string()))?;
+    // Credit records and list memberships arrive with the credit-information module.
+    v["records"] = json!([]);
+    v["lists"] = json!([]);
+    Ok(Json(v).into_response())
+}
+
+pub async fn me(Extension(ctx): Extension<Ctx>) -> Result<Response, WebError> {
+    let u = ctx
+        .user()
+        .ok_or_else(|| WebError::unauthenticated("请先登录").api(true))?;
+    Ok(Json(json!({ "username": u.username, "role": u.role.as_str(), "department": u.department, "subject_code": u.subject_code })).into_response())
+}
+
+pub async fn subjects(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<Q>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let query = SubjectQuery {
+        q: q.q,
+        limit: q.limit.unwrap_or(50),
+        offset: q.offset.unwrap_or(0),
+        ..Default::default()
+    };
+    let page = api(blocking(move || app.search_subjects(&ctx.actor, &query)).await)?;
+    Ok(Json(page).into_response())
+}
+
+pub async fn subject(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let s = api(blocking(move || app.subject(&ctx.actor, &code)).await)?;
+    Ok(Json(s).into_response())
+}
+
+pub async fn subject_history(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let h = api(blocking(move || app.subject_history(&ctx.actor, &code)).await)?;
+    Ok(Json(h).into_response())
+}
+
+pub async fn import_job(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let job = api(blocking(move || app.import_job(&ctx.actor, id)).await)?;
+    Ok(Json(job).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct AddQ {
+    date: String,
+    n: u32,
+}
+
+/// `GET /api/v1/calendar/add-workdays?date=YYYY-MM-DD&n=N` → `{date, n, result}`.
+pub async fn add_workdays(
+    State(state): State<AppState>,
+    Query(q): Query<AddQ>,
+) -> Result<Response, WebError> {
+    let date = xinjian_core::dates::parse_date(&q.date)
+        .map_err(|e| WebError::bad_request("date", e).api(true))?;
+    let r = state
+        .app
+        .calendar()
+        .add_workdays(date, q.n)
+        .map_err(|e| WebError::from(xinjian_app::AppError::from(e)).api(true))?;
+    Ok(
+        Json(json!({ "date": date.to_string(), "n": q.n, "result": r.to_string() }))
+            .into_response(),
+    )
+}
+
+pub async fn audit_verify(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let v = api(blocking(move || app.audit_verify(&ctx.actor)).await)?;
+    Ok(Json(match v {
+        xinjian_store::audit::Verification::Ok { entries, head_hash } => {
+            json!({ "ok": true, "entries": entries, "head_hash": head_hash })
+        }
+        xinjian_store::audit::Verification::Broken { entry, fault } => {
+            json!({ "ok": false, "entry": entry, "reason": fault.to_string() })
+        }
+    })
+    .into_response())
+}

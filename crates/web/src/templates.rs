@@ -1,0 +1,60 @@
+//! Page templates (minijinja, embedded in the binary, auto-escaped).
+
+use minijinja::Environment;
+use serde::Serialize;
+
+use crate::error::WebError;
+
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+macro_rules! tpl {
+    ($env:ident, $($name:literal),+) => {
+        $( $env.add_template($name, include_str!(concat!("templates/", $name))).expect(concat!("template ", $name)); )+
+    };
+}
+
+impl Default for Templates {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Templates {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        tpl!(
+            env,
+            "base.html",
+            "portal_home.html",
+            "portal_search.html",
+            "portal_subject.html",
+            "login.html",
+            "workspace.html",
+            "subjects.html",
+            "subject_detail.html",
+            "imports.html",
+            "import_detail.html",
+            "quality.html",
+            "users.html",
+            "audit.html",
+            "calendar.html"
+        );
+        Templates { env }
+    }
+
+    pub fn render(
+        &self,
+        name: &str,
+        ctx: impl Serialize,
+    ) -> Result<axum::response::Html<String>, WebError> {
+        let t = self
+            .env
+            .get_template(name)
+            .map_err(|e| WebError::internal(format!("template {name}: {e}")))?;
+        t.render(ctx)
+            .map(axum::response::Html)
+            .map_err(|e| WebError::internal(format!("template {name}: {e:#}")))
+    }
+}
