@@ -7,8 +7,10 @@
 //!   too). Each test gets its own `xj_test_<hex>` database, dropped at the end. If the variable
 //!   is set and the server cannot be reached, the tests fail: they never skip silently.
 //!
-//! Tests marked `#[ignore = "BUG: …"]` document real defects of `crates/store/src` found by
-//! this suite; they fail until the defect is fixed (`cargo test -- --ignored`).
+//! Tests marked `#[ignore = "BUG: …"]` (or `"FINDING: …"`) document defects found by this
+//! suite, described in the comment above each; they fail until the defect is fixed. Run them
+//! with `cargo test -p xinjian-store --test storage -- --ignored`, and remove the `#[ignore]`
+//! once fixed. Most show only with `XINJIAN_TEST_PG` set.
 
 use std::collections::{BTreeMap, HashSet};
 use std::hash::{BuildHasher, Hasher};
@@ -357,9 +359,11 @@ fn concurrent_migrators_apply_each_version_once() {
 /// PostgreSQL two processes migrating a fresh database at the same time race on it: the
 /// second `CREATE TABLE IF NOT EXISTS` does not see the first one's uncommitted table, waits
 /// on its catalog row and then fails with a unique violation on `pg_type_typname_nsp_index`.
-/// This test makes the race deterministic by holding the first creator's transaction open
-/// until the migrator is seen waiting. Fix: create the table inside the transaction, after
-/// `tx.lock_chain(MIGRATION_LOCK)` (DDL is transactional on both engines).
+/// This test makes the race deterministic by holding the first migrator's transaction open
+/// until the second is seen waiting. The first migrator is simulated as the fixed code would
+/// behave (advisory lock, then CREATE TABLE), so the test passes once the fix is in. Fix:
+/// create the table inside the transaction, after `tx.lock_chain(MIGRATION_LOCK)` (DDL is
+/// transactional on both engines).
 /// SQLite serialises DDL on its write lock and is not affected (the test is a no-op there).
 #[test]
 #[ignore = "BUG: concurrent first migrations race on CREATE TABLE schema_migrations on PostgreSQL (migrate.rs)"]
@@ -371,7 +375,10 @@ fn migrate_creates_its_table_under_the_lock() {
         let mut other = db.connect().unwrap();
         other
             .execute_batch(
-                "BEGIN; CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+                // Another process's migrator, as it behaves once fixed: the table is created
+                // under the migration lock (0x78696e6a69616e = MIGRATION_LOCK in migrate.rs).
+                "BEGIN; SELECT pg_advisory_xact_lock(33892920157888878); \
+                 CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
             )
             .unwrap();
         let mut watcher = db.connect().unwrap();
@@ -555,6 +562,56 @@ fn values_round_trip() {
         for t in texts {
             let n = count(&mut c, "SELECT count(*) FROM vals WHERE t = ?", &params![t]);
             assert!(n >= 1, "text {t:?} found by equality");
+        }
+    });
+}
+
+#[test]
+fn integers_bind_to_real_columns() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        create_vals_table(&mut c);
+        c.execute("INSERT INTO vals (id, r) VALUES (?, ?)", &params![1, 3i64])
+            .unwrap();
+        assert_eq!(val_row(&mut c, 1).values()[1], Value::Real(3.0));
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) FROM vals WHERE r > ?",
+                &params![2i64]
+            ),
+            1
+        );
+    });
+}
+
+/// BUG (db.rs `impl ToSql for Value`, the `Value::Real` arm): a `Real` bound to an integer
+/// parameter on PostgreSQL writes the f64's 8 bytes as an INT8, silently storing garbage
+/// (2.0 becomes 4611686018427387904). SQLite stores 2 (integer affinity). Fix: in the
+/// `Value::Real` arm, for `INT8`/`INT4`/`INT2` convert when `f.fract() == 0.0` and in range,
+/// otherwise return an error; return an error for any other non-float type instead of
+/// writing float bytes. (Likewise, the `Value::Text` arm writes the string's bytes for any
+/// type: an 8-byte text such as "20260301" bound to a BIGINT parameter silently becomes a
+/// number; it should reject non-text types.)
+#[test]
+#[ignore = "BUG: Value::Real bound to a BIGINT parameter stores the float's bits on PostgreSQL (db.rs)"]
+fn reals_bound_to_integer_columns_are_not_reinterpreted() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        create_vals_table(&mut c);
+        match c.execute(
+            "INSERT INTO vals (id, i) VALUES (?, ?)",
+            &params![1, 2.0f64],
+        ) {
+            Ok(_) => assert_eq!(val_row(&mut c, 1).get::<i64>(0).unwrap(), 2),
+            Err(e) => assert!(matches!(e, StoreError::Postgres(_)), "{e:?}"),
+        }
+        match c.execute(
+            "INSERT INTO vals (id, i) VALUES (?, ?)",
+            &params![2, "20260301"],
+        ) {
+            Ok(_) => assert_eq!(val_row(&mut c, 2).get::<i64>(0).unwrap(), 20260301),
+            Err(e) => assert!(matches!(e, StoreError::Postgres(_)), "{e:?}"),
         }
     });
 }
@@ -1570,15 +1627,11 @@ fn subjects_name_search_treats_ascii_case_alike_on_every_backend() {
             subjects::search(&mut c, &q("abc信用")).unwrap().1
         })
         .collect();
-    // Whatever the rule is, it must be the same on every backend (and at least SQLite's
-    // result must equal PostgreSQL's when both run).
+    // Whatever the rule is (case-sensitive or not), it must be the same on every backend.
+    // Meaningful only with XINJIAN_TEST_PG set.
     assert!(
         results.windows(2).all(|w| w[0] == w[1]),
         "totals per backend differ: {results:?}"
-    );
-    assert!(
-        results.len() > 1 || results == [1],
-        "SQLite-only run: expected the match it gives today"
     );
 }
 
@@ -2160,8 +2213,8 @@ fn audit_tamper_whole_rows_swapped() {
             c.execute("UPDATE audit_log SET seq = 4 WHERE seq = 104", &[])
                 .unwrap();
         },
-        // The moved rows keep their old seq in no field: seq 3 holds the old entry 4 whose
-        // prev_hash is the old hash of entry 3 ≠ hash of entry 2.
+        // Position 3 now holds the old entry 4, whose prev_hash (the old hash of entry 3) is
+        // checked against entry 2's hash first.
         |v| {
             assert_eq!(
                 v,

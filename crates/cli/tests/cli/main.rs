@@ -1,0 +1,16 @@
+//! Integration tests of the `xinjian` command line, run against the built binary
+//! (`env!("CARGO_BIN_EXE_xinjian")`) and checked from outside: exit status, stdout/stderr,
+//! and the SQLite file read directly with rusqlite.
+//!
+//! Run: `cargo test -p xinjian --test cli`. The crash test writes a 300 000-row CSV
+//! (override with `XINJIAN_CRASH_ROWS`). Tests marked `#[ignore]` demonstrate bugs found
+//! while writing these tests; run them with `-- --ignored`.
+
+mod support;
+
+mod audit_demo;
+mod calendar;
+mod crash;
+mod import;
+mod uscc;
+mod users;
