@@ -50,6 +50,7 @@ fn user_actor(u: &users::UserRow, token_id: Option<i64>) -> Result<UserActor> {
     Ok(UserActor {
         id: u.id,
         username: u.username.clone(),
+        display_name: u.display_name.clone(),
         role: Role::parse(&u.role)
             .ok_or_else(|| AppError::Internal(format!("unknown role {}", u.role)))?,
         department: u.department.clone(),

@@ -203,33 +203,22 @@ impl DemoSubject {
 /// Generate the `i`-th subject of a jurisdiction. Names are unique per index.
 pub fn subject(rng: &mut DemoRng, i: u64) -> DemoSubject {
     let individual = rng.chance(15);
-    let trade_idx = if rng.chance(12) {
-        rng.below(3)
-    } else {
-        rng.below(TRADE.len() as u64)
-    } as usize;
-    let (trade, scope, industry) = TRADE[trade_idx];
+    // The name is a function of the index, so names are unique however large the jurisdiction:
+    // trade, first and second 字号 and legal form cycle at different rates.
+    let t = (i % TRADE.len() as u64) as usize;
+    let a = ((i / 14) % BRAND.len() as u64) as usize;
+    let b = ((i / 630) % (BRAND.len() as u64 + 1)) as usize;
+    let f = ((i / 28_980) % FORMS.len() as u64) as usize;
+    let round = i / 86_940;
+    let (trade, scope, industry) = TRADE[t];
     let (rep, rep_id) = person(rng);
-    let brand = rng.pick(BRAND);
+    let brand = format!("{}{}", BRAND[a], if b == 0 { "" } else { BRAND[b - 1] });
+    let suffix = if round == 0 { String::new() } else { format!("（{}）", round + 1) };
     let (name, entity_type, kind_char) = if individual {
-        (
-            format!("利州区{brand}{trade}经营部（{i}号）"),
-            "个体工商户".to_owned(),
-            '2',
-        )
+        (format!("利州区{brand}{trade}经营部{suffix}"), "个体工商户".to_owned(), '2')
     } else {
-        let (form, etype) = rng.pick(FORMS);
-        // The index keeps names unique in large jurisdictions, as real registries require.
-        let suffix = if i < BRAND.len() as u64 * TRADE.len() as u64 {
-            String::new()
-        } else {
-            format!("第{}", i)
-        };
-        (
-            format!("广元市{brand}{trade}{suffix}{form}"),
-            (*etype).to_owned(),
-            '1',
-        )
+        let (form, etype) = FORMS[f];
+        (format!("广元市{brand}{trade}{form}{suffix}"), etype.to_owned(), '1')
     };
     let first17 = format!("9{kind_char}{DIVISION}{}", org_code(rng));
     let code = Uscc::from_first17(&first17)
@@ -308,7 +297,7 @@ pub fn write_messy(path: &Path, seed: u64) -> Result<()> {
     second.address = format!("{COUNTY}东坝街道文化路60号");
     let mut new_rng = DemoRng::new(seed ^ 0x5eed);
     let mut fresh: Vec<DemoSubject> = (0..6)
-        .map(|i| subject(&mut new_rng, 900_000_000 + i))
+        .map(|i| subject(&mut new_rng, 70_000 + i))
         .collect();
     fresh[0].name = "广元市利州区明月代理记账有限公司".into();
     fresh[0].business_scope = "代理记账；财务咨询。".into();
@@ -319,7 +308,7 @@ pub fn write_messy(path: &Path, seed: u64) -> Result<()> {
         lines.push(csv_line(&s.cells()));
     }
     let mut bad = |f: &dyn Fn(&mut DemoSubject)| {
-        let mut s = subject(&mut new_rng, 910_000_000 + lines.len() as u64);
+        let mut s = subject(&mut new_rng, 75_000 + lines.len() as u64);
         f(&mut s);
         lines.push(csv_line(&s.cells()));
     };
@@ -469,5 +458,8 @@ mod tests {
         for c in &a {
             assert!(Uscc::parse(c).is_ok(), "{c}");
         }
+        let mut r = DemoRng::new(7);
+        let names: std::collections::HashSet<String> = (0..5000).map(|i| subject(&mut r, i).name).collect();
+        assert_eq!(names.len(), 5000, "names are unique");
     }
 }

@@ -40,6 +40,7 @@ pub enum Actor {
 pub struct UserActor {
     pub id: i64,
     pub username: String,
+    pub display_name: String,
     pub role: Role,
     pub department: Option<String>,
     pub subject_code: Option<String>,

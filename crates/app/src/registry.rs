@@ -109,7 +109,9 @@ pub struct HistoryEntry {
     pub version: i64,
     pub at: String,
     pub source: String,
+    pub source_label: String,
     pub actor: String,
+    pub actor_label: String,
     pub reason: Option<String>,
     /// Human-readable changes against the previous version.
     pub changes: Vec<String>,
@@ -265,7 +267,9 @@ impl App {
                 version: v.version,
                 at: crate::accounts::format_local(&v.created_at),
                 source: v.source.clone(),
+                source_label: source_label(&v.source),
                 actor: v.actor.clone(),
+                actor_label: actor_label(&v.actor),
                 reason: v.reason.clone(),
                 changes,
                 reg_status_label: v.data.reg_status.label(),
@@ -431,4 +435,25 @@ fn validate_manual(d: &SubjectData) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// `import:12` → 导入任务 12, `manual` → 人工录入.
+pub fn source_label(source: &str) -> String {
+    match source.split_once(':') {
+        Some(("import", id)) => format!("导入任务 {id}"),
+        _ if source == "manual" => "人工录入".into(),
+        _ => source.to_owned(),
+    }
+}
+
+/// `user:wang` → wang, `cli:root` → 命令行（root）, `demo` → 演示数据.
+pub fn actor_label(actor: &str) -> String {
+    match actor.split_once(':') {
+        Some(("user", name)) => name.to_owned(),
+        Some(("cli", name)) => format!("命令行（{name}）"),
+        Some(("token", rest)) => format!("接口令牌（{}）", rest.rsplit(':').next().unwrap_or(rest)),
+        _ if actor == "demo" => "演示数据".into(),
+        _ if actor == "system" => "系统".into(),
+        _ => actor.to_owned(),
+    }
 }

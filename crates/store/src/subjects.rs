@@ -231,13 +231,21 @@ pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>,
     let mut clauses = Vec::new();
     let mut ps: Vec<Value> = Vec::new();
     let q = query.q.trim();
+    // Best matches first: the exact name, then names starting with the text, then shorter names.
+    let mut order = "id".to_owned();
+    let mut order_ps: Vec<Value> = Vec::new();
     if !q.is_empty() {
         if looks_like_code(q) {
             clauses.push("code LIKE ?");
             ps.push(format!("{}%", q.to_ascii_uppercase()).into());
+            order = "code".into();
         } else {
+            let clean = q.replace(['%', '_'], "");
             clauses.push("name LIKE ?");
-            ps.push(format!("%{}%", q.replace(['%', '_'], "")).into());
+            ps.push(format!("%{clean}%").into());
+            order = "CASE WHEN name = ? THEN 0 WHEN name LIKE ? THEN 1 ELSE 2 END, length(name), id".into();
+            order_ps.push(clean.clone().into());
+            order_ps.push(format!("{clean}%").into());
         }
     }
     if let Some(s) = query.status {
@@ -263,11 +271,12 @@ pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>,
         .query_row(&format!("SELECT count(*) FROM subjects{wh}"), &ps)?
         .get(0)?;
     let mut page_ps = ps.clone();
+    page_ps.extend(order_ps);
     page_ps.push(query.limit.clamp(1, 500).into());
     page_ps.push(query.offset.max(0).into());
     let rows = conn
         .query(
-            &format!("SELECT {COLS} FROM subjects{wh} ORDER BY id LIMIT ? OFFSET ?"),
+            &format!("SELECT {COLS} FROM subjects{wh} ORDER BY {order} LIMIT ? OFFSET ?"),
             &page_ps,
         )?
         .iter()

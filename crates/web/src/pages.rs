@@ -147,7 +147,7 @@ fn base(ctx: &Ctx) -> Value {
         role_label: u.role.label(),
         staff: u.role.is_staff(),
         department: u.department.clone(),
-        display_name: u.username.clone(),
+        display_name: u.display_name.clone(),
     });
     let nav = ctx.user().map(|u| nav(u.role)).unwrap_or_default();
     json!({ "me": me, "csrf": ctx.csrf, "nav": nav, "county": demo::COUNTY })
@@ -335,14 +335,11 @@ pub async fn workspace(
     let stats = blocking(move || Ok(app.registry_stats(&actor).ok())).await?;
     let today = xinjian_app::today();
     let workday = state.app.calendar().is_workday(today).ok();
-    let display = ctx
-        .user()
-        .map(|u| (u.department.clone(), u.username.clone()));
     render(
         &state,
         "workspace.html",
         &ctx,
-        json!({ "stats": stats, "today": today.to_string(), "today_workday": workday, "me_extra": display }),
+        json!({ "stats": stats, "today": today.to_string(), "today_workday": workday}),
     )
 }
 
