@@ -213,12 +213,24 @@ pub fn subject(rng: &mut DemoRng, i: u64) -> DemoSubject {
     let (trade, scope, industry) = TRADE[t];
     let (rep, rep_id) = person(rng);
     let brand = format!("{}{}", BRAND[a], if b == 0 { "" } else { BRAND[b - 1] });
-    let suffix = if round == 0 { String::new() } else { format!("（{}）", round + 1) };
+    let suffix = if round == 0 {
+        String::new()
+    } else {
+        format!("（{}）", round + 1)
+    };
     let (name, entity_type, kind_char) = if individual {
-        (format!("利州区{brand}{trade}经营部{suffix}"), "个体工商户".to_owned(), '2')
+        (
+            format!("利州区{brand}{trade}经营部{suffix}"),
+            "个体工商户".to_owned(),
+            '2',
+        )
     } else {
         let (form, etype) = FORMS[f];
-        (format!("广元市{brand}{trade}{form}{suffix}"), etype.to_owned(), '1')
+        (
+            format!("广元市{brand}{trade}{form}{suffix}"),
+            etype.to_owned(),
+            '1',
+        )
     };
     let first17 = format!("9{kind_char}{DIVISION}{}", org_code(rng));
     let code = Uscc::from_first17(&first17)
@@ -296,9 +308,7 @@ pub fn write_messy(path: &Path, seed: u64) -> Result<()> {
     let mut second = subject(&mut rng, 1);
     second.address = format!("{COUNTY}东坝街道文化路60号");
     let mut new_rng = DemoRng::new(seed ^ 0x5eed);
-    let mut fresh: Vec<DemoSubject> = (0..6)
-        .map(|i| subject(&mut new_rng, 70_000 + i))
-        .collect();
+    let mut fresh: Vec<DemoSubject> = (0..6).map(|i| subject(&mut new_rng, 70_000 + i)).collect();
     fresh[0].name = "广元市利州区明月代理记账有限公司".into();
     fresh[0].business_scope = "代理记账；财务咨询。".into();
     for s in [&first, &second] {
@@ -459,7 +469,8 @@ mod tests {
             assert!(Uscc::parse(c).is_ok(), "{c}");
         }
         let mut r = DemoRng::new(7);
-        let names: std::collections::HashSet<String> = (0..5000).map(|i| subject(&mut r, i).name).collect();
+        let names: std::collections::HashSet<String> =
+            (0..5000).map(|i| subject(&mut r, i).name).collect();
         assert_eq!(names.len(), 5000, "names are unique");
     }
 }

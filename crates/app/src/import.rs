@@ -130,6 +130,12 @@ impl App {
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<ImportSummary> {
         actor.require(Permission::SubjectImport)?;
+        imports::claim(
+            &mut *self.db.conn()?,
+            import_id,
+            &crate::process_identity(),
+            &now(),
+        )?;
         let result = self.run_inner(actor, import_id, path, opts, progress);
         let mut conn = self.db.conn()?;
         match &result {
@@ -167,23 +173,7 @@ impl App {
         let mut first_row = 0u64;
         let mut last_row = 0u64;
         loop {
-            let next = match table.next_row() {
-                Ok(r) => r,
-                // A row the CSV reader cannot decode is rejected; reading goes on.
-                Err(AppError::Unprocessable(msg)) if msg.contains("编码") => {
-                    counts.processed += 1;
-                    counts.rejected += 1;
-                    rejected.push(ImportError {
-                        row_no: last_row as i64 + 1,
-                        column: "（整行）".into(),
-                        value: String::new(),
-                        reason: msg,
-                    });
-                    last_row += 1;
-                    continue;
-                }
-                Err(e) => return Err(e),
-            };
+            let next = table.next_row()?;
             let done = next.is_none();
             if let Some((row_no, cells)) = next {
                 if first_row == 0 {
@@ -191,6 +181,19 @@ impl App {
                 }
                 last_row = row_no;
                 counts.processed += 1;
+                let cells = match cells {
+                    Ok(cells) => cells,
+                    Err(reason) => {
+                        counts.rejected += 1;
+                        rejected.push(ImportError {
+                            row_no: row_no as i64,
+                            column: "（整行）".into(),
+                            value: String::new(),
+                            reason,
+                        });
+                        continue;
+                    }
+                };
                 let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
                 match parse_row(&map, &refs, row_opts) {
                     Ok(data) => {
@@ -225,6 +228,9 @@ impl App {
                     }
                 }
             }
+            if done && counts.processed == 0 {
+                return Err(AppError::Unprocessable("文件只有表头，没有数据行".into()));
+            }
             if done || chunk.len() + rejected.len() >= CHUNK_ROWS {
                 let range = (first_row, last_row);
                 self.commit_chunk(
@@ -250,9 +256,6 @@ impl App {
             if done {
                 break;
             }
-        }
-        if counts.processed == 0 {
-            return Err(AppError::Unprocessable("文件只有表头，没有数据行".into()));
         }
         Ok(ImportSummary {
             import_id,
@@ -303,6 +306,7 @@ impl App {
             next.updated += upd;
             next.unchanged += same;
             imports::progress(tx, import_id, &next, None)?;
+            imports::heartbeat(tx, import_id, &now)?;
             audit::append(
                 tx,
                 &actor.audit(),

@@ -129,8 +129,7 @@ impl App {
             data_dir: data_dir.to_owned(),
         };
         app.reload_calendar()?;
-        let mut conn = app.db.conn()?;
-        xinjian_store::imports::mark_interrupted(&mut conn, &now())?;
+        app.mark_dead_imports()?;
         Ok(app)
     }
 
@@ -149,6 +148,67 @@ impl App {
     pub(crate) fn set_calendar(&self, cal: WorkdayCalendar) {
         *self.calendar.write().unwrap_or_else(|e| e.into_inner()) = cal;
     }
+}
+
+/// How long a job on another host may stay silent before it is presumed dead.
+pub const IMPORT_HEARTBEAT_TIMEOUT_MINUTES: i64 = 15;
+
+impl App {
+    /// Jobs left `running` by a process that is gone are marked interrupted: on this host when
+    /// the owning process no longer exists, elsewhere when its heartbeat is older than
+    /// [`IMPORT_HEARTBEAT_TIMEOUT_MINUTES`]. A job another live process is running is left alone.
+    fn mark_dead_imports(&self) -> Result<()> {
+        let mut conn = self.db.conn()?;
+        let host = hostname();
+        let stale = (chrono::Utc::now()
+            - chrono::Duration::minutes(IMPORT_HEARTBEAT_TIMEOUT_MINUTES))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+        let dead: Vec<i64> = xinjian_store::imports::running(&mut conn)?
+            .into_iter()
+            .filter(|(_, owner, heartbeat)| {
+                match owner
+                    .as_deref()
+                    .map(|o| o.rsplitn(3, ':').collect::<Vec<_>>())
+                {
+                    Some(parts) if parts.len() == 3 && parts[2] == host => {
+                        !process_alive(parts[1], parts[0])
+                    }
+                    Some(_) => heartbeat.as_deref().is_none_or(|h| h < stale.as_str()),
+                    None => true,
+                }
+            })
+            .map(|(id, _, _)| id)
+            .collect();
+        if !dead.is_empty() {
+            xinjian_store::imports::mark_interrupted_ids(&mut conn, &dead, &now())?;
+        }
+        Ok(())
+    }
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_owned())
+        .unwrap_or_else(|_| "localhost".into())
+}
+
+/// The start time of a process (field 22 of /proc/PID/stat), which tells a reused pid apart.
+fn process_start(pid: &str) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may contain spaces; fields after it follow the last ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(19).map(str::to_owned)
+}
+
+fn process_alive(pid: &str, start: &str) -> bool {
+    process_start(pid).is_some_and(|s| s == start)
+}
+
+/// `host:pid:start-time` of this process, recorded as the owner of the jobs it runs.
+pub fn process_identity() -> String {
+    let pid = std::process::id().to_string();
+    let start = process_start(&pid).unwrap_or_default();
+    format!("{}:{pid}:{start}", hostname())
 }
 
 /// Now, as stored: RFC 3339 UTC with microseconds.

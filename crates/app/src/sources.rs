@@ -325,7 +325,9 @@ impl TableReader {
     }
 
     /// The next data row: `(row number, cells)`. Blank rows are skipped.
-    pub fn next_row(&mut self) -> Result<Option<(u64, Vec<String>)>> {
+    /// A row the reader cannot decode (bad bytes in a UTF-8 file) comes back as
+    /// `(row number, Err(reason))`: it is that row's problem, and reading goes on.
+    pub fn next_row(&mut self) -> Result<Option<(u64, Result<Vec<String>, String>)>> {
         loop {
             match &mut self.rows {
                 Rows::Csv {
@@ -338,9 +340,19 @@ impl TableReader {
                         if record.iter().all(|c| c.trim().is_empty()) {
                             continue;
                         }
-                        return Ok(Some((*row_no, record.iter().map(str::to_owned).collect())));
+                        return Ok(Some((
+                            *row_no,
+                            Ok(record.iter().map(str::to_owned).collect()),
+                        )));
                     }
                     Ok(false) => return Ok(None),
+                    Err(e) if matches!(e.kind(), csv::ErrorKind::Utf8 { .. }) => {
+                        *row_no += 1;
+                        return Ok(Some((
+                            *row_no,
+                            Err("本行含有无法识别的字符（文件编码混乱）；请确认文件为 UTF-8 或 GBK 编码".into()),
+                        )));
+                    }
                     Err(e) => return Err(csv_error(e)),
                 },
                 Rows::Sheet { rows, row_no } => match rows.next() {
@@ -349,7 +361,7 @@ impl TableReader {
                         if r.iter().all(|c| c.trim().is_empty()) {
                             continue;
                         }
-                        return Ok(Some((*row_no, r)));
+                        return Ok(Some((*row_no, Ok(r))));
                     }
                     None => return Ok(None),
                 },

@@ -420,6 +420,17 @@ fn import_subjects(
         std::fs::write(out, bytes).with_context(|| format!("写入 {} 失败", out.display()))?;
         eprintln!("错误明细已写入 {}", out.display());
     }
+    if summary.counts.rejected > 0 {
+        eprintln!(
+            "有 {} 行未导入（原因{}）",
+            summary.counts.rejected,
+            if errors.is_some() {
+                "见错误明细文件"
+            } else {
+                "可用 --errors 文件.xlsx 导出明细"
+            }
+        );
+    }
     println!("{}", summary.line());
     Ok(ExitCode::SUCCESS)
 }

@@ -66,6 +66,8 @@ pub enum ChainFault {
     HashMismatch,
     /// The chain is shorter than its recorded head (entries removed at the end).
     Truncated { head: i64, last: i64 },
+    /// Entries exist but the head record is gone (it is written with the first entry).
+    HeadMissing,
 }
 
 impl std::fmt::Display for ChainFault {
@@ -76,6 +78,7 @@ impl std::fmt::Display for ChainFault {
             }
             ChainFault::PrevMismatch => f.write_str("previous-hash link does not match the preceding entry (inserted, deleted or reordered)"),
             ChainFault::HashMismatch => f.write_str("content does not match its hash (modified)"),
+            ChainFault::HeadMissing => f.write_str("the chain head record is missing (entries may have been removed at the end)"),
             ChainFault::Truncated { head, last } => {
                 write!(f, "chain ends at entry {last} but its head records entry {head} (entries removed at the end)")
             }
@@ -139,6 +142,9 @@ impl ChainVerifier {
 
     /// Compare with the recorded head (seq, hash) after the last entry.
     pub fn finish(&self, head: Option<(i64, &str)>) -> Result<(), (i64, ChainFault)> {
+        if head.is_none() && self.count() > 0 {
+            return Err((self.count() + 1, ChainFault::HeadMissing));
+        }
         if let Some((seq, hash)) = head {
             let last = self.count();
             if seq > last {

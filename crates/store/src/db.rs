@@ -163,6 +163,7 @@ impl Db {
                 Ok(Conn {
                     kind: ConnKind::Sqlite(c),
                     depth: 0,
+                    failed: false,
                 })
             }
             Target::Postgres(url) => {
@@ -173,6 +174,7 @@ impl Db {
                         cache: HashMap::new(),
                     })),
                     depth: 0,
+                    failed: false,
                 })
             }
         }
@@ -237,6 +239,9 @@ impl Drop for PooledConn {
 pub struct Conn {
     kind: ConnKind,
     depth: u32,
+    /// PostgreSQL: a statement failed inside the current transaction, which PostgreSQL has
+    /// therefore aborted; committing it must fail rather than silently roll back.
+    failed: bool,
 }
 
 enum ConnKind {
@@ -280,6 +285,19 @@ impl Conn {
 
     /// Run a statement; returns the number of rows changed.
     pub fn execute(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
+        let r = self.execute_inner(sql, params);
+        self.note(r)
+    }
+
+    /// Remember a failure inside a PostgreSQL transaction (see [`Conn::transaction`]).
+    fn note<T>(&mut self, r: Result<T>) -> Result<T> {
+        if r.is_err() && self.depth > 0 && self.backend() == Backend::Postgres {
+            self.failed = true;
+        }
+        r
+    }
+
+    fn execute_inner(&mut self, sql: &str, params: &[Value]) -> Result<u64> {
         match &mut self.kind {
             ConnKind::Sqlite(c) => {
                 let mut stmt = c.prepare_cached(sql)?;
@@ -347,18 +365,16 @@ impl Conn {
                 }
                 Ok(())
             }
-            ConnKind::Postgres(pg) => {
-                let stmt = pg.statement(sql)?;
-                let mut it = pg
-                    .client
-                    .query_raw(&stmt, params.iter())
-                    .map_err(StoreError::from)?;
-                use postgres::fallible_iterator::FallibleIterator;
-                while let Some(r) = it.next().map_err(StoreError::from)? {
-                    f(pg_row(&r)?)?;
+            ConnKind::Postgres(pg) => match pg_query_each(pg, sql, params, &mut f) {
+                Ok(()) => Ok(()),
+                Err(QueryError::Callback(e)) => Err(e),
+                Err(QueryError::Db(e)) => {
+                    if self.depth > 0 {
+                        self.failed = true;
+                    }
+                    Err(e.into())
                 }
-                Ok(())
-            }
+            },
         }
     }
 
@@ -369,10 +385,11 @@ impl Conn {
 
     /// Execute several `;`-separated statements without parameters (migrations, pragmas).
     pub fn execute_batch(&mut self, sql: &str) -> Result<()> {
-        match &mut self.kind {
-            ConnKind::Sqlite(c) => Ok(c.execute_batch(sql)?),
-            ConnKind::Postgres(pg) => Ok(pg.client.batch_execute(sql)?),
-        }
+        let r = match &mut self.kind {
+            ConnKind::Sqlite(c) => c.execute_batch(sql).map_err(StoreError::from),
+            ConnKind::Postgres(pg) => pg.client.batch_execute(sql).map_err(StoreError::from),
+        };
+        self.note(r)
     }
 
     /// Run `f` in a transaction: committed if it returns `Ok`, rolled back otherwise.
@@ -399,6 +416,13 @@ impl Conn {
         let result = f(self);
         self.depth -= 1;
         match result {
+            Ok(_) if depth == 0 && self.failed => {
+                // PostgreSQL aborted the transaction when a statement failed; the closure
+                // swallowed that error, but COMMIT would now silently roll back.
+                let _ = self.execute_batch("ROLLBACK");
+                self.failed = false;
+                Err(StoreError::Aborted.into())
+            }
             Ok(v) => {
                 let commit = if depth > 0 {
                     format!("RELEASE SAVEPOINT sp{depth}")
@@ -408,6 +432,7 @@ impl Conn {
                 if let Err(e) = self.execute_batch(&commit) {
                     if depth == 0 {
                         let _ = self.execute_batch("ROLLBACK");
+                        self.failed = false;
                     }
                     return Err(e.into());
                 }
@@ -419,7 +444,11 @@ impl Conn {
                 } else {
                     "ROLLBACK".into()
                 };
-                let _ = self.execute_batch(&rollback);
+                // Rolling back to the savepoint recovers a PostgreSQL transaction aborted
+                // after it; a top-level rollback ends the transaction.
+                if self.execute_batch(&rollback).is_ok() || depth == 0 {
+                    self.failed = false;
+                }
                 Err(e)
             }
         }
@@ -450,6 +479,27 @@ impl Conn {
             ConnKind::Postgres(_) => None,
         }
     }
+}
+
+enum QueryError<E> {
+    Db(StoreError),
+    Callback(E),
+}
+
+fn pg_query_each<E>(
+    pg: &mut PgConn,
+    sql: &str,
+    params: &[Value],
+    f: &mut impl FnMut(Row) -> std::result::Result<(), E>,
+) -> std::result::Result<(), QueryError<E>> {
+    use postgres::fallible_iterator::FallibleIterator;
+    let db = |e: postgres::Error| QueryError::Db(StoreError::from(e));
+    let stmt = pg.statement(sql).map_err(QueryError::Db)?;
+    let mut it = pg.client.query_raw(&stmt, params.iter()).map_err(db)?;
+    while let Some(r) = it.next().map_err(db)? {
+        f(pg_row(&r).map_err(QueryError::Db)?).map_err(QueryError::Callback)?;
+    }
+    Ok(())
 }
 
 struct SqliteParam<'a>(&'a Value);
@@ -539,19 +589,44 @@ impl ToSql for Value {
                     (*i != 0).to_sql(ty, out)
                 } else if *ty == Type::FLOAT8 {
                     (*i as f64).to_sql(ty, out)
-                } else {
+                } else if *ty == Type::FLOAT4 {
+                    (*i as f32).to_sql(ty, out)
+                } else if is_text(ty) {
                     i.to_string().as_str().to_sql(ty, out)
+                } else {
+                    Err(format!("integer cannot be bound to a {ty} parameter").into())
                 }
             }
             Value::Real(f) => {
-                if *ty == Type::FLOAT4 {
-                    (*f as f32).to_sql(ty, out)
-                } else {
+                if *ty == Type::FLOAT8 {
                     f.to_sql(ty, out)
+                } else if *ty == Type::FLOAT4 {
+                    (*f as f32).to_sql(ty, out)
+                } else if *ty == Type::INT8 || *ty == Type::INT4 || *ty == Type::INT2 {
+                    if f.fract() != 0.0 || !f.is_finite() || f.abs() > 9.0e15 {
+                        return Err(
+                            format!("{f} is not a whole number for a {ty} parameter").into()
+                        );
+                    }
+                    Value::Int(*f as i64).to_sql(ty, out)
+                } else {
+                    Err(format!("real cannot be bound to a {ty} parameter").into())
                 }
             }
-            Value::Text(s) => s.as_str().to_sql(ty, out),
-            Value::Blob(b) => b.as_slice().to_sql(ty, out),
+            Value::Text(s) => {
+                if is_text(ty) || *ty == Type::UNKNOWN {
+                    s.as_str().to_sql(ty, out)
+                } else {
+                    Err(format!("text cannot be bound to a {ty} parameter").into())
+                }
+            }
+            Value::Blob(b) => {
+                if *ty == Type::BYTEA {
+                    b.as_slice().to_sql(ty, out)
+                } else {
+                    Err(format!("bytes cannot be bound to a {ty} parameter").into())
+                }
+            }
         }
     }
 
@@ -560,6 +635,10 @@ impl ToSql for Value {
     }
 
     postgres::types::to_sql_checked!();
+}
+
+fn is_text(ty: &Type) -> bool {
+    *ty == Type::TEXT || *ty == Type::VARCHAR || *ty == Type::BPCHAR || *ty == Type::NAME
 }
 
 /// Rewrite `?` placeholders to PostgreSQL's `$1, $2, …`, leaving quoted text and comments alone.
@@ -585,6 +664,17 @@ pub(crate) fn rewrite_placeholders(sql: &str) -> String {
                     if d == '\n' {
                         break;
                     }
+                }
+            }
+            '/' if chars.peek() == Some(&'*') => {
+                out.push(c);
+                let mut prev = ' ';
+                for d in chars.by_ref() {
+                    out.push(d);
+                    if prev == '*' && d == '/' {
+                        break;
+                    }
+                    prev = d;
                 }
             }
             '?' => {

@@ -22,6 +22,8 @@ pub enum StoreError {
     },
     #[error("数据库迁移失败：{0}")]
     Migration(String),
+    #[error("事务中有语句失败，整个事务已回滚")]
+    Aborted,
     #[error("I/O：{0}")]
     Io(#[from] std::io::Error),
 }

@@ -114,6 +114,48 @@ pub fn finish(
 }
 
 /// Jobs left `running` by a process that died: mark them interrupted.
+/// Record which process runs a job.
+pub fn claim(conn: &mut Conn, id: i64, owner: &str, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE imports SET owner = ?, heartbeat_at = ? WHERE id = ?",
+        &params![owner, now, id],
+    )?;
+    Ok(())
+}
+
+/// A running job's sign of life (written with each committed chunk).
+pub fn heartbeat(conn: &mut Conn, id: i64, now: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE imports SET heartbeat_at = ? WHERE id = ?",
+        &params![now, id],
+    )?;
+    Ok(())
+}
+
+/// Jobs marked running: `(id, owner, heartbeat_at)`.
+pub fn running(conn: &mut Conn) -> Result<Vec<(i64, Option<String>, Option<String>)>> {
+    conn.query(
+        "SELECT id, owner, heartbeat_at FROM imports WHERE status = 'running' ORDER BY id",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .collect()
+}
+
+/// Mark the given running jobs interrupted (their process is gone).
+pub fn mark_interrupted_ids(conn: &mut Conn, ids: &[i64], now: &str) -> Result<u64> {
+    let mut n = 0;
+    for id in ids {
+        n += conn.execute(
+            "UPDATE imports SET status = 'interrupted', message = '进程中断：已提交的部分保留，重新导入同一文件即可补全', finished_at = ? WHERE id = ? AND status = 'running'",
+            &params![now, *id],
+        )?;
+    }
+    Ok(n)
+}
+
+/// Mark every running job interrupted.
 pub fn mark_interrupted(conn: &mut Conn, now: &str) -> Result<u64> {
     conn.execute(
         "UPDATE imports SET status = 'interrupted', message = '进程中断：已提交的部分保留，重新导入同一文件即可补全', finished_at = ? WHERE status = 'running'",

@@ -28,11 +28,12 @@ pub(crate) fn migrate_conn(conn: &mut Conn) -> Result<Vec<String>> {
         Backend::Sqlite => SQLITE,
         Backend::Postgres => POSTGRES,
     };
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
-    )?;
     conn.transaction(|tx| {
+        // Under the lock, so that concurrent first migrations do not race on creating it.
         tx.lock_chain(MIGRATION_LOCK)?;
+        tx.execute_batch(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at TEXT NOT NULL)",
+        )?;
         let done: Vec<String> = tx
             .query(
                 "SELECT version FROM schema_migrations ORDER BY version",

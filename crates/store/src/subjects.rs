@@ -240,10 +240,13 @@ pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>,
             ps.push(format!("{}%", q.to_ascii_uppercase()).into());
             order = "code".into();
         } else {
-            let clean = q.replace(['%', '_'], "");
-            clauses.push("name LIKE ?");
+            // lower(): LIKE ignores ASCII case in SQLite but not in PostgreSQL.
+            let clean = q.replace(['%', '_'], "").to_lowercase();
+            clauses.push("lower(name) LIKE ?");
             ps.push(format!("%{clean}%").into());
-            order = "CASE WHEN name = ? THEN 0 WHEN name LIKE ? THEN 1 ELSE 2 END, length(name), id".into();
+            order =
+                "CASE WHEN lower(name) = ? THEN 0 WHEN lower(name) LIKE ? THEN 1 ELSE 2 END, length(name), id"
+                    .into();
             order_ps.push(clean.clone().into());
             order_ps.push(format!("{clean}%").into());
         }

@@ -25,7 +25,10 @@ impl Templates {
     pub fn new() -> Self {
         let mut env = Environment::new();
         // Timestamps are stored in UTC; people read China time.
-        env.add_filter("local", |v: Option<String>| v.map(|t| xinjian_app::accounts::format_local(&t)).unwrap_or_default());
+        env.add_filter("local", |v: Option<String>| {
+            v.map(|t| xinjian_app::accounts::format_local(&t))
+                .unwrap_or_default()
+        });
         tpl!(
             env,
             "base.html",

@@ -9,7 +9,9 @@ use xinjian_web::routes::{Access, ROUTES};
 
 /// Ids that do not exist: a route must be refused or reached without changing anything.
 fn concrete(path: &str, code: &str) -> String {
-    path.replace("{code}", code).replace("{id}", "999999").replace("{file}", "app.css")
+    path.replace("{code}", code)
+        .replace("{id}", "999999")
+        .replace("{file}", "app.css")
 }
 
 #[test]
@@ -23,7 +25,12 @@ fn every_route_with_every_role() {
         let (c, csrf) = srv.login(&format!("t_{}", role.as_str()));
         sessions.push((Some(role), c, csrf, None));
     }
-    sessions.push((Some(Role::Department), srv.client(), String::new(), Some(srv.department_token.clone())));
+    sessions.push((
+        Some(Role::Department),
+        srv.client(),
+        String::new(),
+        Some(srv.department_token.clone()),
+    ));
     sessions.push((None, srv.client(), String::new(), None));
 
     // Logout last, so that it does not end the sessions the other routes need.
@@ -35,7 +42,10 @@ fn every_route_with_every_role() {
             let url = srv.url(&concrete(r.path, &srv.agency_code));
             let mut req = match r.method {
                 "GET" => client.get(&url),
-                "POST" => client.post(&url).header("x-csrf-token", csrf.as_str()).header("content-type", "application/x-www-form-urlencoded"),
+                "POST" => client
+                    .post(&url)
+                    .header("x-csrf-token", csrf.as_str())
+                    .header("content-type", "application/x-www-form-urlencoded"),
                 m => panic!("method {m}"),
             };
             if let Some(t) = bearer {
@@ -51,10 +61,19 @@ fn every_route_with_every_role() {
             };
             let who = role.map(|r| r.as_str()).unwrap_or("public");
             if allowed {
-                assert!(!matches!(status, 401 | 403) && status < 500, "{who} should reach {} {} but got {status}", r.method, r.path);
+                assert!(
+                    !matches!(status, 401 | 403) && status < 500,
+                    "{who} should reach {} {} but got {status}",
+                    r.method,
+                    r.path
+                );
             } else if role.is_none() {
                 let expect_redirect = r.method == "GET" && !r.path.starts_with("/api/");
-                let ok = if expect_redirect { status == 303 } else { status == 401 };
+                let ok = if expect_redirect {
+                    status == 303
+                } else {
+                    status == 401
+                };
                 assert!(ok, "public on {} {} got {status}", r.method, r.path);
             } else {
                 assert_eq!(status, 403, "{who} must be refused {} {}", r.method, r.path);
@@ -69,9 +88,15 @@ fn every_route_with_every_role() {
 fn entity_sees_only_its_own_subject() {
     let srv = TestServer::start();
     let (c, _) = srv.login("t_entity");
-    let own = c.get(srv.url(&format!("/api/v1/subjects/{}", srv.agency_code))).send().unwrap();
+    let own = c
+        .get(srv.url(&format!("/api/v1/subjects/{}", srv.agency_code)))
+        .send()
+        .unwrap();
     assert_eq!(own.status(), 200);
-    let other = c.get(srv.url(&format!("/api/v1/subjects/{}", srv.other_code))).send().unwrap();
+    let other = c
+        .get(srv.url(&format!("/api/v1/subjects/{}", srv.other_code)))
+        .send()
+        .unwrap();
     assert_eq!(other.status(), 403);
     assert_eq!(other.headers()["content-type"], "application/problem+json");
 }

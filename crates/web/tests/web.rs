@@ -11,7 +11,15 @@ fn wrong_passwords_lock_the_account() {
     let srv = TestServer::start();
     let c = srv.client();
     for i in 1..=5 {
-        let r = c.post(srv.url("/login")).form(&[("username", "t_regulator"), ("password", "wrong-password"), ("next", "")]).send().unwrap();
+        let r = c
+            .post(srv.url("/login"))
+            .form(&[
+                ("username", "t_regulator"),
+                ("password", "wrong-password"),
+                ("next", ""),
+            ])
+            .send()
+            .unwrap();
         let status = r.status().as_u16();
         let body = r.text().unwrap();
         if i < 5 {
@@ -23,10 +31,22 @@ fn wrong_passwords_lock_the_account() {
         }
     }
     // Even the right password is refused while locked.
-    let r = c.post(srv.url("/login")).form(&[("username", "t_regulator"), ("password", PASSWORD), ("next", "")]).send().unwrap();
+    let r = c
+        .post(srv.url("/login"))
+        .form(&[
+            ("username", "t_regulator"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 429);
     // Unknown users get the same message as wrong passwords.
-    let r = c.post(srv.url("/login")).form(&[("username", "nobody"), ("password", "x"), ("next", "")]).send().unwrap();
+    let r = c
+        .post(srv.url("/login"))
+        .form(&[("username", "nobody"), ("password", "x"), ("next", "")])
+        .send()
+        .unwrap();
     assert!(r.text().unwrap().contains("用户名或密码错误"));
 }
 
@@ -34,16 +54,34 @@ fn wrong_passwords_lock_the_account() {
 fn session_cookie_is_httponly_and_samesite() {
     let srv = TestServer::start();
     let c = srv.client();
-    let r = c.post(srv.url("/login")).form(&[("username", "t_admin"), ("password", PASSWORD), ("next", "")]).send().unwrap();
+    let r = c
+        .post(srv.url("/login"))
+        .form(&[
+            ("username", "t_admin"),
+            ("password", PASSWORD),
+            ("next", ""),
+        ])
+        .send()
+        .unwrap();
     let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
 }
 
 #[test]
 fn forms_without_the_csrf_token_are_refused() {
     let srv = TestServer::start();
     let (c, csrf) = srv.login("t_admin");
-    let form = [("username", "newuser"), ("display_name", "新用户"), ("role", "inspector"), ("department", "会计科"), ("subject_code", ""), ("password", "long-enough-pw")];
+    let form = [
+        ("username", "newuser"),
+        ("display_name", "新用户"),
+        ("role", "inspector"),
+        ("department", "会计科"),
+        ("subject_code", ""),
+        ("password", "long-enough-pw"),
+    ];
     let r = c.post(srv.url("/admin/users")).form(&form).send().unwrap();
     assert_eq!(r.status(), 400);
     assert!(r.text().unwrap().contains("页面已过期"));
@@ -59,17 +97,35 @@ fn department_tokens_work_until_revoked() {
     let srv = TestServer::start();
     let c = srv.client();
     let url = srv.url(&format!("/api/v1/subjects/{}", srv.agency_code));
-    let r = c.get(&url).bearer_auth(&srv.department_token).send().unwrap();
+    let r = c
+        .get(&url)
+        .bearer_auth(&srv.department_token)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     let v: Value = r.json().unwrap();
     assert_eq!(v["code"], srv.agency_code.as_str());
     // Masked personal data only.
-    assert!(v["legal_rep_id_masked"].as_str().unwrap().contains("********"));
+    assert!(v["legal_rep_id_masked"]
+        .as_str()
+        .unwrap()
+        .contains("********"));
     let (admin, csrf) = srv.login("t_admin");
-    let tokens = srv.app.list_tokens(&xinjian_app::Actor::System("t".into())).unwrap();
-    let r = admin.post(srv.url(&format!("/admin/tokens/{}/revoke", tokens[0].id))).form(&[("_csrf", csrf.as_str())]).send().unwrap();
+    let tokens = srv
+        .app
+        .list_tokens(&xinjian_app::Actor::System("t".into()))
+        .unwrap();
+    let r = admin
+        .post(srv.url(&format!("/admin/tokens/{}/revoke", tokens[0].id)))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
-    let r = c.get(&url).bearer_auth(&srv.department_token).send().unwrap();
+    let r = c
+        .get(&url)
+        .bearer_auth(&srv.department_token)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 401);
     let r = c.get(&url).bearer_auth("xj_not_a_token").send().unwrap();
     assert_eq!(r.status(), 401);
@@ -79,7 +135,11 @@ fn department_tokens_work_until_revoked() {
 fn public_endpoints_show_no_personal_data() {
     let srv = TestServer::start();
     let system = xinjian_app::Actor::System("t".into());
-    let s = srv.app.reveal_legal_rep_id(&system, &srv.agency_code, "测试").unwrap().unwrap();
+    let s = srv
+        .app
+        .reveal_legal_rep_id(&system, &srv.agency_code, "测试")
+        .unwrap()
+        .unwrap();
     let masked = xinjian_core::person_id::mask_str(&s);
     let c = srv.client();
     for path in [
@@ -92,21 +152,41 @@ fn public_endpoints_show_no_personal_data() {
         assert_eq!(r.status(), 200, "{path}");
         let body = r.text().unwrap();
         assert!(!body.contains(&s), "{path} leaks the ID number");
-        assert!(!body.contains(&masked), "{path} shows even the masked ID number");
+        assert!(
+            !body.contains(&masked),
+            "{path} shows even the masked ID number"
+        );
         assert!(!body.contains("legal_rep_id"), "{path}");
     }
-    let v: Value = c.get(srv.url(&format!("/api/v1/public/subjects/{}", srv.agency_code))).send().unwrap().json().unwrap();
+    let v: Value = c
+        .get(srv.url(&format!("/api/v1/public/subjects/{}", srv.agency_code)))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(v["code"], srv.agency_code.as_str());
     assert!(v["records"].is_array() && v["lists"].is_array());
-    let list: Value = c.get(srv.url("/api/v1/public/search?q=%E5%B9%BF%E5%85%83")).send().unwrap().json().unwrap();
-    assert!(list.as_array().unwrap().iter().all(|x| x["code"].is_string() && x["name"].is_string()));
+    let list: Value = c
+        .get(srv.url("/api/v1/public/search?q=%E5%B9%BF%E5%85%83"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert!(list
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["code"].is_string() && x["name"].is_string()));
 }
 
 #[test]
 fn errors_are_problem_json_in_chinese() {
     let srv = TestServer::start();
     let c = srv.client();
-    let r = c.get(srv.url("/api/v1/public/subjects/914403001922038216")).send().unwrap();
+    let r = c
+        .get(srv.url("/api/v1/public/subjects/914403001922038216"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 404);
     assert_eq!(r.headers()["content-type"], "application/problem+json");
     let v: Value = r.json().unwrap();
@@ -114,12 +194,23 @@ fn errors_are_problem_json_in_chinese() {
     assert!(v["detail"].as_str().unwrap().contains("不存在"));
     let r = c.get(srv.url("/api/v1/nothing-here")).send().unwrap();
     assert_eq!(r.status(), 404);
-    let r = c.get(srv.url(&("/api/v1/public/search?q=".to_owned() + &"长".repeat(200)))).send().unwrap();
+    let r = c
+        .get(srv.url(&("/api/v1/public/search?q=".to_owned() + &"长".repeat(200))))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
-    let r = c.get(srv.url("/api/v1/calendar/add-workdays?date=2030-01-02&n=3")).bearer_auth(&srv.department_token).send().unwrap();
+    let r = c
+        .get(srv.url("/api/v1/calendar/add-workdays?date=2030-01-02&n=3"))
+        .bearer_auth(&srv.department_token)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 422);
     assert!(r.text().unwrap().contains("2030"));
-    let r = c.get(srv.url("/api/v1/calendar/add-workdays?date=2024-09-27&n=1")).bearer_auth(&srv.department_token).send().unwrap();
+    let r = c
+        .get(srv.url("/api/v1/calendar/add-workdays?date=2024-09-27&n=1"))
+        .bearer_auth(&srv.department_token)
+        .send()
+        .unwrap();
     let v: Value = r.json().unwrap();
     assert_eq!(v["result"], "2024-09-29", "the make-up working Sunday");
 }
@@ -127,9 +218,23 @@ fn errors_are_problem_json_in_chinese() {
 #[test]
 fn openapi_lists_every_api_route() {
     let srv = TestServer::start();
-    let v: Value = srv.client().get(srv.url("/api/v1/openapi.json")).send().unwrap().json().unwrap();
-    for r in xinjian_web::routes::ROUTES.iter().filter(|r| r.path.starts_with("/api/")) {
-        assert!(v["paths"][r.path][r.method.to_ascii_lowercase()].is_object(), "{} {}", r.method, r.path);
+    let v: Value = srv
+        .client()
+        .get(srv.url("/api/v1/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    for r in xinjian_web::routes::ROUTES
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+    {
+        assert!(
+            v["paths"][r.path][r.method.to_ascii_lowercase()].is_object(),
+            "{} {}",
+            r.method,
+            r.path
+        );
     }
 }
 
@@ -141,15 +246,27 @@ fn upload_import_and_error_report() {
     let bytes = std::fs::read(&file).unwrap();
     let form = reqwest::blocking::multipart::Form::new()
         .text("_csrf", csrf.clone())
-        .part("file", reqwest::blocking::multipart::Part::bytes(bytes).file_name("messy.csv"));
-    let r = c.post(srv.url(&format!("/imports?_csrf={csrf}"))).multipart(form).send().unwrap();
+        .part(
+            "file",
+            reqwest::blocking::multipart::Part::bytes(bytes).file_name("messy.csv"),
+        );
+    let r = c
+        .post(srv.url(&format!("/imports?_csrf={csrf}")))
+        .multipart(form)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().unwrap_or_default());
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
     // Wait for the background job to finish (bounded number of polls).
     let mut job = Value::Null;
     for _ in 0..2000 {
-        job = c.get(srv.url(&format!("/api/v1/imports/{id}"))).send().unwrap().json().unwrap();
+        job = c
+            .get(srv.url(&format!("/api/v1/imports/{id}")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
         if job["status"] != "running" {
             break;
         }
@@ -159,18 +276,44 @@ fn upload_import_and_error_report() {
     assert!(job["rejected"].as_i64().unwrap() >= 8, "{job}");
     assert!(job["imported"].as_i64().unwrap() >= 5, "{job}");
     let page = c.get(srv.url(&location)).send().unwrap().text().unwrap();
-    assert!(page.contains("文件内重复") && page.contains("校验码"), "{page}");
-    let x = c.get(srv.url(&format!("/imports/{id}/errors.xlsx"))).send().unwrap();
+    assert!(
+        page.contains("文件内重复") && page.contains("校验码"),
+        "{page}"
+    );
+    let x = c
+        .get(srv.url(&format!("/imports/{id}/errors.xlsx")))
+        .send()
+        .unwrap();
     assert_eq!(x.status(), 200);
     assert!(x.bytes().unwrap().starts_with(b"PK"));
     // Junk is refused with a clear message, and the job is marked failed.
-    let form = reqwest::blocking::multipart::Form::new().part("file", reqwest::blocking::multipart::Part::bytes(vec![0u8, 1, 2, 3, 255, 0, 7]).file_name("junk.bin"));
-    let r = c.post(srv.url(&format!("/imports?_csrf={csrf}"))).multipart(form).send().unwrap();
+    let form = reqwest::blocking::multipart::Form::new().part(
+        "file",
+        reqwest::blocking::multipart::Part::bytes(vec![0u8, 1, 2, 3, 255, 0, 7])
+            .file_name("junk.bin"),
+    );
+    let r = c
+        .post(srv.url(&format!("/imports?_csrf={csrf}")))
+        .multipart(form)
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 303);
-    let id2: i64 = r.headers()["location"].to_str().unwrap().rsplit('/').next().unwrap().parse().unwrap();
+    let id2: i64 = r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let mut job = Value::Null;
     for _ in 0..2000 {
-        job = c.get(srv.url(&format!("/api/v1/imports/{id2}"))).send().unwrap().json().unwrap();
+        job = c
+            .get(srv.url(&format!("/api/v1/imports/{id2}")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
         if job["status"] != "running" {
             break;
         }
@@ -184,15 +327,40 @@ fn upload_import_and_error_report() {
 fn revealing_an_id_number_is_audited() {
     let srv = TestServer::start();
     let (c, csrf) = srv.login("t_regulator");
-    let before = srv.app.audit_recent(&xinjian_app::Actor::System("t".into()), "personal_data.read", 100).unwrap().len();
-    let r = c.post(srv.url(&format!("/subjects/{}/reveal", srv.agency_code))).form(&[("_csrf", csrf.as_str()), ("purpose", "核查法定代表人身份")]).send().unwrap();
+    let before = srv
+        .app
+        .audit_recent(
+            &xinjian_app::Actor::System("t".into()),
+            "personal_data.read",
+            100,
+        )
+        .unwrap()
+        .len();
+    let r = c
+        .post(srv.url(&format!("/subjects/{}/reveal", srv.agency_code)))
+        .form(&[("_csrf", csrf.as_str()), ("purpose", "核查法定代表人身份")])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 200);
     let body = r.text().unwrap();
     assert!(body.contains("本次查看已记录审计日志"));
-    let after = srv.app.audit_recent(&xinjian_app::Actor::System("t".into()), "personal_data.read", 100).unwrap();
+    let after = srv
+        .app
+        .audit_recent(
+            &xinjian_app::Actor::System("t".into()),
+            "personal_data.read",
+            100,
+        )
+        .unwrap();
     assert_eq!(after.len(), before + 1);
-    assert!(after[0].actor.contains("t_regulator") && after[0].detail.contains("核查法定代表人身份"));
+    assert!(
+        after[0].actor.contains("t_regulator") && after[0].detail.contains("核查法定代表人身份")
+    );
     // Without a purpose: refused.
-    let r = c.post(srv.url(&format!("/subjects/{}/reveal", srv.agency_code))).form(&[("_csrf", csrf.as_str()), ("purpose", "")]).send().unwrap();
+    let r = c
+        .post(srv.url(&format!("/subjects/{}/reveal", srv.agency_code)))
+        .form(&[("_csrf", csrf.as_str()), ("purpose", "")])
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
 }

@@ -253,12 +253,11 @@ fn an_import_killed_mid_file_is_consistent_and_resumable() {
     fx.audit_ok();
 }
 
-/// BUG (crates/app/src/lib.rs, `App::open` → `imports::mark_interrupted`): every open of the
+/// Regression (was a bug; crates/app/src/lib.rs, `App::open` → `imports::mark_interrupted`): every open of the
 /// store marks *all* `running` jobs as interrupted, including one that another process is
 /// running right now. Any other command that opens the store (here `calendar is-workday --db`,
 /// equally the web server starting) flips a live import to `interrupted`.
 #[test]
-#[ignore = "demonstrates a bug: opening the store marks a live import as interrupted"]
 fn opening_the_store_does_not_mark_a_live_import_interrupted() {
     let rows = crash_rows();
     let fx = Fixture::new();

@@ -437,11 +437,10 @@ fn the_demo_messy_gbk_file_imports() {
     fx.import(&messy, &[]).assert_summary(0, 0, 8, 9);
 }
 
-/// BUG (crates/app/src/sources.rs, `TableReader::next_row`): when a CSV row cannot be decoded
+/// Regression (was a bug; crates/app/src/sources.rs, `TableReader::next_row`): when a CSV row cannot be decoded
 /// (GBK bytes in a file detected as UTF-8 from its first 64 KiB), the row counter is not
 /// advanced, so every later row is reported one row too early in the error list.
 #[test]
-#[ignore = "demonstrates a bug: row numbers shift after an undecodable row"]
 fn row_numbers_after_an_undecodable_row_are_right() {
     let fx = Fixture::new();
     let mut bytes = "统一社会信用代码,名称,成立日期\n".as_bytes().to_vec();
@@ -473,5 +472,20 @@ fn row_numbers_after_an_undecodable_row_are_right() {
     assert_eq!(
         rows,
         vec![(1502, "（整行）".to_owned()), (1503, "成立日期".to_owned())]
+    );
+}
+
+/// Regression (was a bug; minor, crates/app/src/import.rs, `run_inner`): a file with a header and no data rows
+/// fails the job only after committing an empty chunk, so the audit log records a
+/// `subject.import.chunk` (rows "0-0") for an import that failed at file level.
+#[test]
+fn a_header_only_file_commits_no_chunk() {
+    let fx = Fixture::new();
+    let file = fx.write("header-only.csv", "统一社会信用代码,名称\n");
+    fx.import(&file, &[]).assert_failure();
+    assert_eq!(fx.last_import().0, "failed");
+    assert_eq!(
+        fx.count("SELECT count(*) FROM audit_log WHERE action = 'subject.import.chunk'"),
+        0
     );
 }

@@ -3,8 +3,8 @@
 //! and the SQLite file read directly with rusqlite.
 //!
 //! Run: `cargo test -p xinjian --test cli`. The crash test writes a 300 000-row CSV
-//! (override with `XINJIAN_CRASH_ROWS`). Tests marked `#[ignore]` demonstrate bugs found
-//! while writing these tests; run them with `-- --ignored`.
+//! (override with `XINJIAN_CRASH_ROWS`). Some tests are regression tests for bugs found
+//! while writing them.
 
 mod support;
 

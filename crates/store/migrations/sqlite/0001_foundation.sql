@@ -88,7 +88,10 @@ CREATE TABLE imports (
     message         TEXT,
     started_by      TEXT NOT NULL,
     started_at      TEXT NOT NULL,
-    finished_at     TEXT
+    finished_at     TEXT,
+    -- the process running the job (host:pid:start-time) and its last sign of life
+    owner           TEXT,
+    heartbeat_at    TEXT
 );
 
 CREATE TABLE import_errors (

@@ -23,13 +23,19 @@ pub struct TestServer {
 impl TestServer {
     pub fn start() -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
-        let app = App::open(&format!("sqlite:{}", dir.path().join("t.db").display()), dir.path()).expect("open app");
+        let app = App::open(
+            &format!("sqlite:{}", dir.path().join("t.db").display()),
+            dir.path(),
+        )
+        .expect("open app");
         let system = Actor::System("test".into());
         // A small jurisdiction through the real demo path (no accounts needed from it).
         let report = app.load_demo(60, 7, &mut |_| {}).expect("demo");
         assert_eq!(report.import.counts.imported, 60);
         let mut rng = xinjian_app::demo::DemoRng::new(7);
-        let codes: Vec<String> = (0..60).map(|i| xinjian_app::demo::subject(&mut rng, i).code).collect();
+        let codes: Vec<String> = (0..60)
+            .map(|i| xinjian_app::demo::subject(&mut rng, i).code)
+            .collect();
         let agency_code = codes[0].clone();
         let other_code = codes[1].clone();
         for role in Role::ALL {
@@ -47,18 +53,35 @@ impl TestServer {
             )
             .expect("create user");
         }
-        let dept = xinjian_store::users::by_username(&mut app.db.conn().unwrap(), "t_department").unwrap().unwrap();
+        let dept = xinjian_store::users::by_username(&mut app.db.conn().unwrap(), "t_department")
+            .unwrap()
+            .unwrap();
         let department_token = app.issue_token(&system, dept.id, "测试").expect("token");
         let (tx, rx) = mpsc::channel::<SocketAddr>();
         let served = app.clone();
         std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap();
             rt.block_on(async move {
-                xinjian_web::serve(served, "127.0.0.1:0".parse().unwrap(), |addr| tx.send(addr).unwrap()).await.unwrap();
+                xinjian_web::serve(served, "127.0.0.1:0".parse().unwrap(), |addr| {
+                    tx.send(addr).unwrap()
+                })
+                .await
+                .unwrap();
             });
         });
         let addr = rx.recv().expect("server started");
-        TestServer { base: format!("http://{addr}"), app, agency_code, other_code, department_token, _dir: dir }
+        TestServer {
+            base: format!("http://{addr}"),
+            app,
+            agency_code,
+            other_code,
+            department_token,
+            _dir: dir,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -67,14 +90,27 @@ impl TestServer {
 
     /// A client without redirects and with its own cookie jar.
     pub fn client(&self) -> reqwest::blocking::Client {
-        reqwest::blocking::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap()
+        reqwest::blocking::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
     }
 
     /// Log in through the form; returns the client and its CSRF token (read from a page).
     pub fn login(&self, username: &str) -> (reqwest::blocking::Client, String) {
         let c = self.client();
-        let r = c.post(self.url("/login")).form(&[("username", username), ("password", PASSWORD), ("next", "")]).send().unwrap();
-        assert_eq!(r.status(), 303, "login of {username}: {}", r.text().unwrap_or_default());
+        let r = c
+            .post(self.url("/login"))
+            .form(&[("username", username), ("password", PASSWORD), ("next", "")])
+            .send()
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            303,
+            "login of {username}: {}",
+            r.text().unwrap_or_default()
+        );
         let csrf = self.csrf_of(&c);
         (c, csrf)
     }
@@ -84,7 +120,9 @@ impl TestServer {
         drop(token);
         // The CSRF token is embedded in every page with a form (the logout button).
         let html = c.get(self.url("/")).send().unwrap().text().unwrap();
-        let i = html.find("name=\"_csrf\" value=\"").expect("csrf field on page");
+        let i = html
+            .find("name=\"_csrf\" value=\"")
+            .expect("csrf field on page");
         let rest = &html[i + 20..];
         rest[..rest.find('"').unwrap()].to_owned()
     }
