@@ -25,15 +25,22 @@ pub const MESSY_FILE: &str = "demo-messy-import.csv";
 
 /// splitmix64: small, fast, and its output never changes between versions (unlike `rand`).
 #[derive(Debug, Clone)]
-pub struct DemoRng(u64);
+pub struct DemoRng {
+    state: u64,
+    /// Fixed per seed: spreads the organisation codes of one jurisdiction.
+    salt: u64,
+}
 
 impl DemoRng {
     pub fn new(seed: u64) -> Self {
-        DemoRng(seed)
+        let mut r = DemoRng { state: seed, salt: 0 };
+        r.salt = r.next_u64();
+        r.state = seed;
+        r
     }
     pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
+        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.state;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -128,14 +135,19 @@ const ROADS: &[&str] = &[
     "东坝大道",
 ];
 
-fn org_code(rng: &mut DemoRng) -> String {
-    // 9 characters of the code alphabet; real organisation codes are mostly digits with an
-    // "MA" style prefix for codes issued after the reform.
-    let mut s = String::from("MA");
-    for _ in 0..7 {
-        s.push(ALPHABET[rng.below(ALPHABET.len() as u64) as usize] as char);
+/// The 9-character organisation code of the `i`-th subject: "MA" (the prefix of codes issued
+/// since the reform) and 7 characters of the code alphabet. `i ↦ (i·M + salt) mod 31⁷` is a
+/// bijection (M is coprime to 31), so codes never repeat within a jurisdiction of any size.
+fn org_code(rng: &DemoRng, i: u64) -> String {
+    const SPACE: u64 = 27_512_614_111; // 31^7
+    const M: u64 = 1_000_003;
+    let mut x = ((i as u128 * M as u128 + rng.salt as u128) % SPACE as u128) as u64;
+    let mut tail = [b'0'; 7];
+    for c in tail.iter_mut().rev() {
+        *c = ALPHABET[(x % 31) as usize];
+        x /= 31;
     }
-    s
+    format!("MA{}", std::str::from_utf8(&tail).expect("alphabet is ASCII"))
 }
 
 /// A legal representative: a name and a valid resident ID number born 1960–1999 locally.
@@ -232,7 +244,7 @@ pub fn subject(rng: &mut DemoRng, i: u64) -> DemoSubject {
             '1',
         )
     };
-    let first17 = format!("9{kind_char}{DIVISION}{}", org_code(rng));
+    let first17 = format!("9{kind_char}{DIVISION}{}", org_code(rng, i));
     let code = Uscc::from_first17(&first17)
         .expect("generated prefix is valid")
         .as_str()

@@ -23,7 +23,7 @@ use crate::sources::TableReader;
 use crate::{now, today, Actor, App, AppError, Result};
 
 /// Rows per committed chunk.
-pub const CHUNK_ROWS: usize = 5_000;
+pub const CHUNK_ROWS: usize = 10_000;
 
 /// Options of a registry import.
 #[derive(Debug, Clone, Copy, Default)]
@@ -67,6 +67,115 @@ fn file_sha256(path: &Path) -> Result<String> {
     std::io::copy(&mut f, &mut h)
         .map_err(|e| AppError::Unprocessable(format!("读取文件失败：{e}")))?;
     Ok(hex::encode(h.finalize()))
+}
+
+/// A validated row ready to store: its data, canonical JSON and content hash.
+struct ParsedRow {
+    data: SubjectData,
+    json: String,
+    hash: String,
+}
+
+/// A chunk of the file: valid rows, rejected cells, and where it lies in the file.
+struct Chunk {
+    rows: Vec<ParsedRow>,
+    rejected: Vec<ImportError>,
+    processed: i64,
+    rejected_rows: i64,
+    first_row: u64,
+    last_row: u64,
+    bytes_read: u64,
+    file_size: u64,
+}
+
+/// The parser stage: read rows, validate them, report duplicate codes inside the file, and
+/// send chunks of at most [`CHUNK_ROWS`] rows. A file-level error ends the stream.
+fn parse_chunks(
+    table: &mut TableReader,
+    map: &HeaderMap,
+    opts: RowOptions,
+    tx: &std::sync::mpsc::SyncSender<Result<Chunk>>,
+) {
+    let new_chunk = || Chunk {
+        rows: Vec::with_capacity(CHUNK_ROWS),
+        rejected: Vec::new(),
+        processed: 0,
+        rejected_rows: 0,
+        first_row: 0,
+        last_row: 0,
+        bytes_read: 0,
+        file_size: 0,
+    };
+    // Codes seen in this file → first row number (18 bytes a code, not the rows themselves).
+    let mut seen: HashMap<[u8; 18], u32> = HashMap::new();
+    let mut chunk = new_chunk();
+    let mut any = false;
+    loop {
+        let next = match table.next_row() {
+            Ok(n) => n,
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                return;
+            }
+        };
+        let done = next.is_none();
+        if let Some((row_no, cells)) = next {
+            any = true;
+            if chunk.first_row == 0 {
+                chunk.first_row = row_no;
+            }
+            chunk.last_row = row_no;
+            chunk.processed += 1;
+            let outcome = match cells {
+                Err(reason) => Err(vec![ImportError { row_no: row_no as i64, column: "（整行）".into(), value: String::new(), reason }]),
+                Ok(cells) => {
+                    let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
+                    parse_row(map, &refs, opts).map_err(|errs| {
+                        errs.into_iter()
+                            .map(|e| ImportError { row_no: row_no as i64, column: e.column, value: e.value, reason: e.reason })
+                            .collect()
+                    })
+                }
+            };
+            match outcome {
+                Ok(data) => {
+                    let key: [u8; 18] = data.code.as_bytes().try_into().expect("codes are 18 ASCII characters");
+                    if let Some(first) = seen.get(&key) {
+                        chunk.rejected_rows += 1;
+                        chunk.rejected.push(ImportError {
+                            row_no: row_no as i64,
+                            column: map.header_text(xinjian_core::registry_row::Field::Code),
+                            value: data.code.clone(),
+                            reason: format!("文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"),
+                        });
+                    } else {
+                        seen.insert(key, row_no as u32);
+                        let (json, hash) = data.canonical_json_and_hash();
+                        chunk.rows.push(ParsedRow { data, json, hash });
+                    }
+                }
+                Err(errs) => {
+                    chunk.rejected_rows += 1;
+                    chunk.rejected.extend(errs);
+                }
+            }
+        }
+        if done && !any {
+            let _ = tx.send(Err(AppError::Unprocessable("文件只有表头，没有数据行".into())));
+            return;
+        }
+        if done || chunk.processed as usize >= CHUNK_ROWS {
+            chunk.bytes_read = table.bytes_read.load(Ordering::Relaxed);
+            chunk.file_size = table.file_size;
+            let full = std::mem::replace(&mut chunk, new_chunk());
+            if tx.send(Ok(full)).is_err() {
+                return; // the writer stopped (an error): stop reading
+            }
+        }
+        if done {
+            return;
+        }
+    }
 }
 
 impl App {
@@ -157,115 +266,33 @@ impl App {
     ) -> Result<ImportSummary> {
         let mut table = TableReader::open(path)?;
         let map = HeaderMap::detect(&table.header).map_err(AppError::Unprocessable)?;
-        let row_opts = RowOptions {
-            allow_flagged: opts.allow_flagged,
-            today: today(),
-        };
+        let encoding = table.encoding.map(|e| e.label());
+        let recognised_headers = map.recognised().into_iter().map(|f| f.header()).collect();
+        let row_opts = RowOptions { allow_flagged: opts.allow_flagged, today: today() };
         // A dedicated connection: the job holds it for its whole run.
         let mut conn = self.db.connect()?;
-        let mut counts = Counts::default();
-        // Codes seen in this file → first row number (duplicates inside a file are reported).
-        let mut seen: HashMap<[u8; 18], u32> = HashMap::new();
+        conn.tune_for_bulk()?;
         let source = format!("import:{import_id}");
         let actor_name = actor.name();
-        let mut chunk: Vec<(u64, SubjectData)> = Vec::with_capacity(CHUNK_ROWS);
-        let mut rejected: Vec<ImportError> = Vec::new();
-        let mut first_row = 0u64;
-        let mut last_row = 0u64;
-        loop {
-            let next = table.next_row()?;
-            let done = next.is_none();
-            if let Some((row_no, cells)) = next {
-                if first_row == 0 {
-                    first_row = row_no;
-                }
-                last_row = row_no;
-                counts.processed += 1;
-                let cells = match cells {
-                    Ok(cells) => cells,
-                    Err(reason) => {
-                        counts.rejected += 1;
-                        rejected.push(ImportError {
-                            row_no: row_no as i64,
-                            column: "（整行）".into(),
-                            value: String::new(),
-                            reason,
-                        });
-                        continue;
-                    }
-                };
-                let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
-                match parse_row(&map, &refs, row_opts) {
-                    Ok(data) => {
-                        let key: [u8; 18] = data
-                            .code
-                            .as_bytes()
-                            .try_into()
-                            .expect("codes are 18 ASCII characters");
-                        if let Some(first) = seen.get(&key) {
-                            counts.rejected += 1;
-                            rejected.push(ImportError {
-                                row_no: row_no as i64,
-                                column: map.header_text(xinjian_core::registry_row::Field::Code),
-                                value: data.code.clone(),
-                                reason: format!(
-                                    "文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"
-                                ),
-                            });
-                        } else {
-                            seen.insert(key, row_no as u32);
-                            chunk.push((row_no, data));
-                        }
-                    }
-                    Err(errs) => {
-                        counts.rejected += 1;
-                        rejected.extend(errs.into_iter().map(|e| ImportError {
-                            row_no: row_no as i64,
-                            column: e.column,
-                            value: e.value,
-                            reason: e.reason,
-                        }));
-                    }
-                }
+        let mut counts = Counts::default();
+        // Two stages on two threads: reading, validating and hashing rows (here, the parser
+        // thread) and writing chunks (this thread). The channel holds two chunks, so memory
+        // stays bounded whatever the file size.
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(2);
+            let map = &map;
+            scope.spawn(move || parse_chunks(&mut table, map, row_opts, &tx));
+            for chunk in rx {
+                let chunk = chunk?;
+                self.commit_chunk(&mut conn, actor, import_id, &source, &actor_name, &chunk, &mut counts)?;
+                progress(&ImportProgress { counts, bytes_read: chunk.bytes_read, file_size: chunk.file_size });
             }
-            if done && counts.processed == 0 {
-                return Err(AppError::Unprocessable("文件只有表头，没有数据行".into()));
-            }
-            if done || chunk.len() + rejected.len() >= CHUNK_ROWS {
-                let range = (first_row, last_row);
-                self.commit_chunk(
-                    &mut conn,
-                    actor,
-                    import_id,
-                    &source,
-                    &actor_name,
-                    &chunk,
-                    &rejected,
-                    &mut counts,
-                    range,
-                )?;
-                chunk.clear();
-                rejected.clear();
-                first_row = 0;
-                progress(&ImportProgress {
-                    counts,
-                    bytes_read: table.bytes_read.load(Ordering::Relaxed),
-                    file_size: table.file_size,
-                });
-            }
-            if done {
-                break;
-            }
-        }
-        Ok(ImportSummary {
-            import_id,
-            counts,
-            encoding: table.encoding.map(|e| e.label()),
-            recognised_headers: map.recognised().into_iter().map(|f| f.header()).collect(),
-        })
+            Ok::<_, AppError>(())
+        })?;
+        conn.checkpoint()?;
+        Ok(ImportSummary { import_id, counts, encoding, recognised_headers })
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn commit_chunk(
         &self,
         conn: &mut Conn,
@@ -273,36 +300,36 @@ impl App {
         import_id: i64,
         source: &str,
         actor_name: &str,
-        chunk: &[(u64, SubjectData)],
-        rejected: &[ImportError],
+        chunk: &Chunk,
         counts: &mut Counts,
-        rows: (u64, u64),
     ) -> Result<()> {
         let now = now();
         let mut next = *counts;
+        next.processed += chunk.processed;
+        next.rejected += chunk.rejected_rows;
         conn.transaction(|tx| {
-            let codes: Vec<&str> = chunk.iter().map(|(_, d)| d.code.as_str()).collect();
+            let codes: Vec<&str> = chunk.rows.iter().map(|r| r.data.code.as_str()).collect();
             let existing = subjects::current_hashes(tx, &codes)?;
             let p = Provenance { source, actor: actor_name, reason: None, now: &now };
-            let (mut ins, mut upd, mut same) = (0i64, 0i64, 0i64);
-            for (_, d) in chunk {
-                let hash = d.content_hash();
-                match existing.get(&d.code) {
-                    None => {
-                        subjects::insert(tx, d, &hash, &p)?;
-                        ins += 1;
-                    }
-                    Some((_, _, h)) if *h == hash => same += 1,
+            let (mut upd, mut same) = (0i64, 0i64);
+            let mut fresh = Vec::new();
+            for r in &chunk.rows {
+                match existing.get(&r.data.code) {
+                    None => fresh.push(subjects::NewSubject { data: &r.data, hash: &r.hash, json: &r.json }),
+                    Some((_, _, h)) if *h == r.hash => same += 1,
                     Some((id, version, _)) => {
-                        subjects::update(tx, *id, *version, d, &hash, &p)?;
+                        subjects::update(tx, *id, *version, &r.data, &r.hash, &p)?;
                         upd += 1;
                     }
                 }
             }
-            for e in rejected {
+            // In code order: the inserts into the code index then touch neighbouring pages.
+            fresh.sort_unstable_by(|a, b| a.data.code.cmp(&b.data.code));
+            subjects::insert_batch(tx, &fresh, &p)?;
+            for e in &chunk.rejected {
                 imports::add_error(tx, import_id, e)?;
             }
-            next.imported += ins;
+            next.imported += fresh.len() as i64;
             next.updated += upd;
             next.unchanged += same;
             imports::progress(tx, import_id, &next, None)?;
@@ -312,7 +339,10 @@ impl App {
                 &actor.audit(),
                 "subject.import.chunk",
                 &format!("import:{import_id}"),
-                &json!({ "rows": format!("{}-{}", rows.0, rows.1), "imported": ins, "updated": upd, "unchanged": same, "rejected": rejected.iter().map(|e| e.row_no).collect::<std::collections::BTreeSet<_>>().len() }),
+                &json!({
+                    "rows": format!("{}-{}", chunk.first_row, chunk.last_row),
+                    "imported": fresh.len(), "updated": upd, "unchanged": same, "rejected": chunk.rejected_rows,
+                }),
             )?;
             Ok::<_, AppError>(())
         })?;

@@ -224,8 +224,14 @@ pub struct SubjectData {
 impl SubjectData {
     /// SHA-256 over the canonical JSON of the fields (field order is the struct's).
     pub fn content_hash(&self) -> String {
-        let json = serde_json::to_vec(self).expect("subject data serialises");
-        hex::encode(Sha256::digest(&json))
+        self.canonical_json_and_hash().1
+    }
+
+    /// The canonical JSON (stored as the version's snapshot) and its SHA-256, computed once.
+    pub fn canonical_json_and_hash(&self) -> (String, String) {
+        let json = serde_json::to_string(self).expect("subject data serialises");
+        let hash = hex::encode(Sha256::digest(json.as_bytes()));
+        (json, hash)
     }
 
     /// Whether the business scope includes bookkeeping (代理记账).

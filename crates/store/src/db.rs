@@ -472,6 +472,24 @@ impl Conn {
         }
     }
 
+    /// Prepare a connection for a long bulk write (an import): on SQLite, let the write-ahead
+    /// log grow to 256 MiB between checkpoints instead of 4 MiB, so that the pages of the
+    /// indexes are not copied back to the database file after every chunk.
+    pub fn tune_for_bulk(&mut self) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Ok(c.execute_batch("PRAGMA wal_autocheckpoint=65536;")?),
+            ConnKind::Postgres(_) => Ok(()),
+        }
+    }
+
+    /// After a bulk write: copy the write-ahead log back into the database (SQLite).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Ok(c.execute_batch("PRAGMA wal_checkpoint(PASSIVE);")?),
+            ConnKind::Postgres(_) => Ok(()),
+        }
+    }
+
     /// The underlying SQLite connection, for bulk paths that need it (benchmarks, backups).
     pub fn as_sqlite(&mut self) -> Option<&mut rusqlite::Connection> {
         match &mut self.kind {

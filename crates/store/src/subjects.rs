@@ -114,17 +114,70 @@ pub fn current_hashes(
     Ok(out)
 }
 
+/// A new subject for [`insert_batch`]: its data, canonical JSON and content hash.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSubject<'a> {
+    pub data: &'a SubjectData,
+    pub hash: &'a str,
+    pub json: &'a str,
+}
+
+const INSERT_SUBJECT: &str = "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
+     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)";
+const INSERT_VERSION: &str = "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+
+/// Insert many new subjects, each as version 1 — the bulk path of imports. On SQLite it binds
+/// borrowed values straight into two prepared statements; elsewhere it inserts one by one.
+pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_>) -> Result<()> {
+    if let Some(c) = conn.as_sqlite() {
+        let c: &rusqlite::Connection = c;
+        let mut subject = c.prepare_cached(INSERT_SUBJECT)?;
+        let mut version = c.prepare_cached(INSERT_VERSION)?;
+        for it in items {
+            let d = it.data;
+            subject.execute(rusqlite::params![
+                d.code,
+                d.code_flag.map(|f| f.as_str()),
+                d.name,
+                d.kind.as_str(),
+                d.entity_type,
+                d.legal_rep,
+                d.legal_rep_id,
+                d.address,
+                d.division_code,
+                d.business_scope,
+                d.established_on.map(|x| x.to_string()),
+                d.reg_status.as_str(),
+                d.reg_authority,
+                d.industry,
+                it.hash,
+                p.now,
+                p.now
+            ])?;
+            let id = c.last_insert_rowid();
+            version.execute(rusqlite::params![id, 1i64, it.json, it.hash, p.source, p.actor, p.reason, p.now])?;
+        }
+        return Ok(());
+    }
+    for it in items {
+        insert_with_json(conn, it.data, it.hash, it.json, p)?;
+    }
+    Ok(())
+}
+
 /// Insert a new subject as version 1.
 pub fn insert(conn: &mut Conn, d: &SubjectData, hash: &str, p: &Provenance<'_>) -> Result<i64> {
+    let json = serde_json::to_string(d).expect("subject data serialises");
+    insert_with_json(conn, d, hash, &json, p)
+}
+
+fn insert_with_json(conn: &mut Conn, d: &SubjectData, hash: &str, json: &str, p: &Provenance<'_>) -> Result<i64> {
     let mut ps = data_params(d);
     ps.extend(params![hash, p.now, p.now]);
-    let id = conn.insert_id(
-        "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-         business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
-        &ps,
-    )?;
-    insert_version(conn, id, 1, d, hash, p)?;
+    let id = conn.insert_id(&format!("{INSERT_SUBJECT} RETURNING id"), &ps)?;
+    conn.execute(INSERT_VERSION, &params![id, 1i64, json, hash, p.source, p.actor, p.reason, p.now])?;
     Ok(id)
 }
 

@@ -82,7 +82,7 @@ impl From<&[u8]> for Value {
 }
 impl From<chrono::NaiveDate> for Value {
     fn from(v: chrono::NaiveDate) -> Self {
-        Value::Text(v.format("%Y-%m-%d").to_string())
+        Value::Text(v.to_string())
     }
 }
 impl<T: Into<Value>> From<Option<T>> for Value {
