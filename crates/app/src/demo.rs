@@ -33,7 +33,10 @@ pub struct DemoRng {
 
 impl DemoRng {
     pub fn new(seed: u64) -> Self {
-        let mut r = DemoRng { state: seed, salt: 0 };
+        let mut r = DemoRng {
+            state: seed,
+            salt: 0,
+        };
         r.salt = r.next_u64();
         r.state = seed;
         r
@@ -147,7 +150,10 @@ fn org_code(rng: &DemoRng, i: u64) -> String {
         *c = ALPHABET[(x % 31) as usize];
         x /= 31;
     }
-    format!("MA{}", std::str::from_utf8(&tail).expect("alphabet is ASCII"))
+    format!(
+        "MA{}",
+        std::str::from_utf8(&tail).expect("alphabet is ASCII")
+    )
 }
 
 /// A legal representative: a name and a valid resident ID number born 1960–1999 locally.

@@ -127,26 +127,42 @@ fn parse_chunks(
             chunk.last_row = row_no;
             chunk.processed += 1;
             let outcome = match cells {
-                Err(reason) => Err(vec![ImportError { row_no: row_no as i64, column: "（整行）".into(), value: String::new(), reason }]),
+                Err(reason) => Err(vec![ImportError {
+                    row_no: row_no as i64,
+                    column: "（整行）".into(),
+                    value: String::new(),
+                    reason,
+                }]),
                 Ok(cells) => {
                     let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
                     parse_row(map, &refs, opts).map_err(|errs| {
                         errs.into_iter()
-                            .map(|e| ImportError { row_no: row_no as i64, column: e.column, value: e.value, reason: e.reason })
+                            .map(|e| ImportError {
+                                row_no: row_no as i64,
+                                column: e.column,
+                                value: e.value,
+                                reason: e.reason,
+                            })
                             .collect()
                     })
                 }
             };
             match outcome {
                 Ok(data) => {
-                    let key: [u8; 18] = data.code.as_bytes().try_into().expect("codes are 18 ASCII characters");
+                    let key: [u8; 18] = data
+                        .code
+                        .as_bytes()
+                        .try_into()
+                        .expect("codes are 18 ASCII characters");
                     if let Some(first) = seen.get(&key) {
                         chunk.rejected_rows += 1;
                         chunk.rejected.push(ImportError {
                             row_no: row_no as i64,
                             column: map.header_text(xinjian_core::registry_row::Field::Code),
                             value: data.code.clone(),
-                            reason: format!("文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"),
+                            reason: format!(
+                                "文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"
+                            ),
                         });
                     } else {
                         seen.insert(key, row_no as u32);
@@ -161,7 +177,9 @@ fn parse_chunks(
             }
         }
         if done && !any {
-            let _ = tx.send(Err(AppError::Unprocessable("文件只有表头，没有数据行".into())));
+            let _ = tx.send(Err(AppError::Unprocessable(
+                "文件只有表头，没有数据行".into(),
+            )));
             return;
         }
         if done || chunk.processed as usize >= CHUNK_ROWS {
@@ -268,7 +286,10 @@ impl App {
         let map = HeaderMap::detect(&table.header).map_err(AppError::Unprocessable)?;
         let encoding = table.encoding.map(|e| e.label());
         let recognised_headers = map.recognised().into_iter().map(|f| f.header()).collect();
-        let row_opts = RowOptions { allow_flagged: opts.allow_flagged, today: today() };
+        let row_opts = RowOptions {
+            allow_flagged: opts.allow_flagged,
+            today: today(),
+        };
         // A dedicated connection: the job holds it for its whole run.
         let mut conn = self.db.connect()?;
         conn.tune_for_bulk()?;
@@ -284,13 +305,30 @@ impl App {
             scope.spawn(move || parse_chunks(&mut table, map, row_opts, &tx));
             for chunk in rx {
                 let chunk = chunk?;
-                self.commit_chunk(&mut conn, actor, import_id, &source, &actor_name, &chunk, &mut counts)?;
-                progress(&ImportProgress { counts, bytes_read: chunk.bytes_read, file_size: chunk.file_size });
+                self.commit_chunk(
+                    &mut conn,
+                    actor,
+                    import_id,
+                    &source,
+                    &actor_name,
+                    &chunk,
+                    &mut counts,
+                )?;
+                progress(&ImportProgress {
+                    counts,
+                    bytes_read: chunk.bytes_read,
+                    file_size: chunk.file_size,
+                });
             }
             Ok::<_, AppError>(())
         })?;
         conn.checkpoint()?;
-        Ok(ImportSummary { import_id, counts, encoding, recognised_headers })
+        Ok(ImportSummary {
+            import_id,
+            counts,
+            encoding,
+            recognised_headers,
+        })
     }
 
     fn commit_chunk(

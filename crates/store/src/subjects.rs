@@ -157,7 +157,9 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
                 p.now
             ])?;
             let id = c.last_insert_rowid();
-            version.execute(rusqlite::params![id, 1i64, it.json, it.hash, p.source, p.actor, p.reason, p.now])?;
+            version.execute(rusqlite::params![
+                id, 1i64, it.json, it.hash, p.source, p.actor, p.reason, p.now
+            ])?;
         }
         return Ok(());
     }
@@ -173,11 +175,20 @@ pub fn insert(conn: &mut Conn, d: &SubjectData, hash: &str, p: &Provenance<'_>) 
     insert_with_json(conn, d, hash, &json, p)
 }
 
-fn insert_with_json(conn: &mut Conn, d: &SubjectData, hash: &str, json: &str, p: &Provenance<'_>) -> Result<i64> {
+fn insert_with_json(
+    conn: &mut Conn,
+    d: &SubjectData,
+    hash: &str,
+    json: &str,
+    p: &Provenance<'_>,
+) -> Result<i64> {
     let mut ps = data_params(d);
     ps.extend(params![hash, p.now, p.now]);
     let id = conn.insert_id(&format!("{INSERT_SUBJECT} RETURNING id"), &ps)?;
-    conn.execute(INSERT_VERSION, &params![id, 1i64, json, hash, p.source, p.actor, p.reason, p.now])?;
+    conn.execute(
+        INSERT_VERSION,
+        &params![id, 1i64, json, hash, p.source, p.actor, p.reason, p.now],
+    )?;
     Ok(id)
 }
 
