@@ -331,6 +331,7 @@ impl App {
         })
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn commit_chunk(
         &self,
         conn: &mut Conn,

@@ -165,19 +165,23 @@ impl App {
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
         let dead: Vec<i64> = xinjian_store::imports::running(&mut conn)?
             .into_iter()
-            .filter(|(_, owner, heartbeat)| {
-                match owner
+            .filter(|job| {
+                match job
+                    .owner
                     .as_deref()
                     .map(|o| o.rsplitn(3, ':').collect::<Vec<_>>())
                 {
                     Some(parts) if parts.len() == 3 && parts[2] == host => {
                         !process_alive(parts[1], parts[0])
                     }
-                    Some(_) => heartbeat.as_deref().is_none_or(|h| h < stale.as_str()),
+                    Some(_) => job
+                        .heartbeat_at
+                        .as_deref()
+                        .is_none_or(|h| h < stale.as_str()),
                     None => true,
                 }
             })
-            .map(|(id, _, _)| id)
+            .map(|job| job.id)
             .collect();
         if !dead.is_empty() {
             xinjian_store::imports::mark_interrupted_ids(&mut conn, &dead, &now())?;

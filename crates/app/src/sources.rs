@@ -168,6 +168,9 @@ impl<R: Read> Read for CountingReader<R> {
     }
 }
 
+/// One data row: its 1-based row number in the file and its cells, or why it is unreadable.
+pub type TableRow = (u64, Result<Vec<String>, String>);
+
 /// Rows of a table: the header, then data rows with their 1-based row number in the file
 /// (the header is row 1, as in Excel).
 pub struct TableReader {
@@ -327,7 +330,7 @@ impl TableReader {
     /// The next data row: `(row number, cells)`. Blank rows are skipped.
     /// A row the reader cannot decode (bad bytes in a UTF-8 file) comes back as
     /// `(row number, Err(reason))`: it is that row's problem, and reading goes on.
-    pub fn next_row(&mut self) -> Result<Option<(u64, Result<Vec<String>, String>)>> {
+    pub fn next_row(&mut self) -> Result<Option<TableRow>> {
         loop {
             match &mut self.rows {
                 Rows::Csv {

@@ -132,14 +132,28 @@ pub fn heartbeat(conn: &mut Conn, id: i64, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// Jobs marked running: `(id, owner, heartbeat_at)`.
-pub fn running(conn: &mut Conn) -> Result<Vec<(i64, Option<String>, Option<String>)>> {
+/// A job marked running, with who runs it and its last sign of life.
+#[derive(Debug, Clone)]
+pub struct RunningJob {
+    pub id: i64,
+    pub owner: Option<String>,
+    pub heartbeat_at: Option<String>,
+}
+
+/// Jobs marked running.
+pub fn running(conn: &mut Conn) -> Result<Vec<RunningJob>> {
     conn.query(
         "SELECT id, owner, heartbeat_at FROM imports WHERE status = 'running' ORDER BY id",
         &[],
     )?
     .iter()
-    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    .map(|r| {
+        Ok(RunningJob {
+            id: r.get(0)?,
+            owner: r.get(1)?,
+            heartbeat_at: r.get(2)?,
+        })
+    })
     .collect()
 }
 
