@@ -103,6 +103,82 @@ impl From<&SubjectRow> for PublicSubject {
     }
 }
 
+/// A subject as entered by staff (form or API). Empty strings mean "not given".
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default)]
+pub struct SubjectInput {
+    pub code: String,
+    pub name: String,
+    pub entity_type: String,
+    pub legal_rep: String,
+    /// When editing, empty keeps the stored number (it is never sent back to the browser).
+    pub legal_rep_id: String,
+    pub established_on: String,
+    pub address: String,
+    pub business_scope: String,
+    /// `active`, `revoked`, `deregistered`, `moved_out`, or the Chinese words.
+    pub reg_status: String,
+    pub reg_authority: String,
+    pub industry: String,
+}
+
+fn opt(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_owned())
+}
+
+impl SubjectInput {
+    /// Validate into registry data; the first problem is reported with its field.
+    pub fn into_data(self, keep_legal_rep_id: Option<String>) -> Result<SubjectData> {
+        let code = xinjian_core::uscc::Uscc::parse(&self.code)
+            .map_err(|e| AppError::invalid("统一社会信用代码", e.to_string()))?;
+        let name = self.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(AppError::invalid("名称", "不能为空"));
+        }
+        let reg_status = match self.reg_status.trim() {
+            "" => xinjian_core::subject::RegStatus::Active,
+            s => xinjian_core::subject::RegStatus::parse(s)
+                .map(Ok)
+                .unwrap_or_else(|| xinjian_core::subject::RegStatus::parse_zh(s))
+                .map_err(|e| AppError::invalid("登记状态", e))?,
+        };
+        let established_on = match opt(&self.established_on) {
+            None => None,
+            Some(d) => Some(
+                xinjian_core::dates::parse_date(&d)
+                    .map_err(|e| AppError::invalid("成立日期", e))?,
+            ),
+        };
+        let legal_rep_id = match opt(&self.legal_rep_id) {
+            None => keep_legal_rep_id,
+            Some(id) => Some(
+                xinjian_core::person_id::PersonId::parse(&id)
+                    .map_err(|e| AppError::invalid("法定代表人证件号码", e.to_string()))?
+                    .as_str()
+                    .to_owned(),
+            ),
+        };
+        let entity_type = opt(&self.entity_type);
+        Ok(SubjectData {
+            kind: SubjectKind::classify(entity_type.as_deref().unwrap_or(""), code.as_str()),
+            division_code: Some(code.division_code().to_owned()),
+            code: code.as_str().to_owned(),
+            code_flag: None,
+            name,
+            entity_type,
+            legal_rep: opt(&self.legal_rep),
+            legal_rep_id,
+            address: opt(&self.address),
+            business_scope: opt(&self.business_scope),
+            established_on,
+            reg_status,
+            reg_authority: opt(&self.reg_authority),
+            industry: opt(&self.industry),
+        })
+    }
+}
+
 /// One entry of a subject's history.
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryEntry {
@@ -345,6 +421,38 @@ impl App {
                 .ok_or(AppError::Internal("inserted subject vanished".into()))
         })?;
         Ok(SubjectView::from(&row))
+    }
+
+    /// Create a subject from staff input.
+    pub fn create_subject_input(
+        &self,
+        actor: &Actor,
+        input: SubjectInput,
+        reason: &str,
+    ) -> Result<SubjectView> {
+        actor.require(Permission::SubjectWrite)?;
+        self.create_subject(actor, input.into_data(None)?, reason)
+    }
+
+    /// Change a subject from staff input (a new version). An empty ID number keeps the stored one.
+    pub fn update_subject_input(
+        &self,
+        actor: &Actor,
+        code: &str,
+        input: SubjectInput,
+        expected_version: i64,
+        reason: &str,
+    ) -> Result<SubjectView> {
+        actor.require(Permission::SubjectWrite)?;
+        let current = self.subject_row(actor, code)?;
+        let data = input.into_data(current.data.legal_rep_id.clone())?;
+        if data.code != current.data.code {
+            return Err(AppError::invalid(
+                "统一社会信用代码",
+                "不能修改主体的统一社会信用代码；代码变更请登记新主体",
+            ));
+        }
+        self.update_subject(actor, data, expected_version, reason)
     }
 
     /// Record a new version of a subject; `expected_version` is the version the editor saw.

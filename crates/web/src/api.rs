@@ -155,3 +155,53 @@ pub async fn audit_verify(
     })
     .into_response())
 }
+
+/// Body of `POST /api/v1/subjects` and `PUT /api/v1/subjects/{code}`.
+#[derive(Deserialize)]
+pub struct SubjectBody {
+    #[serde(flatten)]
+    subject: xinjian_app::registry::SubjectInput,
+    /// Why the record is entered or changed (required for changes).
+    #[serde(default)]
+    reason: String,
+    /// The version the change is based on (PUT): a stale version is a 409 conflict.
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+pub async fn subject_create(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<SubjectBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, WebError> {
+    let Json(b) = body.map_err(|e| {
+        WebError::bad_request("body", format!("请求体不是有效的 JSON：{e}")).api(true)
+    })?;
+    let app = state.app.clone();
+    let s =
+        api(blocking(move || app.create_subject_input(&ctx.actor, b.subject, &b.reason)).await)?;
+    Ok((axum::http::StatusCode::CREATED, Json(s)).into_response())
+}
+
+pub async fn subject_update(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(code): Path<String>,
+    body: Result<Json<SubjectBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, WebError> {
+    let Json(mut b) = body.map_err(|e| {
+        WebError::bad_request("body", format!("请求体不是有效的 JSON：{e}")).api(true)
+    })?;
+    let version = b.version.ok_or_else(|| {
+        WebError::bad_request("version", "须提供所依据的版本号 version").api(true)
+    })?;
+    if b.subject.code.trim().is_empty() {
+        b.subject.code = code.clone();
+    }
+    let app = state.app.clone();
+    let s = api(blocking(move || {
+        app.update_subject_input(&ctx.actor, &code, b.subject, version, &b.reason)
+    })
+    .await)?;
+    Ok(Json(s).into_response())
+}

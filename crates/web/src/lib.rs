@@ -64,8 +64,16 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/me", get(api::me))
         // workspace
         .route("/workspace", get(pages::workspace))
-        .route("/subjects", get(pages::subjects))
-        .route("/subjects/{code}", get(pages::subject_detail))
+        .route(
+            "/subjects",
+            get(pages::subjects).post(pages::subject_create),
+        )
+        .route("/subjects/new", get(pages::subject_new))
+        .route(
+            "/subjects/{code}",
+            get(pages::subject_detail).post(pages::subject_update),
+        )
+        .route("/subjects/{code}/edit", get(pages::subject_edit))
         .route("/subjects/{code}/reveal", post(pages::subject_reveal))
         .route("/my", get(pages::my_subject))
         .route("/imports", get(pages::imports_page))
@@ -89,8 +97,14 @@ pub fn router(state: AppState) -> Router {
             get(pages::calendar_page).post(pages::calendar_upload),
         )
         // staff / department API
-        .route("/api/v1/subjects", get(api::subjects))
-        .route("/api/v1/subjects/{code}", get(api::subject))
+        .route(
+            "/api/v1/subjects",
+            get(api::subjects).post(api::subject_create),
+        )
+        .route(
+            "/api/v1/subjects/{code}",
+            get(api::subject).put(api::subject_update),
+        )
         .route("/api/v1/subjects/{code}/history", get(api::subject_history))
         .route("/api/v1/imports/{id}", get(api::import_job))
         .route("/api/v1/calendar/add-workdays", get(api::add_workdays))

@@ -428,11 +428,12 @@ async fn subject_page(
     })
     .await?;
     let can_reveal = ctx.actor.can(Permission::PersonalDataRead);
+    let can_edit = ctx.actor.can(Permission::SubjectWrite);
     render(
         state,
         "subject_detail.html",
         ctx,
-        json!({ "s": s, "history": history, "can_reveal": can_reveal, "revealed": revealed }),
+        json!({ "s": s, "history": history, "can_reveal": can_reveal, "can_edit": can_edit, "revealed": revealed }),
     )
 }
 
@@ -442,6 +443,145 @@ pub async fn subject_detail(
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
     subject_page(&state, &ctx, code, None).await
+}
+
+fn status_options() -> Vec<(&'static str, &'static str)> {
+    RegStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), s.label()))
+        .collect()
+}
+
+pub async fn subject_new(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+) -> Result<Response, WebError> {
+    render(
+        &state,
+        "subject_form.html",
+        &ctx,
+        json!({ "s": {}, "statuses": status_options(), "is_new": true }),
+    )
+}
+
+pub async fn subject_edit(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(code): Path<String>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let actor = ctx.actor.clone();
+    let s = blocking(move || app.subject(&actor, &code)).await?;
+    render(
+        &state,
+        "subject_form.html",
+        &ctx,
+        json!({ "s": s, "statuses": status_options(), "is_new": false }),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct SubjectForm {
+    #[serde(flatten)]
+    subject: xinjian_app::registry::SubjectInput,
+    #[serde(default)]
+    reason: String,
+    #[serde(default)]
+    version: Option<i64>,
+}
+
+/// Re-show the form with the error, keeping what was typed (except the ID number).
+fn form_error(
+    state: &AppState,
+    ctx: &Ctx,
+    f: &SubjectForm,
+    is_new: bool,
+    e: WebError,
+) -> Result<Response, WebError> {
+    if !e.status.is_client_error() || e.status == StatusCode::FORBIDDEN {
+        return Err(e);
+    }
+    let mut s = serde_json::to_value(SubjectFormEcho::from(f)).unwrap_or_default();
+    s["version"] = json!(f.version);
+    let mut r = render(
+        state,
+        "subject_form.html",
+        ctx,
+        json!({ "s": s, "statuses": status_options(), "is_new": is_new, "flash": e.detail, "flash_kind": "error", "reason": f.reason }),
+    )?;
+    *r.status_mut() = e.status;
+    Ok(r)
+}
+
+#[derive(Serialize)]
+struct SubjectFormEcho {
+    code: String,
+    name: String,
+    entity_type: String,
+    legal_rep: String,
+    established_on: String,
+    address: String,
+    business_scope: String,
+    reg_status: String,
+    reg_authority: String,
+    industry: String,
+}
+
+impl From<&SubjectForm> for SubjectFormEcho {
+    fn from(f: &SubjectForm) -> Self {
+        let s = &f.subject;
+        SubjectFormEcho {
+            code: s.code.clone(),
+            name: s.name.clone(),
+            entity_type: s.entity_type.clone(),
+            legal_rep: s.legal_rep.clone(),
+            established_on: s.established_on.clone(),
+            address: s.address.clone(),
+            business_scope: s.business_scope.clone(),
+            reg_status: s.reg_status.clone(),
+            reg_authority: s.reg_authority.clone(),
+            industry: s.industry.clone(),
+        }
+    }
+}
+
+pub async fn subject_create(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<SubjectForm>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let actor = ctx.actor.clone();
+    let (input, reason) = (f.subject.clone(), f.reason.clone());
+    match blocking(move || app.create_subject_input(&actor, input, &reason)).await {
+        Ok(s) => Ok(Redirect::to(&format!("/subjects/{}", s.code)).into_response()),
+        Err(e) => form_error(&state, &ctx, &f, true, e),
+    }
+}
+
+pub async fn subject_update(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Path(code): Path<String>,
+    Form(f): Form<SubjectForm>,
+) -> Result<Response, WebError> {
+    let app = state.app.clone();
+    let actor = ctx.actor.clone();
+    let (mut input, reason) = (f.subject.clone(), f.reason.clone());
+    input.code = code.clone();
+    let Some(version) = f.version else {
+        return form_error(
+            &state,
+            &ctx,
+            &f,
+            false,
+            WebError::bad_request("version", "表单缺少版本号，请刷新后重试"),
+        );
+    };
+    match blocking(move || app.update_subject_input(&actor, &code, input, version, &reason)).await {
+        Ok(s) => Ok(Redirect::to(&format!("/subjects/{}", s.code)).into_response()),
+        Err(e) => form_error(&state, &ctx, &f, false, e),
+    }
 }
 
 pub async fn my_subject(

@@ -42,168 +42,100 @@ const fn r(
     }
 }
 
+#[rustfmt::skip]
 pub const ROUTES: &[RouteSpec] = &[
-    // Portal and public API.
     r("GET", "/", Public, "公示门户首页"),
     r("GET", "/search", Public, "按名称或代码查询市场主体"),
     r("GET", "/s/{code}", Public, "市场主体公示信息"),
     r("GET", "/healthz", Public, "健康检查"),
     r("GET", "/static/{file}", Public, "静态资源"),
     r("GET", "/api/v1/openapi.json", Public, "OpenAPI 文档"),
-    r(
-        "GET",
-        "/api/v1/public/search",
-        Public,
-        "公开查询：名称或代码",
-    ),
-    r(
-        "GET",
-        "/api/v1/public/subjects/{code}",
-        Public,
-        "公开查询：主体公示信息",
-    ),
-    // Login.
+    r("GET", "/api/v1/public/search", Public, "公开查询：名称或代码"),
+    r("GET", "/api/v1/public/subjects/{code}", Public, "公开查询：主体公示信息"),
     r("GET", "/login", Public, "登录页"),
     r("POST", "/login", Public, "登录"),
     r("POST", "/logout", Login, "退出登录"),
     r("GET", "/api/v1/me", Login, "当前账号"),
-    // Staff workspace.
     r("GET", "/workspace", Any(&[P::Workspace]), "工作台"),
     r("GET", "/subjects", Any(&[P::SubjectRead]), "主体名录"),
-    r(
-        "GET",
-        "/subjects/{code}",
-        Any(&[P::SubjectRead]),
-        "主体详情与变更历史",
-    ),
-    r(
-        "POST",
-        "/subjects/{code}/reveal",
-        Any(&[P::PersonalDataRead]),
-        "查看法定代表人完整证件号码（留痕）",
-    ),
-    r(
-        "GET",
-        "/my",
-        Any(&[P::OwnSubjectRead]),
-        "本主体信息（市场主体账号）",
-    ),
+    r("POST", "/subjects", Any(&[P::SubjectWrite]), "登记新主体"),
+    r("GET", "/subjects/new", Any(&[P::SubjectWrite]), "登记新主体（表单）"),
+    r("GET", "/subjects/{code}", Any(&[P::SubjectRead]), "主体详情与变更历史"),
+    r("POST", "/subjects/{code}", Any(&[P::SubjectWrite]), "修改登记信息（生成新版本）"),
+    r("GET", "/subjects/{code}/edit", Any(&[P::SubjectWrite]), "修改登记信息（表单）"),
+    r("POST", "/subjects/{code}/reveal", Any(&[P::PersonalDataRead]), "查看法定代表人完整证件号码（留痕）"),
+    r("GET", "/my", Any(&[P::OwnSubjectRead]), "本主体信息（市场主体账号）"),
     r("GET", "/imports", Any(&[P::SubjectImport]), "导入登记信息"),
-    r(
-        "POST",
-        "/imports",
-        Any(&[P::SubjectImport]),
-        "上传登记信息文件",
-    ),
-    r(
-        "GET",
-        "/imports/template.xlsx",
-        Any(&[P::SubjectImport]),
-        "导入模板",
-    ),
-    r(
-        "GET",
-        "/imports/demo-messy.csv",
-        Any(&[P::SubjectImport]),
-        "演示用问题数据文件",
-    ),
-    r(
-        "GET",
-        "/imports/{id}",
-        Any(&[P::SubjectImport]),
-        "导入进度与结果",
-    ),
-    r(
-        "GET",
-        "/imports/{id}/errors.xlsx",
-        Any(&[P::SubjectImport]),
-        "下载错误明细",
-    ),
-    r(
-        "GET",
-        "/quality",
-        Any(&[P::RegistryQuality]),
-        "重错码治理报告",
-    ),
+    r("POST", "/imports", Any(&[P::SubjectImport]), "上传登记信息文件"),
+    r("GET", "/imports/template.xlsx", Any(&[P::SubjectImport]), "导入模板"),
+    r("GET", "/imports/demo-messy.csv", Any(&[P::SubjectImport]), "演示用问题数据文件"),
+    r("GET", "/imports/{id}", Any(&[P::SubjectImport]), "导入进度与结果"),
+    r("GET", "/imports/{id}/errors.xlsx", Any(&[P::SubjectImport]), "下载错误明细"),
+    r("GET", "/quality", Any(&[P::RegistryQuality]), "重错码治理报告"),
     r("GET", "/admin/users", Any(&[P::UserAdmin]), "用户管理"),
     r("POST", "/admin/users", Any(&[P::UserAdmin]), "新建用户"),
-    r(
-        "POST",
-        "/admin/users/{id}/active",
-        Any(&[P::UserAdmin]),
-        "启用或停用用户",
-    ),
-    r(
-        "POST",
-        "/admin/users/{id}/password",
-        Any(&[P::UserAdmin]),
-        "重置密码",
-    ),
-    r(
-        "POST",
-        "/admin/users/{id}/tokens",
-        Any(&[P::UserAdmin]),
-        "签发接口令牌",
-    ),
-    r(
-        "POST",
-        "/admin/tokens/{id}/revoke",
-        Any(&[P::UserAdmin]),
-        "吊销接口令牌",
-    ),
+    r("POST", "/admin/users/{id}/active", Any(&[P::UserAdmin]), "启用或停用用户"),
+    r("POST", "/admin/users/{id}/password", Any(&[P::UserAdmin]), "重置密码"),
+    r("POST", "/admin/users/{id}/tokens", Any(&[P::UserAdmin]), "签发接口令牌"),
+    r("POST", "/admin/tokens/{id}/revoke", Any(&[P::UserAdmin]), "吊销接口令牌"),
     r("GET", "/admin/audit", Any(&[P::AuditRead]), "审计日志"),
-    r(
-        "GET",
-        "/admin/calendar",
-        Any(&[P::CalendarRead]),
-        "工作日历",
-    ),
-    r(
-        "POST",
-        "/admin/calendar",
-        Any(&[P::CalendarAdmin]),
-        "导入年度节假日安排",
-    ),
-    // Staff and department API.
-    r(
-        "GET",
-        "/api/v1/subjects",
-        Any(&[P::SubjectRead]),
-        "查询主体名录",
-    ),
-    r(
-        "GET",
-        "/api/v1/subjects/{code}",
-        Any(&[P::SubjectRead, P::OwnSubjectRead, P::DepartmentQuery]),
-        "主体登记信息",
-    ),
-    r(
-        "GET",
-        "/api/v1/subjects/{code}/history",
-        Any(&[P::SubjectRead, P::OwnSubjectRead]),
-        "主体变更历史",
-    ),
-    r(
-        "GET",
-        "/api/v1/imports/{id}",
-        Any(&[P::SubjectImport]),
-        "导入任务进度",
-    ),
-    r(
-        "GET",
-        "/api/v1/calendar/add-workdays",
-        Any(&[P::CalendarRead, P::DepartmentQuery]),
-        "计算第 N 个工作日",
-    ),
-    r(
-        "GET",
-        "/api/v1/audit/verify",
-        Any(&[P::AuditRead]),
-        "校验审计日志哈希链",
-    ),
+    r("GET", "/admin/calendar", Any(&[P::CalendarRead]), "工作日历"),
+    r("POST", "/admin/calendar", Any(&[P::CalendarAdmin]), "导入年度节假日安排"),
+    r("GET", "/api/v1/subjects", Any(&[P::SubjectRead]), "查询主体名录"),
+    r("POST", "/api/v1/subjects", Any(&[P::SubjectWrite]), "登记新主体"),
+    r("GET", "/api/v1/subjects/{code}", Any(&[P::SubjectRead, P::OwnSubjectRead, P::DepartmentQuery]), "主体登记信息"),
+    r("PUT", "/api/v1/subjects/{code}", Any(&[P::SubjectWrite]), "修改登记信息（生成新版本）"),
+    r("GET", "/api/v1/subjects/{code}/history", Any(&[P::SubjectRead, P::OwnSubjectRead]), "主体变更历史"),
+    r("GET", "/api/v1/imports/{id}", Any(&[P::SubjectImport]), "导入任务进度"),
+    r("GET", "/api/v1/calendar/add-workdays", Any(&[P::CalendarRead, P::DepartmentQuery]), "计算第 N 个工作日"),
+    r("GET", "/api/v1/audit/verify", Any(&[P::AuditRead]), "校验审计日志哈希链"),
 ];
 
 /// The route spec for a matched path pattern and method.
 pub fn find(method: &str, path: &str) -> Option<&'static RouteSpec> {
     ROUTES.iter().find(|r| r.method == method && r.path == path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `.route("PATH", get(…).post(…))` registered in `lib.rs` has a spec here for each
+    /// of its methods (a missing one would answer 500), and no spec is left without a route.
+    #[test]
+    fn the_table_matches_the_router() {
+        // Without whitespace, so that rustfmt's line breaks do not matter.
+        let src: String = include_str!("lib.rs").split_whitespace().collect();
+        let mut registered = Vec::new();
+        for part in src.split(".route(\"").skip(1) {
+            let path = &part[..part.find('"').expect("closing quote")];
+            let call = &part[..part.find("))").map(|i| i + 2).unwrap_or(part.len())];
+            for (token, method) in [
+                ("get(", "GET"),
+                ("post(", "POST"),
+                ("put(", "PUT"),
+                ("delete(", "DELETE"),
+            ] {
+                if call.contains(token) {
+                    registered.push((method, path.to_owned()));
+                }
+            }
+        }
+        for (method, path) in &registered {
+            assert!(
+                find(method, path).is_some(),
+                "{method} {path} is routed but missing from ROUTES"
+            );
+        }
+        for r in ROUTES {
+            assert!(
+                registered
+                    .iter()
+                    .any(|(m, p)| *m == r.method && p == r.path),
+                "{} {} is in ROUTES but not routed",
+                r.method,
+                r.path
+            );
+        }
+    }
 }

@@ -38,6 +38,7 @@ impl Templates {
             "login.html",
             "workspace.html",
             "subjects.html",
+            "subject_form.html",
             "subject_detail.html",
             "imports.html",
             "import_detail.html",

@@ -42,6 +42,10 @@ fn every_route_with_every_role() {
             let url = srv.url(&concrete(r.path, &srv.agency_code));
             let mut req = match r.method {
                 "GET" => client.get(&url),
+                "PUT" => client
+                    .put(&url)
+                    .header("x-csrf-token", csrf.as_str())
+                    .header("content-type", "application/json"),
                 "POST" => client
                     .post(&url)
                     .header("x-csrf-token", csrf.as_str())

@@ -364,3 +364,83 @@ fn revealing_an_id_number_is_audited() {
         .unwrap();
     assert_eq!(r.status(), 400);
 }
+
+#[test]
+fn staff_create_and_change_subjects_as_new_versions() {
+    let srv = TestServer::start();
+    let (c, csrf) = srv.login("t_regulator");
+    // Create through the form.
+    let form = [
+        ("_csrf", csrf.as_str()),
+        ("code", " ９１４４０３００１９２２０３８２１６ "),
+        ("name", "华为技术有限公司"),
+        ("entity_type", "有限责任公司"),
+        ("reg_status", "active"),
+        ("established_on", "1987/9/15"),
+        ("reason", "补录"),
+    ];
+    let r = c.post(srv.url("/subjects")).form(&form).send().unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().unwrap_or_default());
+    assert_eq!(r.headers()["location"], "/subjects/914403001922038216");
+    // A bad code is explained on the form, with the position.
+    let bad = [
+        ("_csrf", csrf.as_str()),
+        ("code", "91440300192203821I"),
+        ("name", "某公司"),
+        ("reason", "x"),
+    ];
+    let r = c.post(srv.url("/subjects")).form(&bad).send().unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().unwrap().contains("第18位"));
+    // Change through the JSON API: version 1 → 2; a stale version is a conflict.
+    let url = srv.url("/api/v1/subjects/914403001922038216");
+    let body = serde_json::json!({ "name": "华为技术有限公司", "reg_status": "吊销，未注销", "reason": "市场监管部门吊销营业执照", "version": 1 });
+    let r = c
+        .put(&url)
+        .header("x-csrf-token", &csrf)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200, "{}", r.text().unwrap_or_default());
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["version"], 2);
+    assert_eq!(v["reg_status"], "revoked");
+    // The same change again is a no-op; a different change based on the old version conflicts.
+    let r = c
+        .put(&url)
+        .header("x-csrf-token", &csrf)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let stale = serde_json::json!({ "name": "华为技术有限公司", "reg_status": "注销", "reason": "误操作", "version": 1 });
+    let r = c
+        .put(&url)
+        .header("x-csrf-token", &csrf)
+        .json(&stale)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    let h: Value = c
+        .get(srv.url("/api/v1/subjects/914403001922038216/history"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(h.as_array().unwrap().len(), 2);
+    assert!(
+        h[0]["changes"]
+            .to_string()
+            .contains("登记状态：存续 → 吊销"),
+        "{h}"
+    );
+    // Inspectors may read but not write.
+    let (i, icsrf) = srv.login("t_inspector");
+    let r = i
+        .put(&url)
+        .header("x-csrf-token", &icsrf)
+        .json(&body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 403);
+}
