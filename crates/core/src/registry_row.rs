@@ -253,7 +253,7 @@ pub fn parse_row(
                 err(
                     Field::Code,
                     raw_code,
-                    format!("{error}（如确为存量代码，可选择“保留校验失败的代码”后重新导入）"),
+                    format!("{error}（如确为存量代码，可勾选“保留校验码错误的存量代码”或在命令行加 --allow-flagged 后重新导入）"),
                 );
                 None
             }
