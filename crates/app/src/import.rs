@@ -372,7 +372,7 @@ impl App {
             next.updated += upd;
             next.unchanged += same;
             imports::progress(tx, import_id, &next, None)?;
-            imports::heartbeat(tx, import_id, &now)?;
+            imports::heartbeat(tx, import_id, &now, chunk.bytes_read, chunk.file_size)?;
             audit::append(
                 tx,
                 &actor.audit(),

@@ -196,12 +196,17 @@ fn hostname() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-/// The start time of a process (field 22 of /proc/PID/stat), which tells a reused pid apart.
+/// The start time of a live process (field 22 of /proc/PID/stat), which tells a reused pid
+/// apart. A zombie (killed, not yet reaped) counts as gone.
 fn process_start(pid: &str) -> Option<String> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may contain spaces; fields after it follow the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(19).map(str::to_owned)
+    let mut rest = stat[stat.rfind(')')? + 1..].split_whitespace();
+    let state = rest.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    rest.nth(18).map(str::to_owned)
 }
 
 fn process_alive(pid: &str, start: &str) -> bool {
@@ -236,4 +241,35 @@ pub fn random_hex(bytes: usize) -> String {
 pub fn sha256_hex(s: &str) -> String {
     use sha2::Digest;
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_alive_and_a_killed_child_is_not() {
+        let me = process_identity();
+        let parts: Vec<&str> = me.rsplitn(3, ':').collect();
+        assert!(process_alive(parts[1], parts[0]), "{me}");
+        // A child killed but not yet reaped is a zombie: it must count as gone.
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .expect("spawn sleep");
+        let pid = child.id().to_string();
+        let start = process_start(&pid).expect("child is running");
+        child.kill().expect("kill");
+        let mut gone = false;
+        for _ in 0..100_000 {
+            if !process_alive(&pid, &start) {
+                gone = true;
+                break;
+            }
+            std::thread::yield_now();
+        }
+        assert!(gone, "a killed child still counts as alive");
+        child.wait().expect("reap");
+        assert!(!process_alive(&pid, &start));
+    }
 }

@@ -21,9 +21,11 @@ pub struct ImportRow {
     pub started_by: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// How far through the file, 0–100, while it runs (100 once it ended).
+    pub percent: i64,
 }
 
-const COLS: &str = "id, kind, file_name, file_sha256, allow_flagged, status, total_rows, processed_rows, imported, updated, unchanged, rejected, message, started_by, started_at, finished_at";
+const COLS: &str = "id, kind, file_name, file_sha256, allow_flagged, status, total_rows, processed_rows, imported, updated, unchanged, rejected, message, started_by, started_at, finished_at, bytes_read, file_size";
 
 fn import(r: &Row) -> Result<ImportRow> {
     Ok(ImportRow {
@@ -43,6 +45,17 @@ fn import(r: &Row) -> Result<ImportRow> {
         started_by: r.get(13)?,
         started_at: r.get(14)?,
         finished_at: r.get(15)?,
+        percent: {
+            let (read, size): (i64, i64) = (r.get(16)?, r.get(17)?);
+            let status: String = r.get(5)?;
+            if status != "running" {
+                100
+            } else if size > 0 {
+                (read * 100 / size).clamp(0, 99)
+            } else {
+                0
+            }
+        },
     })
 }
 
@@ -123,11 +136,17 @@ pub fn claim(conn: &mut Conn, id: i64, owner: &str, now: &str) -> Result<()> {
     Ok(())
 }
 
-/// A running job's sign of life (written with each committed chunk).
-pub fn heartbeat(conn: &mut Conn, id: i64, now: &str) -> Result<()> {
+/// A running job's sign of life and position in its file (written with each committed chunk).
+pub fn heartbeat(
+    conn: &mut Conn,
+    id: i64,
+    now: &str,
+    bytes_read: u64,
+    file_size: u64,
+) -> Result<()> {
     conn.execute(
-        "UPDATE imports SET heartbeat_at = ? WHERE id = ?",
-        &params![now, id],
+        "UPDATE imports SET heartbeat_at = ?, bytes_read = ?, file_size = ? WHERE id = ?",
+        &params![now, bytes_read as i64, file_size as i64, id],
     )?;
     Ok(())
 }

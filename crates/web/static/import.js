@@ -12,7 +12,7 @@
         document.getElementById('job-counts').textContent =
           '已处理 ' + j.processed_rows + ' 行：新增 ' + j.imported + '，更新 ' + j.updated + '，未变 ' + j.unchanged + '，拒绝 ' + j.rejected;
         var p = document.getElementById('job-progress');
-        if (j.progress_percent != null) p.value = j.progress_percent;
+        if (j.percent != null) p.value = j.percent;
         if (j.status === 'running') setTimeout(tick, 700); else location.reload();
       })
       .catch(function () { setTimeout(tick, 2000); });

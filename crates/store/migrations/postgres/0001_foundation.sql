@@ -91,7 +91,10 @@ CREATE TABLE imports (
     finished_at     TEXT,
     -- the process running the job (host:pid:start-time) and its last sign of life
     owner           TEXT,
-    heartbeat_at    TEXT
+    heartbeat_at    TEXT,
+    -- how far through the file the job is (CSV: bytes read), for the progress bar
+    bytes_read      BIGINT NOT NULL DEFAULT 0,
+    file_size       BIGINT NOT NULL DEFAULT 0
 );
 
 CREATE TABLE import_errors (
