@@ -131,7 +131,7 @@ impl IntoResponse for WebError {
         let page = format!(
             "<!doctype html><html lang=\"zh-CN\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
              <title>{title} - 信监</title><link rel=\"stylesheet\" href=\"/static/app.css\"></head><body><main class=\"narrow\">\
-             <div class=\"card error-card\"><h1>{title}</h1><p>{detail}</p><p><a href=\"javascript:history.back()\">返回上一页</a> · <a href=\"/\">首页</a></p></div></main></body></html>",
+             <div class=\"card error-card\"><h1>{title}</h1><p>{detail}</p><p><a href=\"/\">公示门户首页</a> · <a href=\"/workspace\">工作台</a></p></div></main></body></html>",
             title = html_escape(self.title),
             detail = html_escape(&self.detail)
         );
