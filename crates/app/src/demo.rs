@@ -321,9 +321,12 @@ pub fn write_messy(path: &Path, seed: u64) -> Result<()> {
     let mut rng = DemoRng::new(seed);
     let mut lines = vec![EXPORT_HEADERS.join(",")];
     // Two existing subjects with changes (the first two of the jurisdiction).
-    let mut first = subject(&mut rng, 0);
+    // Changes to the 6th and 7th subjects of the jurisdiction (not the first agency, which the
+    // demo's agency account represents).
+    let existing: Vec<DemoSubject> = (0..7).map(|i| subject(&mut rng, i)).collect();
+    let mut first = existing[5].clone();
     first.reg_status = "吊销，未注销".into();
-    let mut second = subject(&mut rng, 1);
+    let mut second = existing[6].clone();
     second.address = format!("{COUNTY}东坝街道文化路60号");
     let mut new_rng = DemoRng::new(seed ^ 0x5eed);
     let mut fresh: Vec<DemoSubject> = (0..6).map(|i| subject(&mut new_rng, 70_000 + i)).collect();

@@ -433,7 +433,8 @@ async fn subject_page(
         state,
         "subject_detail.html",
         ctx,
-        json!({ "s": s, "history": history, "can_reveal": can_reveal, "can_edit": can_edit, "revealed": revealed }),
+        json!({ "s": s, "history": history, "can_reveal": can_reveal, "can_edit": can_edit, "revealed": revealed,
+                "can_see_imports": ctx.actor.can(Permission::SubjectImport) }),
     )
 }
 
