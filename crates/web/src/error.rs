@@ -54,6 +54,18 @@ impl WebError {
             ..WebError::new(StatusCode::BAD_REQUEST, "请求有误", detail)
         }
     }
+    /// An upload over [`crate::MAX_UPLOAD_BYTES`].
+    pub fn too_large() -> Self {
+        WebError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "文件过大",
+            format!(
+                "上传内容超过 {} MB；大文件请拆分，或由管理员在服务器上使用命令行导入",
+                crate::MAX_UPLOAD_BYTES / 1024 / 1024
+            ),
+        )
+    }
+
     pub fn redirect_login(next: &str) -> Self {
         let mut e = WebError::new(StatusCode::SEE_OTHER, "请先登录", "请先登录");
         e.redirect = Some(format!("/login?next={}", urlencode(next)));
@@ -157,16 +169,7 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
     let is_api = req.uri().path().starts_with("/api/");
     let mut resp = next.run(req).await;
     if resp.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        resp = WebError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "文件过大",
-            format!(
-                "上传内容超过 {} MB；大文件请拆分，或由管理员在服务器上使用命令行导入",
-                crate::MAX_UPLOAD_BYTES / 1024 / 1024
-            ),
-        )
-        .api(is_api)
-        .into_response();
+        resp = WebError::too_large().api(is_api).into_response();
     }
     let h = resp.headers_mut();
     h.insert(

@@ -679,16 +679,29 @@ pub async fn import_upload(
                     .await
                     .map_err(|e| WebError::internal(e.to_string()))?;
                 use tokio::io::AsyncWriteExt;
-                while let Some(chunk) = field.chunk().await.map_err(|e| {
-                    WebError::bad_request("file", format!("上传中断或文件过大：{e}"))
-                })? {
-                    f.write_all(&chunk)
+                // Stream to disk; on any failure the partial file is removed.
+                let copied: Result<(), WebError> = async {
+                    while let Some(chunk) = field.chunk().await.map_err(|e| {
+                        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                            WebError::too_large()
+                        } else {
+                            WebError::bad_request("file", format!("上传中断：{e}"))
+                        }
+                    })? {
+                        f.write_all(&chunk)
+                            .await
+                            .map_err(|e| WebError::internal(e.to_string()))?;
+                    }
+                    f.flush()
                         .await
-                        .map_err(|e| WebError::internal(e.to_string()))?;
+                        .map_err(|e| WebError::internal(e.to_string()))
                 }
-                f.flush()
-                    .await
-                    .map_err(|e| WebError::internal(e.to_string()))?;
+                .await;
+                if let Err(e) = copied {
+                    drop(f);
+                    let _ = tokio::fs::remove_file(&path).await;
+                    return Err(e);
+                }
                 saved = Some((name, path));
             }
             Some("allow_flagged") => allow_flagged = true,

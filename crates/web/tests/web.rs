@@ -444,3 +444,41 @@ fn staff_create_and_change_subjects_as_new_versions() {
         .unwrap();
     assert_eq!(r.status(), 403);
 }
+
+#[test]
+fn an_upload_over_the_limit_gets_a_clear_413() {
+    let srv = TestServer::start();
+    let (c, csrf) = srv.login("t_regulator");
+    let big = vec![b'a'; xinjian_web::MAX_UPLOAD_BYTES + 1024];
+    let form = reqwest::blocking::multipart::Form::new().part(
+        "file",
+        reqwest::blocking::multipart::Part::bytes(big).file_name("big.csv"),
+    );
+    let r = c
+        .post(srv.url(&format!("/imports?_csrf={csrf}")))
+        .multipart(form)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let body = r.text().unwrap();
+    assert!(
+        body.contains("文件过大") && body.contains("命令行"),
+        "{body}"
+    );
+    // No partial file is left behind, and nothing was registered as an import.
+    let uploads = srv.app.data_dir().join("uploads");
+    let left: Vec<_> = std::fs::read_dir(&uploads)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(left.iter().all(|n| !n.ends_with("big.csv")), "{left:?}");
+    assert!(srv
+        .app
+        .recent_imports(&xinjian_app::Actor::System("t".into()))
+        .unwrap()
+        .iter()
+        .all(|j| j.file_name != "big.csv"));
+}
