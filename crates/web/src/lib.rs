@@ -42,6 +42,17 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(WebError::from)
 }
 
+/// Run a use case as the caller, on a blocking thread.
+pub async fn call<T: Send + 'static>(
+    state: &AppState,
+    ctx: &auth::Ctx,
+    f: impl FnOnce(&xinjian_app::App, &xinjian_app::Actor) -> xinjian_app::Result<T> + Send + 'static,
+) -> Result<T, WebError> {
+    let app = state.app.clone();
+    let actor = ctx.actor.clone();
+    blocking(move || f(&app, &actor)).await
+}
+
 /// The whole router. Every route registered here must appear in [`routes::ROUTES`]; the
 /// auth middleware refuses (500, logged) a matched route that is missing from the table.
 pub fn router(state: AppState) -> Router {

@@ -15,7 +15,7 @@ use xinjian_store::subjects::SubjectQuery;
 
 use crate::auth::{Ctx, SESSION_COOKIE};
 use crate::error::WebError;
-use crate::{blocking, AppState};
+use crate::{blocking, call, AppState};
 
 #[derive(Serialize)]
 struct Me {
@@ -316,9 +316,7 @@ pub async fn logout(
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, WebError> {
     if let Some(token) = ctx.session.clone() {
-        let app = state.app.clone();
-        let actor = ctx.actor.clone();
-        blocking(move || app.logout(&actor, &token)).await?;
+        call(&state, &ctx, move |app, actor| app.logout(actor, &token)).await?;
     }
     let clear = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok(([(header::SET_COOKIE, clear)], Redirect::to("/")).into_response())
@@ -330,9 +328,10 @@ pub async fn workspace(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let stats = blocking(move || Ok(app.registry_stats(&actor).ok())).await?;
+    let stats = call(&state, &ctx, move |app, actor| {
+        Ok(app.registry_stats(actor).ok())
+    })
+    .await?;
     let today = xinjian_app::today();
     let workday = state.app.calendar().is_workday(today).ok();
     render(
@@ -374,9 +373,10 @@ pub async fn subjects(
         limit: PAGE,
         offset: (pageno - 1) * PAGE,
     };
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let page = blocking(move || app.search_subjects(&actor, &query)).await?;
+    let page = call(&state, &ctx, move |app, actor| {
+        app.search_subjects(actor, &query)
+    })
+    .await?;
     let pages = ((page.total + PAGE - 1) / PAGE).max(1);
     let link = |p: i64| {
         format!(
@@ -418,12 +418,10 @@ async fn subject_page(
     code: String,
     revealed: Option<String>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let (s, history) = blocking(move || {
+    let (s, history) = call(state, ctx, move |app, actor| {
         Ok((
-            app.subject(&actor, &code)?,
-            app.subject_history(&actor, &code)?,
+            app.subject(actor, &code)?,
+            app.subject_history(actor, &code)?,
         ))
     })
     .await?;
@@ -470,9 +468,7 @@ pub async fn subject_edit(
     Extension(ctx): Extension<Ctx>,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let s = blocking(move || app.subject(&actor, &code)).await?;
+    let s = call(&state, &ctx, move |app, actor| app.subject(actor, &code)).await?;
     render(
         &state,
         "subject_form.html",
@@ -551,10 +547,12 @@ pub async fn subject_create(
     Extension(ctx): Extension<Ctx>,
     Form(f): Form<SubjectForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let (input, reason) = (f.subject.clone(), f.reason.clone());
-    match blocking(move || app.create_subject_input(&actor, input, &reason)).await {
+    match call(&state, &ctx, move |app, actor| {
+        app.create_subject_input(actor, input, &reason)
+    })
+    .await
+    {
         Ok(s) => Ok(Redirect::to(&format!("/subjects/{}", s.code)).into_response()),
         Err(e) => form_error(&state, &ctx, &f, true, e),
     }
@@ -566,8 +564,6 @@ pub async fn subject_update(
     Path(code): Path<String>,
     Form(f): Form<SubjectForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let (mut input, reason) = (f.subject.clone(), f.reason.clone());
     input.code = code.clone();
     let Some(version) = f.version else {
@@ -579,7 +575,11 @@ pub async fn subject_update(
             WebError::bad_request("version", "表单缺少版本号，请刷新后重试"),
         );
     };
-    match blocking(move || app.update_subject_input(&actor, &code, input, version, &reason)).await {
+    match call(&state, &ctx, move |app, actor| {
+        app.update_subject_input(actor, &code, input, version, &reason)
+    })
+    .await
+    {
         Ok(s) => Ok(Redirect::to(&format!("/subjects/{}", s.code)).into_response()),
         Err(e) => form_error(&state, &ctx, &f, false, e),
     }
@@ -608,10 +608,11 @@ pub async fn subject_reveal(
     Path(code): Path<String>,
     Form(f): Form<RevealForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let c = code.clone();
-    let full = blocking(move || app.reveal_legal_rep_id(&actor, &c, &f.purpose)).await?;
+    let full = call(&state, &ctx, move |app, actor| {
+        app.reveal_legal_rep_id(actor, &c, &f.purpose)
+    })
+    .await?;
     subject_page(
         &state,
         &ctx,
@@ -631,9 +632,7 @@ pub async fn imports_page(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let jobs = blocking(move || app.recent_imports(&actor)).await?;
+    let jobs = call(&state, &ctx, move |app, actor| app.recent_imports(actor)).await?;
     render(
         &state,
         "imports.html",
@@ -721,10 +720,11 @@ pub async fn import_upload(
         return Err(WebError::bad_request("file", "文件是空的"));
     }
     let opts = ImportOptions { allow_flagged };
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let p2 = path.clone();
-    let id = blocking(move || app.start_subject_import(&actor, &name, &p2, opts)).await?;
+    let id = call(&state, &ctx, move |app, actor| {
+        app.start_subject_import(actor, &name, &p2, opts)
+    })
+    .await?;
     let app = state.app.clone();
     let actor = ctx.actor.clone();
     std::thread::spawn(move || {
@@ -740,12 +740,10 @@ pub async fn import_detail(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let (job, errors) = blocking(move || {
+    let (job, errors) = call(&state, &ctx, move |app, actor| {
         Ok((
-            app.import_job(&actor, id)?,
-            app.import_errors(&actor, id, 200)?,
+            app.import_job(actor, id)?,
+            app.import_errors(actor, id, 200)?,
         ))
     })
     .await?;
@@ -779,9 +777,10 @@ pub async fn import_errors_xlsx(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let bytes = blocking(move || app.import_errors_xlsx(&actor, id)).await?;
+    let bytes = call(&state, &ctx, move |app, actor| {
+        app.import_errors_xlsx(actor, id)
+    })
+    .await?;
     Ok(xlsx(bytes, &format!("import-{id}-errors.xlsx")))
 }
 
@@ -812,19 +811,17 @@ pub async fn quality(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let r = blocking(move || app.quality_report(&actor)).await?;
+    let r = call(&state, &ctx, move |app, actor| app.quality_report(actor)).await?;
     render(&state, "quality.html", &ctx, json!({ "r": r }))
 }
 
 // ---------- administration ----------
 
 async fn users_view(state: &AppState, ctx: &Ctx, extra: Value) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let (users, tokens) =
-        blocking(move || Ok((app.list_users(&actor)?, app.list_tokens(&actor)?))).await?;
+    let (users, tokens) = call(state, ctx, move |app, actor| {
+        Ok((app.list_users(actor)?, app.list_tokens(actor)?))
+    })
+    .await?;
     let now = xinjian_app::now();
     let users: Vec<Value> = users
         .into_iter()
@@ -908,10 +905,11 @@ pub async fn user_create(
             subject_code: Some(f.subject_code),
             password: f.password,
         };
-        let app = state.app.clone();
-        let actor = ctx.actor.clone();
         let name = account.username.clone();
-        blocking(move || app.create_user(&actor, &account)).await?;
+        call(&state, &ctx, move |app, actor| {
+            app.create_user(actor, &account)
+        })
+        .await?;
         Ok(json!({ "flash": format!("已创建用户 {name}") }))
     }
     .await;
@@ -929,10 +927,12 @@ pub async fn user_active(
     Path(id): Path<i64>,
     Form(f): Form<ActiveForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let active = f.active == "1";
-    let r = blocking(move || app.set_user_active(&actor, id, active)).await.map(|_| json!({ "flash": if active { "已启用" } else { "已停用，该用户的登录会话已结束" } }));
+    let r = call(&state, &ctx, move |app, actor| {
+        app.set_user_active(actor, id, active)
+    })
+    .await
+    .map(|_| json!({ "flash": if active { "已启用" } else { "已停用，该用户的登录会话已结束" } }));
     with_flash(&state, &ctx, r).await
 }
 
@@ -947,11 +947,11 @@ pub async fn user_password(
     Path(id): Path<i64>,
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let r = blocking(move || app.reset_password(&actor, id, &f.password))
-        .await
-        .map(|_| json!({ "flash": "密码已重置，账号锁定已解除" }));
+    let r = call(&state, &ctx, move |app, actor| {
+        app.reset_password(actor, id, &f.password)
+    })
+    .await
+    .map(|_| json!({ "flash": "密码已重置，账号锁定已解除" }));
     with_flash(&state, &ctx, r).await
 }
 
@@ -966,11 +966,11 @@ pub async fn token_issue(
     Path(id): Path<i64>,
     Form(f): Form<TokenForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let r = blocking(move || app.issue_token(&actor, id, &f.name))
-        .await
-        .map(|t| json!({ "new_token": t }));
+    let r = call(&state, &ctx, move |app, actor| {
+        app.issue_token(actor, id, &f.name)
+    })
+    .await
+    .map(|t| json!({ "new_token": t }));
     with_flash(&state, &ctx, r).await
 }
 
@@ -979,9 +979,7 @@ pub async fn token_revoke(
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
-    let r = blocking(move || app.revoke_token(&actor, id))
+    let r = call(&state, &ctx, move |app, actor| app.revoke_token(actor, id))
         .await
         .map(|_| json!({ "flash": "令牌已吊销" }));
     with_flash(&state, &ctx, r).await
@@ -998,13 +996,11 @@ pub async fn audit_page(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<AuditQuery>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let filter = q.q.clone();
-    let (entries, verify) = blocking(move || {
+    let (entries, verify) = call(&state, &ctx, move |app, actor| {
         Ok((
-            app.audit_recent(&actor, &filter, 200)?,
-            app.audit_verify(&actor)?,
+            app.audit_recent(actor, &filter, 200)?,
+            app.audit_verify(actor)?,
         ))
     })
     .await?;
@@ -1077,13 +1073,15 @@ pub async fn calendar_upload(
     Extension(ctx): Extension<Ctx>,
     Form(f): Form<CalendarForm>,
 ) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let actor = ctx.actor.clone();
     let q = CalendarQuery {
         date: None,
         n: None,
     };
-    match blocking(move || app.load_calendar_years(&actor, &f.json)).await {
+    match call(&state, &ctx, move |app, actor| {
+        app.load_calendar_years(actor, &f.json)
+    })
+    .await
+    {
         Ok(years) => {
             calendar_view(
                 &state,
