@@ -258,20 +258,7 @@ fn upload_import_and_error_report() {
     assert_eq!(r.status(), 303, "{}", r.text().unwrap_or_default());
     let location = r.headers()["location"].to_str().unwrap().to_owned();
     let id: i64 = location.rsplit('/').next().unwrap().parse().unwrap();
-    // Wait for the background job to finish (bounded number of polls).
-    let mut job = Value::Null;
-    for _ in 0..2000 {
-        job = c
-            .get(srv.url(&format!("/api/v1/imports/{id}")))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if job["status"] != "running" {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    let job = wait_for_job(&srv, &c, id);
     assert_eq!(job["status"], "done", "{job}");
     assert!(job["rejected"].as_i64().unwrap() >= 8, "{job}");
     assert!(job["imported"].as_i64().unwrap() >= 5, "{job}");
@@ -306,19 +293,7 @@ fn upload_import_and_error_report() {
         .unwrap()
         .parse()
         .unwrap();
-    let mut job = Value::Null;
-    for _ in 0..2000 {
-        job = c
-            .get(srv.url(&format!("/api/v1/imports/{id2}")))
-            .send()
-            .unwrap()
-            .json()
-            .unwrap();
-        if job["status"] != "running" {
-            break;
-        }
-        std::thread::yield_now();
-    }
+    let job = wait_for_job(&srv, &c, id2);
     assert_eq!(job["status"], "failed");
     assert!(job["message"].as_str().unwrap().contains("二进制"), "{job}");
 }
@@ -481,4 +456,22 @@ fn an_upload_over_the_limit_gets_a_clear_413() {
         .unwrap()
         .iter()
         .all(|j| j.file_name != "big.csv"));
+}
+
+/// Poll a background import until it is no longer running (a bounded number of requests; each
+/// is a round trip to the server, so this waits on the job, not on a clock).
+fn wait_for_job(srv: &TestServer, c: &reqwest::blocking::Client, id: i64) -> Value {
+    for _ in 0..50_000 {
+        let job: Value = c
+            .get(srv.url(&format!("/api/v1/imports/{id}")))
+            .send()
+            .unwrap()
+            .json()
+            .unwrap();
+        if job["status"] != "running" {
+            return job;
+        }
+        std::thread::yield_now();
+    }
+    panic!("import {id} still running after 50,000 polls");
 }
