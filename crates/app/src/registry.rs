@@ -104,7 +104,7 @@ impl From<&SubjectRow> for PublicSubject {
 }
 
 /// A subject as entered by staff (form or API). Empty strings mean "not given".
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, serde::Serialize)]
 #[serde(default)]
 pub struct SubjectInput {
     pub code: String,

@@ -156,23 +156,10 @@ pub async fn audit_verify(
     .into_response())
 }
 
-/// Body of `POST /api/v1/subjects` and `PUT /api/v1/subjects/{code}`.
-#[derive(Deserialize)]
-pub struct SubjectBody {
-    #[serde(flatten)]
-    subject: xinjian_app::registry::SubjectInput,
-    /// Why the record is entered or changed (required for changes).
-    #[serde(default)]
-    reason: String,
-    /// The version the change is based on (PUT): a stale version is a 409 conflict.
-    #[serde(default)]
-    version: Option<i64>,
-}
-
 pub async fn subject_create(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    body: Result<Json<SubjectBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<crate::SubjectChange>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, WebError> {
     let Json(b) = body.map_err(|e| {
         WebError::bad_request("body", format!("请求体不是有效的 JSON：{e}")).api(true)
@@ -187,7 +174,7 @@ pub async fn subject_update(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(code): Path<String>,
-    body: Result<Json<SubjectBody>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<crate::SubjectChange>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, WebError> {
     let Json(mut b) = body.map_err(|e| {
         WebError::bad_request("body", format!("请求体不是有效的 JSON：{e}")).api(true)

@@ -42,6 +42,20 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(WebError::from)
 }
 
+/// A subject entered or changed by staff: the page form and the JSON API
+/// (`POST /api/v1/subjects`, `PUT /api/v1/subjects/{code}`) take the same fields.
+#[derive(serde::Deserialize)]
+pub struct SubjectChange {
+    #[serde(flatten)]
+    pub subject: xinjian_app::registry::SubjectInput,
+    /// Why the subject is entered or changed (required for changes).
+    #[serde(default)]
+    pub reason: String,
+    /// The version the change is based on: a stale version is a 409 conflict.
+    #[serde(default)]
+    pub version: Option<i64>,
+}
+
 /// Run a use case as the caller, on a blocking thread.
 pub async fn call<T: Send + 'static>(
     state: &AppState,

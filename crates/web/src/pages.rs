@@ -477,28 +477,21 @@ pub async fn subject_edit(
     )
 }
 
-#[derive(Deserialize)]
-pub struct SubjectForm {
-    #[serde(flatten)]
-    subject: xinjian_app::registry::SubjectInput,
-    #[serde(default)]
-    reason: String,
-    #[serde(default)]
-    version: Option<i64>,
-}
-
 /// Re-show the form with the error, keeping what was typed (except the ID number).
 fn form_error(
     state: &AppState,
     ctx: &Ctx,
-    f: &SubjectForm,
+    f: &crate::SubjectChange,
     is_new: bool,
     e: WebError,
 ) -> Result<Response, WebError> {
     if !e.status.is_client_error() || e.status == StatusCode::FORBIDDEN {
         return Err(e);
     }
-    let mut s = serde_json::to_value(SubjectFormEcho::from(f)).unwrap_or_default();
+    // The ID number is never echoed back to the browser.
+    let mut echo = f.subject.clone();
+    echo.legal_rep_id.clear();
+    let mut s = serde_json::to_value(echo).unwrap_or_default();
     s["version"] = json!(f.version);
     let mut r = render(
         state,
@@ -510,42 +503,10 @@ fn form_error(
     Ok(r)
 }
 
-#[derive(Serialize)]
-struct SubjectFormEcho {
-    code: String,
-    name: String,
-    entity_type: String,
-    legal_rep: String,
-    established_on: String,
-    address: String,
-    business_scope: String,
-    reg_status: String,
-    reg_authority: String,
-    industry: String,
-}
-
-impl From<&SubjectForm> for SubjectFormEcho {
-    fn from(f: &SubjectForm) -> Self {
-        let s = &f.subject;
-        SubjectFormEcho {
-            code: s.code.clone(),
-            name: s.name.clone(),
-            entity_type: s.entity_type.clone(),
-            legal_rep: s.legal_rep.clone(),
-            established_on: s.established_on.clone(),
-            address: s.address.clone(),
-            business_scope: s.business_scope.clone(),
-            reg_status: s.reg_status.clone(),
-            reg_authority: s.reg_authority.clone(),
-            industry: s.industry.clone(),
-        }
-    }
-}
-
 pub async fn subject_create(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
-    Form(f): Form<SubjectForm>,
+    Form(f): Form<crate::SubjectChange>,
 ) -> Result<Response, WebError> {
     let (input, reason) = (f.subject.clone(), f.reason.clone());
     match call(&state, &ctx, move |app, actor| {
@@ -562,7 +523,7 @@ pub async fn subject_update(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(code): Path<String>,
-    Form(f): Form<SubjectForm>,
+    Form(f): Form<crate::SubjectChange>,
 ) -> Result<Response, WebError> {
     let (mut input, reason) = (f.subject.clone(), f.reason.clone());
     input.code = code.clone();

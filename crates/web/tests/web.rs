@@ -362,11 +362,18 @@ fn staff_create_and_change_subjects_as_new_versions() {
         ("_csrf", csrf.as_str()),
         ("code", "91440300192203821I"),
         ("name", "某公司"),
+        ("legal_rep_id", "11010519491231002X"),
         ("reason", "x"),
     ];
     let r = c.post(srv.url("/subjects")).form(&bad).send().unwrap();
     assert_eq!(r.status(), 400);
-    assert!(r.text().unwrap().contains("第18位"));
+    let page = r.text().unwrap();
+    assert!(page.contains("第18位"));
+    // The form comes back with what was typed, except the ID number.
+    assert!(
+        page.contains("某公司") && !page.contains("11010519491231002X"),
+        "{page}"
+    );
     // Change through the JSON API: version 1 → 2; a stale version is a conflict.
     let url = srv.url("/api/v1/subjects/914403001922038216");
     let body = serde_json::json!({ "name": "华为技术有限公司", "reg_status": "吊销，未注销", "reason": "市场监管部门吊销营业执照", "version": 1 });
