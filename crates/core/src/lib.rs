@@ -2,6 +2,8 @@
 
 pub mod audit;
 pub mod calendar;
+pub mod credit;
+pub mod credit_row;
 pub mod dates;
 pub mod division;
 pub mod person_id;

@@ -106,14 +106,18 @@ pub enum RegStatus {
     Deregistered,
     /// 迁出 — moved out of the jurisdiction.
     MovedOut,
+    /// 待核实 — not (yet) in the registry: created because a credit record or list entry
+    /// named this code. The next registry import replaces it with the registered facts.
+    Pending,
 }
 
 impl RegStatus {
-    pub const ALL: [RegStatus; 4] = [
+    pub const ALL: [RegStatus; 5] = [
         RegStatus::Active,
         RegStatus::Revoked,
         RegStatus::Deregistered,
         RegStatus::MovedOut,
+        RegStatus::Pending,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +126,7 @@ impl RegStatus {
             RegStatus::Revoked => "revoked",
             RegStatus::Deregistered => "deregistered",
             RegStatus::MovedOut => "moved_out",
+            RegStatus::Pending => "pending",
         }
     }
 
@@ -135,6 +140,7 @@ impl RegStatus {
             RegStatus::Revoked => "吊销",
             RegStatus::Deregistered => "注销",
             RegStatus::MovedOut => "迁出",
+            RegStatus::Pending => "待核实",
         }
     }
 
