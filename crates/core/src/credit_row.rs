@@ -361,7 +361,11 @@ impl<'a> Cells<'a> {
         }
         match parse_date(v) {
             Ok(d) if not_future && d > today => {
-                self.err(c, v, format!("日期 {d} 晚于今天（{today}），不能是将来的日期"));
+                self.err(
+                    c,
+                    v,
+                    format!("日期 {d} 晚于今天（{today}），不能是将来的日期"),
+                );
                 None
             }
             Ok(d) => Some(d),
@@ -643,7 +647,10 @@ mod tests {
         let CreditRow::Record(r) = row else { panic!() };
         assert_eq!(r.severity, Some(Severity::General));
         assert_eq!(r.categories, vec!["警告", "罚款"]);
-        assert_eq!(r.decision_date, NaiveDate::from_ymd_opt(2024, 3, 5).unwrap());
+        assert_eq!(
+            r.decision_date,
+            NaiveDate::from_ymd_opt(2024, 3, 5).unwrap()
+        );
         assert_eq!(r.fine_amount.as_deref(), Some("0.5"));
     }
 
@@ -702,7 +709,16 @@ mod tests {
         // Ambiguous dates are refused.
         let e = parse_credit_row(
             &map,
-            &["某公司", "914403001922038216", "X1", "罚款", "05/03/2024", "", "", ""],
+            &[
+                "某公司",
+                "914403001922038216",
+                "X1",
+                "罚款",
+                "05/03/2024",
+                "",
+                "",
+                "",
+            ],
             opts(&m),
         )
         .unwrap_err();
@@ -711,7 +727,8 @@ mod tests {
 
     #[test]
     fn missing_columns_are_named() {
-        let e = ColumnMap::detect(FileKind::Licenses, &h(&["统一社会信用代码", "名称"])).unwrap_err();
+        let e =
+            ColumnMap::detect(FileKind::Licenses, &h(&["统一社会信用代码", "名称"])).unwrap_err();
         assert!(e.contains("行政许可决定文书号"), "{e}");
         assert!(e.contains("许可决定日期"), "{e}");
     }

@@ -14,6 +14,7 @@ mod value;
 
 pub mod audit;
 pub mod calendar;
+pub mod credit;
 pub mod imports;
 pub mod subjects;
 pub mod users;

@@ -3,14 +3,37 @@
 use crate::{Backend, Conn, Db, Result, StoreError, Value};
 
 /// `(version, sql)` pairs in order. A version is never edited once released: add a new one.
-const SQLITE: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../migrations/sqlite/0001_foundation.sql"),
-)];
-const POSTGRES: &[(&str, &str)] = &[(
-    "0001_foundation",
-    include_str!("../migrations/postgres/0001_foundation.sql"),
-)];
+const SQLITE: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        include_str!("../migrations/sqlite/0001_foundation.sql"),
+    ),
+    (
+        "0002_credit",
+        include_str!("../migrations/sqlite/0002_credit.sql"),
+    ),
+];
+const POSTGRES: &[(&str, &str)] = &[
+    (
+        "0001_foundation",
+        include_str!("../migrations/postgres/0001_foundation.sql"),
+    ),
+    (
+        "0002_credit",
+        include_str!("../migrations/postgres/0002_credit.sql"),
+    ),
+];
+
+/// Data steps that follow a schema version, written in Rust because their content lives in
+/// the core crate (one place for the defaults).
+fn after(conn: &mut Conn, version: &str) -> Result<()> {
+    if version == "0002_credit" {
+        let now = chrono::Utc::now().to_rfc3339();
+        crate::credit::seed_defaults(conn, &now)?;
+        crate::subjects::rebuild_name_index(conn)?;
+    }
+    Ok(())
+}
 
 /// Arbitrary key for the PostgreSQL advisory lock that serialises concurrent migrators.
 const MIGRATION_LOCK: i64 = 0x78696e6a69616e; // "xinjian"
@@ -49,6 +72,7 @@ pub(crate) fn migrate_conn(conn: &mut Conn) -> Result<Vec<String>> {
             }
             tx.execute_batch(sql)
                 .map_err(|e| StoreError::Migration(format!("{version}: {e}")))?;
+            after(tx, version)?;
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                 &[

@@ -135,6 +135,8 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
         let c: &rusqlite::Connection = c;
         let mut subject = c.prepare_cached(INSERT_SUBJECT)?;
         let mut version = c.prepare_cached(INSERT_VERSION)?;
+        let mut names = c.prepare_cached(INSERT_NAME)?;
+        let mut grams = String::new();
         for it in items {
             let d = it.data;
             subject.execute(rusqlite::params![
@@ -160,6 +162,8 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
             version.execute(rusqlite::params![
                 id, 1i64, it.json, it.hash, p.source, p.actor, p.reason, p.now
             ])?;
+            name_grams_into(&d.name, &mut grams);
+            names.execute(rusqlite::params![id, grams])?;
         }
         return Ok(());
     }
@@ -185,6 +189,7 @@ fn insert_with_json(
     let mut ps = data_params(d);
     ps.extend(params![hash, p.now, p.now]);
     let id = conn.insert_id(&format!("{INSERT_SUBJECT} RETURNING id"), &ps)?;
+    index_name(conn, id, &d.name, false)?;
     conn.execute(
         INSERT_VERSION,
         &params![id, 1i64, json, hash, p.source, p.actor, p.reason, p.now],
@@ -218,6 +223,7 @@ pub fn update(
         )));
     }
     insert_version(conn, id, version, d, hash, p)?;
+    index_name(conn, id, &d.name, true)?;
     Ok(version)
 }
 
@@ -267,6 +273,140 @@ pub fn versions(conn: &mut Conn, id: i64) -> Result<Vec<VersionRow>> {
         })
     })
     .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Name search
+
+const INSERT_NAME: &str = "INSERT INTO subject_names (rowid, grams) VALUES (?, ?)";
+
+/// The searchable text of a name: its characters separated by spaces, between the markers
+/// `xjs` and `xje` (which no name produces: every name character is its own token). A
+/// substring of the name is then a phrase of single-character tokens; a prefix is a phrase
+/// starting with `xjs`; the whole name is a phrase from `xjs` to `xje`. PostgreSQL builds the
+/// same text in SQL for its expression index (migration 0002).
+pub fn name_grams(name: &str) -> String {
+    let mut s = String::new();
+    name_grams_into(name, &mut s);
+    s
+}
+
+fn name_grams_into(name: &str, out: &mut String) {
+    out.clear();
+    out.push_str("xjs ");
+    for c in name.chars() {
+        out.push(c);
+        out.push(' ');
+    }
+    out.push_str(" xje");
+}
+
+/// Keep the SQLite search index in step with a name (PostgreSQL's index is maintained by
+/// the database).
+fn index_name(conn: &mut Conn, id: i64, name: &str, replace: bool) -> Result<()> {
+    if conn.backend() != crate::Backend::Sqlite {
+        return Ok(());
+    }
+    if replace {
+        conn.execute("DELETE FROM subject_names WHERE rowid = ?", &params![id])?;
+    }
+    conn.execute(INSERT_NAME, &params![id, name_grams(name)])?;
+    Ok(())
+}
+
+/// Rebuild the SQLite search index from the registry (migration 0002 on existing data).
+pub(crate) fn rebuild_name_index(conn: &mut Conn) -> Result<()> {
+    if conn.backend() != crate::Backend::Sqlite {
+        return Ok(());
+    }
+    conn.execute("DELETE FROM subject_names", &[])?;
+    let rows: Vec<(i64, String)> = conn
+        .query("SELECT id, name FROM subjects", &[])?
+        .iter()
+        .map(|r| Ok((r.get(0)?, r.get(1)?)))
+        .collect::<Result<_>>()?;
+    for (id, name) in rows {
+        conn.execute(INSERT_NAME, &params![id, name_grams(&name)])?;
+    }
+    Ok(())
+}
+
+/// A search hit: enough to list and link a subject.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NameHit {
+    pub id: i64,
+    pub code: String,
+    pub name: String,
+    pub reg_status: RegStatus,
+}
+
+/// How many phrase matches are ranked before the best `limit` are returned.
+const CANDIDATES: i64 = 200;
+
+/// Find subjects by a name fragment (any length, one Chinese character included) or by a
+/// code or code prefix. Best first: the exact name, names starting with the text, then
+/// names containing it, shorter names first. Uses the search index, never a table scan.
+pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
+    let q = xinjian_core::text::normalize_text(q.trim());
+    let limit = limit.clamp(1, 100);
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    let hit = |r: &Row| -> Result<NameHit> {
+        let status: String = r.get(3)?;
+        Ok(NameHit {
+            id: r.get(0)?,
+            code: r.get(1)?,
+            name: r.get(2)?,
+            reg_status: RegStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
+        })
+    };
+    if looks_like_code(&q) {
+        let upper = q.to_ascii_uppercase();
+        // A range on the unique code index: `code >= q AND code < q + '~'`.
+        return conn
+            .query(
+                "SELECT id, code, name, reg_status FROM subjects WHERE code >= ? AND code < ? ORDER BY code LIMIT ?",
+                &params![upper.as_str(), format!("{upper}~"), limit],
+            )?
+            .iter()
+            .map(hit)
+            .collect();
+    }
+    let body: String = q.chars().flat_map(|c| [c, ' ']).collect();
+    let phrases = [
+        format!("xjs {body} xje"),
+        format!("xjs {body}"),
+        body.trim_end().to_owned(),
+    ];
+    let needle = q.to_lowercase();
+    let mut out: Vec<NameHit> = Vec::new();
+    for phrase in &phrases {
+        if out.len() as i64 >= limit {
+            break;
+        }
+        let mut found: Vec<NameHit> = match conn.backend() {
+            crate::Backend::Sqlite => conn.query(
+                "SELECT s.id, s.code, s.name, s.reg_status FROM subjects s                  WHERE s.id IN (SELECT rowid FROM subject_names WHERE subject_names MATCH ? LIMIT ?)",
+                &params![format!("\"{}\"", phrase.replace('"', "\"\"")), CANDIDATES],
+            )?,
+            crate::Backend::Postgres => conn.query(
+                "SELECT s.id, s.code, s.name, s.reg_status FROM subjects s                  WHERE to_tsvector('simple', 'xjs ' || regexp_replace(s.name, '(.)', '\\1 ', 'g') || ' xje')                        @@ phraseto_tsquery('simple', ?) LIMIT ?",
+                &params![phrase.as_str(), CANDIDATES],
+            )?,
+        }
+        .iter()
+        .map(hit)
+        .collect::<Result<_>>()?;
+        // The index drops punctuation: keep only names that really contain the text.
+        found.retain(|h| {
+            h.name.to_lowercase().contains(&needle) && !out.iter().any(|o| o.id == h.id)
+        });
+        found.sort_by(|a, b| (a.name.chars().count(), a.id).cmp(&(b.name.chars().count(), b.id)));
+        out.extend(found);
+    }
+    out.truncate(limit as usize);
+    Ok(out)
 }
 
 /// Filters for the registry list.
