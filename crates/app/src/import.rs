@@ -12,7 +12,7 @@ use std::sync::atomic::Ordering;
 use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use xinjian_core::registry_row::{parse_row, HeaderMap, RowOptions};
+use xinjian_core::registry_row::{parse_row, CellError, HeaderMap, RowOptions};
 use xinjian_core::role::Permission;
 use xinjian_core::subject::SubjectData;
 use xinjian_store::imports::{self, Counts, ImportError, ImportRow};
@@ -60,7 +60,7 @@ impl ImportSummary {
     }
 }
 
-fn file_sha256(path: &Path) -> Result<String> {
+pub(crate) fn file_sha256(path: &Path) -> Result<String> {
     let mut f = std::fs::File::open(path)
         .map_err(|e| AppError::Unprocessable(format!("无法打开文件：{e}")))?;
     let mut h = Sha256::new();
@@ -76,39 +76,85 @@ struct ParsedRow {
     hash: String,
 }
 
-/// A chunk of the file: valid rows, rejected cells, and where it lies in the file.
-struct Chunk {
-    rows: Vec<ParsedRow>,
-    rejected: Vec<ImportError>,
-    processed: i64,
-    rejected_rows: i64,
-    first_row: u64,
-    last_row: u64,
-    bytes_read: u64,
-    file_size: u64,
+/// How one kind of file is read: rows to values, and the identity that makes two rows of one
+/// file duplicates.
+pub(crate) trait RowParser: Sync {
+    type Row: Send;
+    type Key: std::hash::Hash + Eq;
+    fn parse(&self, cells: &[&str]) -> std::result::Result<Self::Row, Vec<CellError>>;
+    fn key(&self, row: &Self::Row) -> Self::Key;
+    /// The rejection of a row whose key an earlier row (`first`) of the file already had.
+    fn duplicate(&self, row: &Self::Row, first: u64) -> (String, String, String);
 }
 
-/// The parser stage: read rows, validate them, report duplicate codes inside the file, and
-/// send chunks of at most [`CHUNK_ROWS`] rows. A file-level error ends the stream.
-fn parse_chunks(
-    table: &mut TableReader,
-    map: &HeaderMap,
+struct SubjectParser<'a> {
+    map: &'a HeaderMap,
     opts: RowOptions,
-    tx: &std::sync::mpsc::SyncSender<Result<Chunk>>,
+}
+
+impl RowParser for SubjectParser<'_> {
+    type Row = ParsedRow;
+    // 18 bytes a code, not the rows themselves.
+    type Key = [u8; 18];
+    fn parse(&self, cells: &[&str]) -> std::result::Result<ParsedRow, Vec<CellError>> {
+        parse_row(self.map, cells, self.opts).map(|data| {
+            let (json, hash) = data.canonical_json_and_hash();
+            ParsedRow { data, json, hash }
+        })
+    }
+    fn key(&self, row: &ParsedRow) -> [u8; 18] {
+        row.data
+            .code
+            .as_bytes()
+            .try_into()
+            .expect("codes are 18 ASCII characters")
+    }
+    fn duplicate(&self, row: &ParsedRow, first: u64) -> (String, String, String) {
+        (
+            self.map.header_text(xinjian_core::registry_row::Field::Code),
+            row.data.code.clone(),
+            format!("文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"),
+        )
+    }
+}
+
+/// A chunk of the file: valid rows with their row numbers, rejected cells, and where it lies
+/// in the file.
+pub(crate) struct Chunk<R> {
+    pub rows: Vec<(u64, R)>,
+    pub rejected: Vec<ImportError>,
+    pub processed: i64,
+    pub rejected_rows: i64,
+    pub first_row: u64,
+    pub last_row: u64,
+    pub bytes_read: u64,
+    pub file_size: u64,
+}
+
+impl<R> Chunk<R> {
+    fn new() -> Self {
+        Chunk {
+            rows: Vec::with_capacity(CHUNK_ROWS),
+            rejected: Vec::new(),
+            processed: 0,
+            rejected_rows: 0,
+            first_row: 0,
+            last_row: 0,
+            bytes_read: 0,
+            file_size: 0,
+        }
+    }
+}
+
+/// The parser stage: read rows, validate them, report duplicate keys inside the file, and
+/// send chunks of at most [`CHUNK_ROWS`] rows. A file-level error ends the stream.
+fn parse_chunks<P: RowParser>(
+    table: &mut TableReader,
+    parser: &P,
+    tx: &std::sync::mpsc::SyncSender<Result<Chunk<P::Row>>>,
 ) {
-    let new_chunk = || Chunk {
-        rows: Vec::with_capacity(CHUNK_ROWS),
-        rejected: Vec::new(),
-        processed: 0,
-        rejected_rows: 0,
-        first_row: 0,
-        last_row: 0,
-        bytes_read: 0,
-        file_size: 0,
-    };
-    // Codes seen in this file → first row number (18 bytes a code, not the rows themselves).
-    let mut seen: HashMap<[u8; 18], u32> = HashMap::new();
-    let mut chunk = new_chunk();
+    let mut seen: HashMap<P::Key, u64> = HashMap::new();
+    let mut chunk = Chunk::new();
     let mut any = false;
     loop {
         let next = match table.next_row() {
@@ -127,52 +173,43 @@ fn parse_chunks(
             chunk.last_row = row_no;
             chunk.processed += 1;
             let outcome = match cells {
-                Err(reason) => Err(vec![ImportError {
-                    row_no: row_no as i64,
+                Err(reason) => Err(vec![CellError {
                     column: "（整行）".into(),
                     value: String::new(),
                     reason,
                 }]),
                 Ok(cells) => {
                     let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
-                    parse_row(map, &refs, opts).map_err(|errs| {
-                        errs.into_iter()
-                            .map(|e| ImportError {
-                                row_no: row_no as i64,
-                                column: e.column,
-                                value: e.value,
-                                reason: e.reason,
-                            })
-                            .collect()
-                    })
+                    parser.parse(&refs)
                 }
             };
             match outcome {
-                Ok(data) => {
-                    let key: [u8; 18] = data
-                        .code
-                        .as_bytes()
-                        .try_into()
-                        .expect("codes are 18 ASCII characters");
+                Ok(row) => {
+                    let key = parser.key(&row);
                     if let Some(first) = seen.get(&key) {
+                        let (column, value, reason) = parser.duplicate(&row, *first);
                         chunk.rejected_rows += 1;
                         chunk.rejected.push(ImportError {
                             row_no: row_no as i64,
-                            column: map.header_text(xinjian_core::registry_row::Field::Code),
-                            value: data.code.clone(),
-                            reason: format!(
-                                "文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"
-                            ),
+                            column,
+                            value,
+                            reason,
                         });
                     } else {
-                        seen.insert(key, row_no as u32);
-                        let (json, hash) = data.canonical_json_and_hash();
-                        chunk.rows.push(ParsedRow { data, json, hash });
+                        seen.insert(key, row_no);
+                        chunk.rows.push((row_no, row));
                     }
                 }
                 Err(errs) => {
                     chunk.rejected_rows += 1;
-                    chunk.rejected.extend(errs);
+                    chunk
+                        .rejected
+                        .extend(errs.into_iter().map(|e| ImportError {
+                            row_no: row_no as i64,
+                            column: e.column,
+                            value: e.value,
+                            reason: e.reason,
+                        }));
                 }
             }
         }
@@ -185,7 +222,7 @@ fn parse_chunks(
         if done || chunk.processed as usize >= CHUNK_ROWS {
             chunk.bytes_read = table.bytes_read.load(Ordering::Relaxed);
             chunk.file_size = table.file_size;
-            let full = std::mem::replace(&mut chunk, new_chunk());
+            let full = std::mem::replace(&mut chunk, Chunk::new());
             if tx.send(Ok(full)).is_err() {
                 return; // the writer stopped (an error): stop reading
             }
@@ -194,6 +231,33 @@ fn parse_chunks(
             return;
         }
     }
+}
+
+/// Run the two stages of an import on two threads: reading, validating and hashing rows (the
+/// parser thread) and committing chunks (`commit`, on this thread, one transaction each).
+/// The channel holds two chunks, so memory stays bounded whatever the file size.
+pub(crate) fn run_pipeline<P: RowParser>(
+    table: TableReader,
+    parser: &P,
+    mut commit: impl FnMut(&Chunk<P::Row>) -> Result<()>,
+    progress: &mut dyn FnMut(&ImportProgress),
+    counts: &dyn Fn() -> Counts,
+) -> Result<()> {
+    let mut table = table;
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk<P::Row>>>(2);
+        scope.spawn(move || parse_chunks(&mut table, parser, &tx));
+        for chunk in rx {
+            let chunk = chunk?;
+            commit(&chunk)?;
+            progress(&ImportProgress {
+                counts: counts(),
+                bytes_read: chunk.bytes_read,
+                file_size: chunk.file_size,
+            });
+        }
+        Ok::<_, AppError>(())
+    })
 }
 
 impl App {
@@ -282,7 +346,7 @@ impl App {
         opts: ImportOptions,
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<ImportSummary> {
-        let mut table = TableReader::open(path)?;
+        let table = TableReader::open(path)?;
         let map = HeaderMap::detect(&table.header).map_err(AppError::Unprocessable)?;
         let encoding = table.encoding.map(|e| e.label());
         let recognised_headers = map.recognised().into_iter().map(|f| f.header()).collect();
@@ -295,33 +359,21 @@ impl App {
         conn.tune_for_bulk()?;
         let source = format!("import:{import_id}");
         let actor_name = actor.name();
-        let mut counts = Counts::default();
-        // Two stages on two threads: reading, validating and hashing rows (here, the parser
-        // thread) and writing chunks (this thread). The channel holds two chunks, so memory
-        // stays bounded whatever the file size.
-        std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk>>(2);
-            let map = &map;
-            scope.spawn(move || parse_chunks(&mut table, map, row_opts, &tx));
-            for chunk in rx {
-                let chunk = chunk?;
-                self.commit_chunk(
-                    &mut conn,
-                    actor,
-                    import_id,
-                    &source,
-                    &actor_name,
-                    &chunk,
-                    &mut counts,
-                )?;
-                progress(&ImportProgress {
-                    counts,
-                    bytes_read: chunk.bytes_read,
-                    file_size: chunk.file_size,
-                });
-            }
-            Ok::<_, AppError>(())
-        })?;
+        let counts = std::cell::Cell::new(Counts::default());
+        let parser = SubjectParser { map: &map, opts: row_opts };
+        run_pipeline(
+            table,
+            &parser,
+            |chunk| {
+                let mut c = counts.get();
+                self.commit_chunk(&mut conn, actor, import_id, &source, &actor_name, chunk, &mut c)?;
+                counts.set(c);
+                Ok(())
+            },
+            progress,
+            &|| counts.get(),
+        )?;
+        let counts = counts.get();
         conn.checkpoint()?;
         Ok(ImportSummary {
             import_id,
@@ -339,7 +391,7 @@ impl App {
         import_id: i64,
         source: &str,
         actor_name: &str,
-        chunk: &Chunk,
+        chunk: &Chunk<ParsedRow>,
         counts: &mut Counts,
     ) -> Result<()> {
         let now = now();
@@ -347,12 +399,12 @@ impl App {
         next.processed += chunk.processed;
         next.rejected += chunk.rejected_rows;
         conn.transaction(|tx| {
-            let codes: Vec<&str> = chunk.rows.iter().map(|r| r.data.code.as_str()).collect();
+            let codes: Vec<&str> = chunk.rows.iter().map(|(_, r)| r.data.code.as_str()).collect();
             let existing = subjects::current_hashes(tx, &codes)?;
             let p = Provenance { source, actor: actor_name, reason: None, now: &now };
             let (mut upd, mut same) = (0i64, 0i64);
             let mut fresh = Vec::new();
-            for r in &chunk.rows {
+            for (_, r) in &chunk.rows {
                 match existing.get(&r.data.code) {
                     None => fresh.push(subjects::NewSubject { data: &r.data, hash: &r.hash, json: &r.json }),
                     Some((_, _, h)) if *h == r.hash => same += 1,

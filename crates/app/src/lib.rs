@@ -7,6 +7,7 @@
 pub mod accounts;
 pub mod audit_log;
 pub mod calendar;
+pub mod credit;
 pub mod demo;
 pub mod error;
 pub mod import;

@@ -62,6 +62,15 @@ impl From<&SubjectRow> for SubjectView {
     }
 }
 
+/// A search result on the portal.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub code: String,
+    pub name: String,
+    pub reg_status: &'static str,
+    pub reg_status_label: &'static str,
+}
+
 /// What the public may see of a subject (DOMAIN §1): registration facts, no personal data.
 #[derive(Debug, Clone, Serialize)]
 pub struct PublicSubject {
@@ -299,7 +308,8 @@ impl App {
     }
 
     /// Public search: name fragment or code; registration facts only.
-    pub fn public_search(&self, q: &str, limit: i64) -> Result<Vec<PublicSubject>> {
+    /// Search by name fragment (one character and up) or code, through the search index.
+    pub fn public_search(&self, q: &str, limit: i64) -> Result<Vec<SearchHit>> {
         let q = q.trim();
         if q.is_empty() {
             return Ok(Vec::new());
@@ -307,16 +317,15 @@ impl App {
         if q.chars().count() > 100 {
             return Err(AppError::invalid("q", "查询内容过长"));
         }
-        let query = SubjectQuery {
-            q: q.to_owned(),
-            limit: limit.clamp(1, 100),
-            ..Default::default()
-        };
-        let (rows, _) = subjects::search(&mut *self.db.conn()?, &query)?;
-        Ok(rows
-            .iter()
-            .filter(|r| r.data.code_flag.is_none())
-            .map(PublicSubject::from)
+        Ok(subjects::find(&mut *self.db.conn()?, q, limit.clamp(1, 100))?
+            .into_iter()
+            .filter(|h| !h.flagged)
+            .map(|h| SearchHit {
+                code: h.code,
+                name: h.name,
+                reg_status: h.reg_status.as_str(),
+                reg_status_label: h.reg_status.label(),
+            })
             .collect())
     }
 

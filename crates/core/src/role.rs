@@ -102,10 +102,23 @@ pub enum Permission {
     OwnSubjectRead,
     /// A department queries subjects through the API (信用核查).
     DepartmentQuery,
+    /// Read credit records, lists and the publication report (staff).
+    CreditRead,
+    /// Record credit information: import department files, enter records, hold and release
+    /// publication, correct or revoke a record.
+    CreditWrite,
+    /// A department pushes its records through the API.
+    CreditPush,
+    /// Enter subjects on lists and remove them (认定 and 移出).
+    ListManage,
+    /// Change the catalog of record kinds and the penalty-category mapping.
+    CatalogAdmin,
+    /// Export records and list entries for the sharing platform.
+    CreditExport,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 12] = [
+    pub const ALL: [Permission; 18] = [
         Permission::Workspace,
         Permission::SubjectRead,
         Permission::SubjectWrite,
@@ -118,6 +131,12 @@ impl Permission {
         Permission::CalendarRead,
         Permission::OwnSubjectRead,
         Permission::DepartmentQuery,
+        Permission::CreditRead,
+        Permission::CreditWrite,
+        Permission::CreditPush,
+        Permission::ListManage,
+        Permission::CatalogAdmin,
+        Permission::CreditExport,
     ];
 }
 
@@ -135,7 +154,12 @@ pub fn allows(role: Role, permission: Permission) -> bool {
         P::SubjectImport | P::RegistryQuality => matches!(role, R::Regulator | R::CreditOffice),
         P::UserAdmin | P::AuditRead | P::CalendarAdmin => matches!(role, R::Admin),
         P::OwnSubjectRead => matches!(role, R::Entity),
-        P::DepartmentQuery => matches!(role, R::Department),
+        P::DepartmentQuery | P::CreditPush => matches!(role, R::Department),
+        P::CreditRead => role.is_staff(),
+        P::CreditWrite | P::ListManage | P::CreditExport => {
+            matches!(role, R::Regulator | R::CreditOffice)
+        }
+        P::CatalogAdmin => matches!(role, R::Admin),
     }
 }
 
@@ -166,7 +190,7 @@ mod tests {
             if p != Permission::OwnSubjectRead {
                 assert!(!allows(Role::Entity, p), "{p:?}");
             }
-            if p != Permission::DepartmentQuery {
+            if p != Permission::DepartmentQuery && p != Permission::CreditPush {
                 assert!(!allows(Role::Department, p), "{p:?}");
             }
         }

@@ -114,6 +114,26 @@ pub fn current_hashes(
     Ok(out)
 }
 
+/// `(id, registration status)` of the given codes that exist.
+pub fn ids_by_codes(conn: &mut Conn, codes: &[&str]) -> Result<HashMap<String, (i64, RegStatus)>> {
+    let mut out = HashMap::with_capacity(codes.len());
+    for chunk in codes.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+        conn.query_each(
+            &format!("SELECT code, id, reg_status FROM subjects WHERE code IN ({marks})"),
+            &ps,
+            |r| {
+                let s: String = r.get(2)?;
+                let status = RegStatus::parse(&s).ok_or_else(|| bad("status", s.clone()))?;
+                out.insert(r.get(0)?, (r.get(1)?, status));
+                Ok::<(), StoreError>(())
+            },
+        )?;
+    }
+    Ok(out)
+}
+
 /// A new subject for [`insert_batch`]: its data, canonical JSON and content hash.
 #[derive(Debug, Clone, Copy)]
 pub struct NewSubject<'a> {
@@ -338,6 +358,8 @@ pub struct NameHit {
     pub code: String,
     pub name: String,
     pub reg_status: RegStatus,
+    /// The code failed its check character (kept flagged): never shown publicly.
+    pub flagged: bool,
 }
 
 /// How many phrase matches are ranked before the best `limit` are returned.
@@ -359,6 +381,7 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
             code: r.get(1)?,
             name: r.get(2)?,
             reg_status: RegStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
+            flagged: r.get::<Option<String>>(4)?.is_some(),
         })
     };
     if looks_like_code(&q) {
@@ -366,7 +389,7 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
         // A range on the unique code index: `code >= q AND code < q + '~'`.
         return conn
             .query(
-                "SELECT id, code, name, reg_status FROM subjects WHERE code >= ? AND code < ? ORDER BY code LIMIT ?",
+                "SELECT id, code, name, reg_status, code_flag FROM subjects WHERE code >= ? AND code < ? ORDER BY code LIMIT ?",
                 &params![upper.as_str(), format!("{upper}~"), limit],
             )?
             .iter()

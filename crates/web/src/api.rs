@@ -48,18 +48,15 @@ pub async fn public_search(
     Ok(Json(out).into_response())
 }
 
-/// `GET /api/v1/public/subjects/{code}` → the subject's public information.
+/// `GET /api/v1/public/subjects/{code}` → the subject's public information, its records
+/// public today (`records`) and its current list memberships (`lists`).
 pub async fn public_subject(
     State(state): State<AppState>,
     Path(code): Path<String>,
 ) -> Result<Response, WebError> {
     let app = state.app.clone();
-    let s = api(blocking(move || app.public_subject(&code)).await)?;
-    let mut v = serde_json::to_value(&s).map_err(|e| WebError::internal(e.to_string()))?;
-    // Credit records and list memberships arrive with the credit-information module.
-    v["records"] = json!([]);
-    v["lists"] = json!([]);
-    Ok(Json(v).into_response())
+    let s = api(blocking(move || app.public_subject_credit(&code)).await)?;
+    Ok(Json(s).into_response())
 }
 
 pub async fn me(Extension(ctx): Extension<Ctx>) -> Result<Response, WebError> {
