@@ -14,7 +14,9 @@ use xinjian_core::credit::{
     ListEntryData, ListType, Nature, PublicationStatus, RecordData, RecordStatus, Severity,
     SeverityMap, DUE_SOON_WORKDAYS,
 };
-use xinjian_core::credit_row::{parse_credit_row, Col, ColumnMap, CreditRow, CreditRowOptions, FileKind};
+use xinjian_core::credit_row::{
+    parse_credit_row, Col, ColumnMap, CreditRow, CreditRowOptions, FileKind,
+};
 use xinjian_core::registry_row::CellError;
 use xinjian_core::role::Permission;
 use xinjian_core::subject::{RegStatus, SubjectData, SubjectKind};
@@ -208,6 +210,23 @@ pub(crate) struct Recorder {
 }
 
 impl Recorder {
+    pub(crate) fn new(
+        catalog: HashMap<String, CatalogKind>,
+        calendar: WorkdayCalendar,
+        today: NaiveDate,
+    ) -> Recorder {
+        Recorder {
+            catalog,
+            calendar,
+            today,
+        }
+    }
+
+    /// Record as of another day (the demo's history).
+    pub(crate) fn set_today(&mut self, day: NaiveDate) {
+        self.today = day;
+    }
+
     fn kind(&self, code: &str) -> Result<&CatalogKind> {
         self.catalog
             .get(code)
@@ -281,7 +300,9 @@ impl RowParser for CreditParser<'_> {
             CreditRow::List(l) => (
                 self.map.header_text(Col::ListDecision),
                 l.decision_number.clone(),
-                format!("文件内重复：与第 {first} 行的代码、名单类型和列入决定文号相同，本行未导入"),
+                format!(
+                    "文件内重复：与第 {first} 行的代码、名单类型和列入决定文号相同，本行未导入"
+                ),
             ),
         }
     }
@@ -374,12 +395,19 @@ impl App {
         progress: &mut dyn FnMut(&ImportProgress),
     ) -> Result<CreditImportSummary> {
         actor.require(Permission::CreditWrite)?;
-        imports::claim(&mut *self.db.conn()?, import_id, &crate::process_identity(), &now())?;
+        imports::claim(
+            &mut *self.db.conn()?,
+            import_id,
+            &crate::process_identity(),
+            &now(),
+        )?;
         let result = self.run_credit_inner(actor, import_id, kind, path, opts, progress);
         let mut conn = self.db.conn()?;
         match &result {
             Ok(_) => imports::finish(&mut conn, import_id, "done", None, &now())?,
-            Err(e) => imports::finish(&mut conn, import_id, "failed", Some(&e.to_string()), &now())?,
+            Err(e) => {
+                imports::finish(&mut conn, import_id, "failed", Some(&e.to_string()), &now())?
+            }
         }
         result
     }
@@ -418,9 +446,15 @@ impl App {
             |chunk| {
                 let mut c = counts.get();
                 let now = now();
-                let p = Provenance { source: &source, actor: &actor_name, reason: None, now: &now };
+                let p = Provenance {
+                    source: &source,
+                    actor: &actor_name,
+                    reason: None,
+                    now: &now,
+                };
                 conn.transaction(|tx| {
-                    let (done, rejected, x) = commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold, kind == FileKind::Penalties)?;
+                    let (done, rejected, x) =
+                        commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold)?;
                     finish_chunk(tx, actor, import_id, chunk, &done, &rejected, &mut c, &now)?;
                     extra.pending_subjects += x.pending_subjects;
                     Ok::<_, AppError>(())
@@ -535,7 +569,10 @@ fn ensure_subjects(
             industry: None,
         };
         let hash = data.content_hash();
-        let pp = Provenance { reason: Some(reason), ..p.clone() };
+        let pp = Provenance {
+            reason: Some(reason),
+            ..p.clone()
+        };
         let id = subjects::insert(tx, &data, &hash, &pp)?;
         known.insert(code.to_owned(), (id, RegStatus::Pending));
         extra.pending_subjects += 1;
@@ -553,7 +590,6 @@ pub(crate) fn commit_rows(
     rows: &[(u64, CreditRow)],
     p: &Provenance<'_>,
     hold: bool,
-    refuse_deregistered: bool,
 ) -> Result<(Written, Vec<ImportError>, CreditExtra)> {
     let mut extra = CreditExtra::default();
     let mut done = Written::default();
@@ -593,8 +629,10 @@ pub(crate) fn commit_rows(
                 });
                 continue;
             }
-            if refuse_deregistered
-                && statuses.get(&d.subject_code).is_some_and(|(_, s)| *s == RegStatus::Deregistered)
+            if d.kind == "penalty"
+                && statuses
+                    .get(&d.subject_code)
+                    .is_some_and(|(_, s)| *s == RegStatus::Deregistered)
             {
                 rejected.push(ImportError {
                     row_no: *row_no as i64,
@@ -633,7 +671,10 @@ pub(crate) fn commit_rows(
                     Some(e) if e.content_hash == hash => done.unchanged += 1,
                     Some(e) => {
                         let st = rec.restate(d, &e.state)?;
-                        let pp = Provenance { reason: Some("来源部门更新了记录内容"), ..p.clone() };
+                        let pp = Provenance {
+                            reason: Some("来源部门更新了记录内容"),
+                            ..p.clone()
+                        };
                         store::update_record(tx, e.id, e.version, d, &hash, &st, &pp)?;
                         done.updated += 1;
                     }
@@ -649,7 +690,10 @@ pub(crate) fn commit_rows(
                 match entries.get(&r.key()) {
                     Some(e) if e.content_hash == hash => done.unchanged += 1,
                     Some(e) => {
-                        let pp = Provenance { reason: Some("认定部门更新了名单信息"), ..p.clone() };
+                        let pp = Provenance {
+                            reason: Some("认定部门更新了名单信息"),
+                            ..p.clone()
+                        };
                         store::update_entry(tx, e.id, e.version, l, &hash, &pp)?;
                         done.updated += 1;
                     }
@@ -804,16 +848,24 @@ impl App {
         let mut conn = self.db.conn()?;
         let severity_map = store::severity_map(&mut conn)?;
         let rec = self.recorder(&mut conn)?;
-        let opts = CreditRowOptions { severity_map: &severity_map, today: rec.today };
+        let opts = CreditRowOptions {
+            severity_map: &severity_map,
+            today: rec.today,
+        };
         let mut errors = Vec::new();
         let mut rows: Vec<(u64, CreditRow)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, it) in items.iter().enumerate() {
             let parsed = it.as_row().map_err(|e| {
-                vec![CellError { column: "kind".into(), value: it.kind.clone(), reason: e }]
+                vec![CellError {
+                    column: "kind".into(),
+                    value: it.kind.clone(),
+                    reason: e,
+                }]
             });
             let parsed = parsed.and_then(|(kind, headers, cells)| {
-                let map = ColumnMap::detect(kind, &headers).expect("standard headers are recognised");
+                let map =
+                    ColumnMap::detect(kind, &headers).expect("standard headers are recognised");
                 let refs: Vec<&str> = cells.iter().map(String::as_str).collect();
                 parse_credit_row(&map, &refs, opts)
             });
@@ -841,13 +893,17 @@ impl App {
         let now = now();
         let actor_name = actor.name();
         let p = Provenance {
-            source: if actor.can(Permission::CreditPush) { "api" } else { "manual" },
+            source: if actor.can(Permission::CreditPush) {
+                "api"
+            } else {
+                "manual"
+            },
             actor: &actor_name,
             reason: None,
             now: &now,
         };
         let (done, late, extra) = conn.transaction(|tx| {
-            let out = commit_rows(tx, &rec, &rows, &p, hold, true)?;
+            let out = commit_rows(tx, &rec, &rows, &p, hold)?;
             audit::append(
                 tx,
                 &actor.audit(),
@@ -884,7 +940,9 @@ fn field_of_header(h: &str) -> String {
     let f = match h {
         "统一社会信用代码" => "code",
         "行政相对人名称" => "name",
-        "行政处罚决定书文号" | "行政许可决定文书号" | "决定文书号" => "document_number",
+        "行政处罚决定书文号" | "行政许可决定文书号" | "决定文书号" => {
+            "document_number"
+        }
         "处罚决定日期" | "许可决定日期" => "decision_date",
         "处罚类别" | "许可类别" => "categories",
         "失信严重程度" => "severity",
@@ -921,14 +979,23 @@ pub enum RecordAction {
 }
 
 impl App {
-    fn record_view(&self, conn: &mut Conn, r: &RecordRow, subject_name: &str) -> Result<RecordView> {
+    fn record_view(
+        &self,
+        conn: &mut Conn,
+        r: &RecordRow,
+        subject_name: &str,
+    ) -> Result<RecordView> {
         let catalog = store::catalog(conn)?;
         let kind = catalog.iter().find(|k| k.code == r.data.kind);
         Ok(RecordView {
             id: r.id,
             subject_code: r.data.subject_code.clone(),
             subject_name: subject_name.to_owned(),
-            public: public_record(&r.data, &r.state, kind.map(|k| k.name.as_str()).unwrap_or(&r.data.kind)),
+            public: public_record(
+                &r.data,
+                &r.state,
+                kind.map(|k| k.name.as_str()).unwrap_or(&r.data.kind),
+            ),
             nature: r.data.nature.as_str(),
             nature_label: r.data.nature.label(),
             revokes_business_licence: r.data.revokes_business_licence,
@@ -978,10 +1045,15 @@ impl App {
     }
 
     /// One record with its versions (oldest first).
-    pub fn record(&self, actor: &Actor, id: i64) -> Result<(RecordView, Vec<store::RecordVersion>)> {
+    pub fn record(
+        &self,
+        actor: &Actor,
+        id: i64,
+    ) -> Result<(RecordView, Vec<store::RecordVersion>)> {
         actor.require(Permission::CreditRead)?;
         let mut conn = self.db.conn()?;
-        let r = store::record_by_id(&mut conn, id)?.ok_or_else(|| AppError::NotFound("信用记录".into()))?;
+        let r = store::record_by_id(&mut conn, id)?
+            .ok_or_else(|| AppError::NotFound("信用记录".into()))?;
         let name = subjects::by_code(&mut conn, &r.data.subject_code)?
             .map(|s| s.data.name)
             .unwrap_or_default();
@@ -1008,15 +1080,20 @@ impl App {
         let now = now();
         let actor_name = actor.name();
         self.db.conn()?.transaction(|tx| {
-            let r = store::record_by_id(tx, id)?.ok_or_else(|| AppError::NotFound("信用记录".into()))?;
+            let r = store::record_by_id(tx, id)?
+                .ok_or_else(|| AppError::NotFound("信用记录".into()))?;
             if r.version != expected_version {
-                return Err(AppError::Conflict("该记录已被他人修改，请刷新后重试".into()));
+                return Err(AppError::Conflict(
+                    "该记录已被他人修改，请刷新后重试".into(),
+                ));
             }
             let mut st = r.state.clone();
             match action {
                 RecordAction::Hold => {
                     if st.published_on.is_some() {
-                        return Err(AppError::Unprocessable("该记录已公示，不能再暂缓公示；如记录有误，请更正或撤销".into()));
+                        return Err(AppError::Unprocessable(
+                            "该记录已公示，不能再暂缓公示；如记录有误，请更正或撤销".into(),
+                        ));
                     }
                     st.held = true;
                 }
@@ -1029,15 +1106,27 @@ impl App {
                 }
                 RecordAction::Correct | RecordAction::Revoke => {
                     if st.status.ends_publicity() {
-                        return Err(AppError::Unprocessable(format!("该记录已是“{}”状态", st.status.label())));
+                        return Err(AppError::Unprocessable(format!(
+                            "该记录已是“{}”状态",
+                            st.status.label()
+                        )));
                     }
-                    st.status = if action == RecordAction::Correct { RecordStatus::Corrected } else { RecordStatus::Revoked };
+                    st.status = if action == RecordAction::Correct {
+                        RecordStatus::Corrected
+                    } else {
+                        RecordStatus::Revoked
+                    };
                     st.held = false;
                     st.publicity_until = Some(st.publicity_until.map_or(day, |u| u.min(day)));
                 }
             }
             let (_, hash) = r.data.canonical_json_and_hash();
-            let p = Provenance { source: "manual", actor: &actor_name, reason: Some(reason), now: &now };
+            let p = Provenance {
+                source: "manual",
+                actor: &actor_name,
+                reason: Some(reason),
+                now: &now,
+            };
             let v = store::update_record(tx, id, r.version, &r.data, &hash, &st, &p)?;
             audit::append(
                 tx,
@@ -1052,11 +1141,16 @@ impl App {
     }
 
     /// The credit side of a subject for staff: all records and list entries.
-    pub fn subject_credit(&self, actor: &Actor, code: &str) -> Result<(Vec<RecordView>, Vec<ListEntryView>)> {
+    pub fn subject_credit(
+        &self,
+        actor: &Actor,
+        code: &str,
+    ) -> Result<(Vec<RecordView>, Vec<ListEntryView>)> {
         actor.require(Permission::CreditRead)?;
         let code = xinjian_core::uscc::normalize(code);
         let mut conn = self.db.conn()?;
-        let s = subjects::by_code(&mut conn, &code)?.ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
+        let s = subjects::by_code(&mut conn, &code)?
+            .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
         let records = store::records_of_subject(&mut conn, s.id)?;
         let mut views = Vec::with_capacity(records.len());
         for r in &records {
@@ -1102,20 +1196,47 @@ impl App {
     /// Enter a subject on a list (认定). The subject must be in the registry.
     pub fn enter_list(&self, actor: &Actor, input: &ListEntryInput) -> Result<i64> {
         actor.require(Permission::ListManage)?;
-        let headers: Vec<String> = [Col::Code, Col::ListTypeCol, Col::EnteredOn, Col::ListDecision, Col::ListAuthority, Col::ListReason, Col::ListBasis, Col::TermUntil]
-            .iter()
-            .map(|c| c.header().to_owned())
-            .collect();
+        let headers: Vec<String> = [
+            Col::Code,
+            Col::ListTypeCol,
+            Col::EnteredOn,
+            Col::ListDecision,
+            Col::ListAuthority,
+            Col::ListReason,
+            Col::ListBasis,
+            Col::TermUntil,
+        ]
+        .iter()
+        .map(|c| c.header().to_owned())
+        .collect();
         let map = ColumnMap::detect(FileKind::Lists, &headers).expect("standard headers");
-        let cells = [&input.code, &input.list_type, &input.entered_on, &input.decision_number, &input.authority, &input.reason, &input.basis, &input.term_until];
+        let cells = [
+            &input.code,
+            &input.list_type,
+            &input.entered_on,
+            &input.decision_number,
+            &input.authority,
+            &input.reason,
+            &input.basis,
+            &input.term_until,
+        ];
         let refs: Vec<&str> = cells.iter().map(|s| s.as_str()).collect();
         let severity_map = SeverityMap::default();
-        let row = parse_credit_row(&map, &refs, CreditRowOptions { severity_map: &severity_map, today: today() })
-            .map_err(|errs| {
-                let e = &errs[0];
-                AppError::invalid(&field_of_list_header(&e.column), &e.reason)
-            })?;
-        let CreditRow::List(entry) = row else { unreachable!("a list file gives list rows") };
+        let row = parse_credit_row(
+            &map,
+            &refs,
+            CreditRowOptions {
+                severity_map: &severity_map,
+                today: today(),
+            },
+        )
+        .map_err(|errs| {
+            let e = &errs[0];
+            AppError::invalid(&field_of_list_header(&e.column), &e.reason)
+        })?;
+        let CreditRow::List(entry) = row else {
+            unreachable!("a list file gives list rows")
+        };
         let now = now();
         let actor_name = actor.name();
         self.db.conn()?.transaction(|tx| {
@@ -1140,9 +1261,17 @@ impl App {
     }
 
     /// Remove a subject from a list (移出) on a date, with the reason.
-    pub fn exit_list(&self, actor: &Actor, id: i64, expected_version: i64, on: &str, reason: &str) -> Result<i64> {
+    pub fn exit_list(
+        &self,
+        actor: &Actor,
+        id: i64,
+        expected_version: i64,
+        on: &str,
+        reason: &str,
+    ) -> Result<i64> {
         actor.require(Permission::ListManage)?;
-        let on = xinjian_core::dates::parse_date(on).map_err(|e| AppError::invalid("exited_on", &e))?;
+        let on =
+            xinjian_core::dates::parse_date(on).map_err(|e| AppError::invalid("exited_on", &e))?;
         if on > today() {
             return Err(AppError::invalid("exited_on", "移出日期不能晚于今天"));
         }
@@ -1176,10 +1305,21 @@ impl App {
     }
 
     /// The members of a list today (public: anyone may read the lists).
-    pub fn list_members(&self, list: ListType, limit: i64, offset: i64) -> Result<(Vec<ListEntryView>, i64)> {
+    pub fn list_members(
+        &self,
+        list: ListType,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(Vec<ListEntryView>, i64)> {
         let day = today();
-        let (rows, total) = store::members(&mut *self.db.conn()?, list.as_str(), day, limit, offset)?;
-        Ok((rows.iter().map(|r| entry_view(&r.entry, &r.subject_name, day)).collect(), total))
+        let (rows, total) =
+            store::members(&mut *self.db.conn()?, list.as_str(), day, limit, offset)?;
+        Ok((
+            rows.iter()
+                .map(|r| entry_view(&r.entry, &r.subject_name, day))
+                .collect(),
+            total,
+        ))
     }
 
     /// Daily upkeep, as the platform: list entries whose term ran out get their exit
@@ -1189,7 +1329,12 @@ impl App {
         let day = today();
         let now = now();
         self.db.conn()?.transaction(|tx| {
-            let p = Provenance { source: "system", actor: "system", reason: Some("期满自动移出"), now: &now };
+            let p = Provenance {
+                source: "system",
+                actor: "system",
+                reason: Some("期满自动移出"),
+                now: &now,
+            };
             let ended = store::entries_past_term(tx, day)?;
             for e in &ended {
                 let mut d = e.data.clone();
@@ -1200,7 +1345,10 @@ impl App {
                 store::update_entry(tx, e.id, e.version, &d, &hash, &p)?;
             }
             let expired = store::records_past_publicity(tx, day)?;
-            let p = Provenance { reason: Some("公示期满，自动停止公示"), ..p };
+            let p = Provenance {
+                reason: Some("公示期满，自动停止公示"),
+                ..p
+            };
             for r in &expired {
                 let mut st = r.state.clone();
                 st.status = RecordStatus::Expired;
@@ -1228,7 +1376,9 @@ impl App {
         conn.transaction(|tx| {
             let mut n = 0;
             for r in store::records_missing_deadline(tx)? {
-                let Ok(k) = rec.kind(&r.data.kind) else { continue };
+                let Ok(k) = rec.kind(&r.data.kind) else {
+                    continue;
+                };
                 if let Some(d) = rec.deadline(k, r.data.decision_date) {
                     store::set_deadline(tx, r.id, d)?;
                     n += 1;
@@ -1273,21 +1423,30 @@ impl App {
         actor.require(Permission::CatalogAdmin)?;
         let code = k.code.trim();
         if code.is_empty() || !code.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
-            return Err(AppError::invalid("code", "代码只能由小写英文字母和下划线组成"));
+            return Err(AppError::invalid(
+                "code",
+                "代码只能由小写英文字母和下划线组成",
+            ));
         }
         if k.name.trim().is_empty() {
             return Err(AppError::invalid("name", "名称不能为空"));
         }
         for (key, p) in &k.periods {
             if !["none", "minor", "general", "serious"].contains(&key.as_str()) {
-                return Err(AppError::invalid("periods", &format!("未知的严重程度“{key}”")));
+                return Err(AppError::invalid(
+                    "periods",
+                    &format!("未知的严重程度“{key}”"),
+                ));
             }
             if p.max_months.is_some_and(|m| m < p.min_months) {
                 return Err(AppError::invalid("periods", "最长公示期不能短于最短公示期"));
             }
         }
         if k.nature != Nature::Negative && k.default_severity.is_some() {
-            return Err(AppError::invalid("default_severity", "只有失信类信息有严重程度"));
+            return Err(AppError::invalid(
+                "default_severity",
+                "只有失信类信息有严重程度",
+            ));
         }
         let now = now();
         let actor_name = actor.name();
@@ -1297,7 +1456,13 @@ impl App {
                 None => store::next_kind_sort(tx)?,
             };
             store::upsert_kind(tx, k, sort, &actor_name, &now)?;
-            audit::append(tx, &actor.audit(), "catalog.kind.save", &format!("catalog:{code}"), &serde_json::to_value(k).expect("kind serialises"))?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "catalog.kind.save",
+                &format!("catalog:{code}"),
+                &serde_json::to_value(k).expect("kind serialises"),
+            )?;
             Ok::<_, AppError>(())
         })
     }
@@ -1311,8 +1476,13 @@ impl App {
         let actor_name = actor.name();
         self.db.conn()?.transaction(|tx| {
             store::upsert_category(tx, r, &actor_name, &now)?;
-            audit::append(tx, &actor.audit(), "catalog.category.save", &format!("category:{}", r.category),
-                &serde_json::to_value(r).expect("rule serialises"))?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "catalog.category.save",
+                &format!("category:{}", r.category),
+                &serde_json::to_value(r).expect("rule serialises"),
+            )?;
             Ok::<_, AppError>(())
         })
     }
@@ -1327,7 +1497,9 @@ impl App {
         actor.require(Permission::CreditRead)?;
         let cal = self.calendar();
         let due_until = cal.add_workdays(as_of, DUE_SOON_WORKDAYS).map_err(|e| {
-            AppError::Unprocessable(format!("无法计算 3 个工作日后的日期：{e}（请在“工作日历”中载入下一年度日历）"))
+            AppError::Unprocessable(format!(
+                "无法计算 3 个工作日后的日期：{e}（请在“工作日历”中载入下一年度日历）"
+            ))
         })?;
         let mut conn = self.db.conn()?;
         let catalog = store::catalog(&mut conn)?;
@@ -1335,8 +1507,13 @@ impl App {
         let mut out = Vec::new();
         for r in rows {
             let st = &r.record.state;
-            let Some(deadline) = st.publish_deadline else { continue };
-            let Some(status) = publication_status(deadline, st.published_on, as_of, due_until) else { continue };
+            let Some(deadline) = st.publish_deadline else {
+                continue;
+            };
+            let Some(status) = publication_status(deadline, st.published_on, as_of, due_until)
+            else {
+                continue;
+            };
             out.push(PublicityRow {
                 item: PublicityItem {
                     code: r.record.data.subject_code.clone(),
@@ -1348,7 +1525,11 @@ impl App {
                 status_label: status.label(),
                 record_id: r.record.id,
                 subject_name: r.subject_name.clone(),
-                kind_name: catalog.iter().find(|k| k.code == r.record.data.kind).map(|k| k.name.clone()).unwrap_or_default(),
+                kind_name: catalog
+                    .iter()
+                    .find(|k| k.code == r.record.data.kind)
+                    .map(|k| k.name.clone())
+                    .unwrap_or_default(),
                 published_on: st.published_on.filter(|p| *p <= as_of),
                 held: st.held,
             });
@@ -1359,7 +1540,10 @@ impl App {
             "due_soon" => 1,
             _ => 2,
         };
-        out.sort_by(|a, b| (rank(a.item.status), a.item.publish_deadline).cmp(&(rank(b.item.status), b.item.publish_deadline)));
+        out.sort_by(|a, b| {
+            (rank(a.item.status), a.item.publish_deadline)
+                .cmp(&(rank(b.item.status), b.item.publish_deadline))
+        });
         Ok(out)
     }
 }
@@ -1367,8 +1551,15 @@ impl App {
 /// The statuses as counted on the report page.
 pub fn publicity_counts(rows: &[PublicityRow]) -> HashMap<&'static str, usize> {
     let mut m = HashMap::new();
-    for s in [PublicationStatus::Late, PublicationStatus::Missing, PublicationStatus::DueSoon] {
-        m.insert(s.as_str(), rows.iter().filter(|r| r.item.status == s.as_str()).count());
+    for s in [
+        PublicationStatus::Late,
+        PublicationStatus::Missing,
+        PublicationStatus::DueSoon,
+    ] {
+        m.insert(
+            s.as_str(),
+            rows.iter().filter(|r| r.item.status == s.as_str()).count(),
+        );
     }
     m
 }
@@ -1389,7 +1580,11 @@ impl App {
         let records = store::public_records_of_subject(&mut conn, id, day)?
             .iter()
             .map(|r| {
-                let name = catalog.iter().find(|k| k.code == r.data.kind).map(|k| k.name.as_str()).unwrap_or("");
+                let name = catalog
+                    .iter()
+                    .find(|k| k.code == r.data.kind)
+                    .map(|k| k.name.as_str())
+                    .unwrap_or("");
                 public_record(&r.data, &r.state, name)
             })
             .collect();
@@ -1398,24 +1593,35 @@ impl App {
             .filter(|e| e.data.is_on_list(day))
             .map(|e| public_entry(&e.data))
             .collect();
-        Ok(PublicSubjectCredit { subject, records, lists })
+        Ok(PublicSubjectCredit {
+            subject,
+            records,
+            lists,
+        })
     }
 
     /// The latest public records of a kind (portal pages of licences and penalties).
-    pub fn latest_public_records(&self, kind: &str, limit: i64, offset: i64) -> Result<Vec<(String, String, PublicRecord)>> {
+    pub fn latest_public_records(
+        &self,
+        kind: &str,
+        limit: i64,
+        offset: i64,
+    ) -> Result<Vec<(String, String, PublicRecord)>> {
         let mut conn = self.db.conn()?;
         let catalog = store::catalog(&mut conn)?;
         let k = catalog
             .iter()
             .find(|k| k.code == kind && k.is_public)
             .ok_or_else(|| AppError::NotFound("信息类别".into()))?;
-        Ok(store::latest_public(&mut conn, kind, today(), limit.clamp(1, 100), offset.max(0))?
-            .into_iter()
-            .map(|r| {
-                let p = public_record(&r.record.data, &r.record.state, &k.name);
-                (r.record.data.subject_code, r.subject_name, p)
-            })
-            .collect())
+        Ok(
+            store::latest_public(&mut conn, kind, today(), limit.clamp(1, 100), offset.max(0))?
+                .into_iter()
+                .map(|r| {
+                    let p = public_record(&r.record.data, &r.record.state, &k.name);
+                    (r.record.data.subject_code, r.subject_name, p)
+                })
+                .collect(),
+        )
     }
 }
 
@@ -1488,7 +1694,10 @@ fn record_cells(r: &store::RecordWithSubject, kinds: &HashMap<String, String>) -
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
     let dt = |v: Option<NaiveDate>| v.map(|x| x.to_string()).unwrap_or_default();
     vec![
-        kinds.get(&d.kind).cloned().unwrap_or_else(|| d.kind.clone()),
+        kinds
+            .get(&d.kind)
+            .cloned()
+            .unwrap_or_else(|| d.kind.clone()),
         d.subject_name.clone(),
         d.subject_code.clone(),
         d.document_number.clone(),
@@ -1568,8 +1777,15 @@ pub enum ExportWhat {
 /// Streams rows to CSV or JSON, or collects them into an XLSX sheet.
 enum Sink<'a, W: std::io::Write> {
     Csv(csv::Writer<&'a mut W>),
-    Json { out: &'a mut W, first: bool },
-    Xlsx { book: rust_xlsxwriter::Workbook, row: u32, out: &'a mut W },
+    Json {
+        out: &'a mut W,
+        first: bool,
+    },
+    Xlsx {
+        book: rust_xlsxwriter::Workbook,
+        row: u32,
+        out: &'a mut W,
+    },
 }
 
 fn io_err(e: impl std::fmt::Display) -> AppError {
@@ -1594,16 +1810,21 @@ impl App {
             ExportWhat::Lists => LIST_COLUMNS.to_vec(),
         };
         let mut conn = self.db.conn()?;
-        let kinds: HashMap<String, String> = store::catalog(&mut conn)?.into_iter().map(|k| (k.code, k.name)).collect();
+        let kinds: HashMap<String, String> = store::catalog(&mut conn)?
+            .into_iter()
+            .map(|k| (k.code, k.name))
+            .collect();
         let mut n = 0u64;
-        let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+        let xerr =
+            |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
         {
             let mut sink = match format {
                 ExportFormat::Csv => {
                     // A BOM, so that Excel opens the UTF-8 file correctly.
                     out.write_all("\u{feff}".as_bytes()).map_err(io_err)?;
                     let mut w = csv::Writer::from_writer(out);
-                    w.write_record(columns.iter().map(|c| c.1)).map_err(io_err)?;
+                    w.write_record(columns.iter().map(|c| c.1))
+                        .map_err(io_err)?;
                     Sink::Csv(w)
                 }
                 ExportFormat::Json => {
@@ -1613,10 +1834,16 @@ impl App {
                 ExportFormat::Xlsx => {
                     let mut book = rust_xlsxwriter::Workbook::new();
                     let ws = book.add_worksheet();
-                    ws.set_name(if what == ExportWhat::Records { "信用记录" } else { "名单" }).map_err(xerr)?;
+                    ws.set_name(if what == ExportWhat::Records {
+                        "信用记录"
+                    } else {
+                        "名单"
+                    })
+                    .map_err(xerr)?;
                     let bold = rust_xlsxwriter::Format::new().set_bold();
                     for (i, c) in columns.iter().enumerate() {
-                        ws.write_string_with_format(0, i as u16, c.1, &bold).map_err(xerr)?;
+                        ws.write_string_with_format(0, i as u16, c.1, &bold)
+                            .map_err(xerr)?;
                         ws.set_column_width(i as u16, 16).map_err(xerr)?;
                     }
                     Sink::Xlsx { book, row: 1, out }
@@ -1636,7 +1863,9 @@ impl App {
                     }
                     Sink::Xlsx { book, row, .. } => {
                         if *row >= 1_048_575 {
-                            return Err(AppError::Unprocessable("超过 Excel 单表的行数上限，请缩小日期范围或改用 CSV".into()));
+                            return Err(AppError::Unprocessable(
+                                "超过 Excel 单表的行数上限，请缩小日期范围或改用 CSV".into(),
+                            ));
                         }
                         let ws = book.worksheet_from_index(0).map_err(xerr)?;
                         for (i, c) in cells.iter().enumerate() {
@@ -1648,8 +1877,12 @@ impl App {
                 }
             };
             match what {
-                ExportWhat::Records => store::each_record_decided(&mut conn, since, until, |r| put(record_cells(&r, &kinds), record_json(&r)))?,
-                ExportWhat::Lists => store::each_entry_entered(&mut conn, since, until, |e| put(list_cells(&e), list_json(&e)))?,
+                ExportWhat::Records => store::each_record_decided(&mut conn, since, until, |r| {
+                    put(record_cells(&r, &kinds), record_json(&r))
+                })?,
+                ExportWhat::Lists => store::each_entry_entered(&mut conn, since, until, |e| {
+                    put(list_cells(&e), list_json(&e))
+                })?,
             }
             match sink {
                 Sink::Csv(mut w) => w.flush().map_err(io_err)?,
@@ -1662,9 +1895,14 @@ impl App {
         }
         // The export itself is a disclosure to another system: audited.
         self.db.conn()?.transaction(|tx| {
-            audit::append(tx, &actor.audit(), "credit.export", "export",
+            audit::append(
+                tx,
+                &actor.audit(),
+                "credit.export",
+                "export",
                 &json!({ "what": if what == ExportWhat::Records { "records" } else { "lists" },
-                         "since": since, "until": until, "rows": n }))?;
+                         "since": since, "until": until, "rows": n }),
+            )?;
             Ok::<_, AppError>(())
         })?;
         Ok(n)

@@ -384,6 +384,10 @@ pub fn write_messy(path: &Path, seed: u64) -> Result<()> {
 #[derive(Debug, Clone)]
 pub struct DemoReport {
     pub import: ImportSummary,
+    /// Credit records and list entries written (new, changed, unchanged).
+    pub credit: crate::credit::Written,
+    /// The department penalty file to try the credit import with.
+    pub penalty_file: PathBuf,
     pub accounts: Vec<(String, Role)>,
     pub messy_file: PathBuf,
 }
@@ -463,8 +467,13 @@ impl App {
         }
         let messy = self.data_dir().join(MESSY_FILE);
         write_messy(&messy, seed)?;
+        let credit = self.load_demo_credit(n, seed)?;
+        let penalty_file = self.data_dir().join(crate::demo_credit::PENALTY_FILE);
+        crate::demo_credit::write_penalty_file(&penalty_file, n, seed)?;
         Ok(DemoReport {
             import,
+            credit,
+            penalty_file,
             accounts: created,
             messy_file: messy,
         })

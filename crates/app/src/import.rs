@@ -111,7 +111,8 @@ impl RowParser for SubjectParser<'_> {
     }
     fn duplicate(&self, row: &ParsedRow, first: u64) -> (String, String, String) {
         (
-            self.map.header_text(xinjian_core::registry_row::Field::Code),
+            self.map
+                .header_text(xinjian_core::registry_row::Field::Code),
             row.data.code.clone(),
             format!("文件内重复：与第 {first} 行的统一社会信用代码相同，本行未导入"),
         )
@@ -202,14 +203,12 @@ fn parse_chunks<P: RowParser>(
                 }
                 Err(errs) => {
                     chunk.rejected_rows += 1;
-                    chunk
-                        .rejected
-                        .extend(errs.into_iter().map(|e| ImportError {
-                            row_no: row_no as i64,
-                            column: e.column,
-                            value: e.value,
-                            reason: e.reason,
-                        }));
+                    chunk.rejected.extend(errs.into_iter().map(|e| ImportError {
+                        row_no: row_no as i64,
+                        column: e.column,
+                        value: e.value,
+                        reason: e.reason,
+                    }));
                 }
             }
         }
@@ -360,13 +359,24 @@ impl App {
         let source = format!("import:{import_id}");
         let actor_name = actor.name();
         let counts = std::cell::Cell::new(Counts::default());
-        let parser = SubjectParser { map: &map, opts: row_opts };
+        let parser = SubjectParser {
+            map: &map,
+            opts: row_opts,
+        };
         run_pipeline(
             table,
             &parser,
             |chunk| {
                 let mut c = counts.get();
-                self.commit_chunk(&mut conn, actor, import_id, &source, &actor_name, chunk, &mut c)?;
+                self.commit_chunk(
+                    &mut conn,
+                    actor,
+                    import_id,
+                    &source,
+                    &actor_name,
+                    chunk,
+                    &mut c,
+                )?;
                 counts.set(c);
                 Ok(())
             },

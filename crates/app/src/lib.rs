@@ -9,6 +9,7 @@ pub mod audit_log;
 pub mod calendar;
 pub mod credit;
 pub mod demo;
+pub mod demo_credit;
 pub mod error;
 pub mod import;
 pub mod registry;

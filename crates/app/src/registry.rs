@@ -317,16 +317,18 @@ impl App {
         if q.chars().count() > 100 {
             return Err(AppError::invalid("q", "查询内容过长"));
         }
-        Ok(subjects::find(&mut *self.db.conn()?, q, limit.clamp(1, 100))?
-            .into_iter()
-            .filter(|h| !h.flagged)
-            .map(|h| SearchHit {
-                code: h.code,
-                name: h.name,
-                reg_status: h.reg_status.as_str(),
-                reg_status_label: h.reg_status.label(),
-            })
-            .collect())
+        Ok(
+            subjects::find(&mut *self.db.conn()?, q, limit.clamp(1, 100))?
+                .into_iter()
+                .filter(|h| !h.flagged)
+                .map(|h| SearchHit {
+                    code: h.code,
+                    name: h.name,
+                    reg_status: h.reg_status.as_str(),
+                    reg_status_label: h.reg_status.label(),
+                })
+                .collect(),
+        )
     }
 
     pub fn public_subject(&self, code: &str) -> Result<PublicSubject> {

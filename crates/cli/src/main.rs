@@ -12,8 +12,10 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use xinjian_app::accounts::NewAccount;
+use xinjian_app::credit::{CreditImportOptions, ExportFormat, ExportWhat};
 use xinjian_app::import::{ImportOptions, ImportProgress};
 use xinjian_app::{Actor, App};
+use xinjian_core::credit_row::FileKind;
 use xinjian_core::role::Role;
 use xinjian_core::uscc::{classify, UsccCheck};
 use xinjian_store::audit::Verification;
@@ -85,6 +87,16 @@ enum Command {
     Import {
         #[command(subcommand)]
         command: ImportCommand,
+    },
+    /// Double publicity (双公示): the publication report.
+    Publicity {
+        #[command(subcommand)]
+        command: PublicityCommand,
+    },
+    /// Export data for the city/provincial sharing platform.
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
     },
     /// The audit log.
     Audit {
@@ -177,6 +189,66 @@ enum ImportCommand {
         #[arg(long)]
         allow_flagged: bool,
     },
+    /// Administrative penalties in the national 双公示 format (CSV in UTF-8/GBK, or XLSX).
+    Penalties(CreditImportArgs),
+    /// Administrative licences in the national 双公示 format.
+    Licenses(CreditImportArgs),
+    /// List entries (红名单, 严重失信主体名单, 重点关注名单, 经营异常名录).
+    Lists(CreditImportArgs),
+}
+
+#[derive(Args)]
+struct CreditImportArgs {
+    file: PathBuf,
+    #[command(flatten)]
+    db: DbArgs,
+    /// Write the rejected rows to this XLSX file.
+    #[arg(long)]
+    errors: Option<PathBuf>,
+    /// Hold new records for review instead of publishing them at once.
+    #[arg(long)]
+    hold: bool,
+}
+
+#[derive(Subcommand)]
+enum PublicityCommand {
+    /// Records published late, not published by their deadline, or due within 3 working days.
+    Report {
+        /// The day of the report (default: today).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// JSON list of {code, document_number, decision_date, publish_deadline, status}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// Credit records decided in the date range, for the sharing platform.
+    Records(ExportArgs),
+    /// List entries entered in the date range.
+    Lists(ExportArgs),
+}
+
+#[derive(Args)]
+struct ExportArgs {
+    /// First day (inclusive).
+    #[arg(long)]
+    since: Option<String>,
+    /// Last day (inclusive).
+    #[arg(long)]
+    until: Option<String>,
+    /// xlsx, csv or json.
+    #[arg(long, default_value = "csv")]
+    format: String,
+    /// Output file (default: standard output).
+    #[arg(long, short)]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    db: DbArgs,
 }
 
 #[derive(Subcommand)]
@@ -295,6 +367,22 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     allow_flagged,
                 },
         } => import_subjects(&file, &db, errors.as_deref(), allow_flagged),
+        Command::Import {
+            command: ImportCommand::Penalties(a),
+        } => import_credit(FileKind::Penalties, &a),
+        Command::Import {
+            command: ImportCommand::Licenses(a),
+        } => import_credit(FileKind::Licenses, &a),
+        Command::Import {
+            command: ImportCommand::Lists(a),
+        } => import_credit(FileKind::Lists, &a),
+        Command::Publicity {
+            command: PublicityCommand::Report { as_of, json, db },
+        } => publicity_report(as_of.as_deref(), json, &db),
+        Command::Export { command } => match command {
+            ExportCommand::Records(a) => export(ExportWhat::Records, &a),
+            ExportCommand::Lists(a) => export(ExportWhat::Lists, &a),
+        },
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
@@ -435,6 +523,135 @@ fn import_subjects(
     Ok(ExitCode::SUCCESS)
 }
 
+fn import_credit(kind: FileKind, a: &CreditImportArgs) -> anyhow::Result<ExitCode> {
+    if !a.file.exists() {
+        bail!("文件不存在：{}", a.file.display());
+    }
+    let app = a.db.open()?;
+    let actor = Actor::operator();
+    let pb = progress_bar(std::fs::metadata(&a.file).map(|m| m.len()).unwrap_or(0));
+    let summary = app.import_credit(
+        &actor,
+        kind,
+        &a.file,
+        CreditImportOptions { hold: a.hold },
+        &mut on_progress(&pb),
+    );
+    pb.finish_and_clear();
+    let summary = summary.map_err(|e| anyhow!("{e}"))?;
+    let id = summary.summary.import_id;
+    if let Some(out) = &a.errors {
+        let bytes = app
+            .import_errors_xlsx(&actor, id)
+            .map_err(|e| anyhow!("{e}"))?;
+        std::fs::write(out, bytes).with_context(|| format!("写入 {} 失败", out.display()))?;
+        eprintln!("错误明细已写入 {}", out.display());
+    }
+    if summary.pending_subjects > 0 {
+        eprintln!(
+            "有 {} 个统一社会信用代码不在登记库中，已建立待核实主体（见“市场主体”中登记状态为“待核实”的记录）",
+            summary.pending_subjects
+        );
+    }
+    let c = summary.summary.counts;
+    if c.rejected > 0 {
+        eprintln!(
+            "有 {} 行未导入（原因{}）",
+            c.rejected,
+            if a.errors.is_some() {
+                "见错误明细文件"
+            } else {
+                "可用 --errors 文件.xlsx 导出明细"
+            }
+        );
+    }
+    println!("{}", summary.summary.line());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn parse_day(s: &str) -> anyhow::Result<chrono::NaiveDate> {
+    xinjian_core::dates::parse_date(s).map_err(|e| anyhow!("{e}"))
+}
+
+fn publicity_report(as_of: Option<&str>, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
+    let as_of = match as_of {
+        Some(s) => parse_day(s)?,
+        None => xinjian_app::today(),
+    };
+    let app = db.open()?;
+    let rows = app
+        .publicity_report(&Actor::operator(), as_of)
+        .map_err(|e| anyhow!("{e}"))?;
+    if json {
+        let items: Vec<&xinjian_app::credit::PublicityItem> =
+            rows.iter().map(|r| &r.item).collect();
+        println!("{}", serde_json::to_string_pretty(&items)?);
+    } else {
+        println!("双公示公示情况（截至 {as_of}）：{} 条需关注", rows.len());
+        for r in &rows {
+            println!(
+                "{}\t{}\t{}\t{}\t决定 {}\t应公示截止 {}\t{}",
+                r.status_label,
+                r.item.code,
+                r.subject_name,
+                r.item.document_number,
+                r.item.decision_date,
+                r.item.publish_deadline,
+                r.published_on
+                    .map(|p| format!("公示于 {p}"))
+                    .unwrap_or_else(|| "未公示".into())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn export(what: ExportWhat, a: &ExportArgs) -> anyhow::Result<ExitCode> {
+    let format = ExportFormat::parse(&a.format)
+        .ok_or_else(|| anyhow!("未知格式“{}”：可用 xlsx、csv、json", a.format))?;
+    let since = a.since.as_deref().map(parse_day).transpose()?;
+    let until = a.until.as_deref().map(parse_day).transpose()?;
+    if let (Some(s), Some(u)) = (since, until) {
+        if u < s {
+            bail!("--until {u} 早于 --since {s}");
+        }
+    }
+    if format == ExportFormat::Xlsx && a.out.is_none() && std::io::stdout().is_terminal() {
+        bail!("XLSX 是二进制文件：请用 --out 文件.xlsx 指定输出文件");
+    }
+    let app = a.db.open()?;
+    let n = match &a.out {
+        Some(path) => {
+            // Written to a temporary file and renamed: a failed export leaves no partial file.
+            let tmp = path.with_extension("partial");
+            let mut f = std::io::BufWriter::new(
+                std::fs::File::create(&tmp)
+                    .with_context(|| format!("创建 {} 失败", tmp.display()))?,
+            );
+            let n = app
+                .export_credit(&Actor::operator(), what, since, until, format, &mut f)
+                .map_err(|e| anyhow!("{e}"))?;
+            use std::io::Write;
+            f.flush()?;
+            drop(f);
+            std::fs::rename(&tmp, path).with_context(|| format!("写入 {} 失败", path.display()))?;
+            n
+        }
+        None => {
+            let stdout = std::io::stdout();
+            let mut lock = std::io::BufWriter::new(stdout.lock());
+            let n = app
+                .export_credit(&Actor::operator(), what, since, until, format, &mut lock)
+                .map_err(|e| anyhow!("{e}"))?;
+            use std::io::Write;
+            lock.flush()?;
+            n
+        }
+    };
+    eprintln!("exported {n} rows");
+    Ok(ExitCode::SUCCESS)
+}
+
 fn load_demo(app: &App, subjects: u64, seed: u64) -> anyhow::Result<xinjian_app::demo::DemoReport> {
     let pb = progress_bar(0);
     let report = app.load_demo(subjects, seed, &mut on_progress(&pb));
@@ -448,7 +665,13 @@ fn load_demo(app: &App, subjects: u64, seed: u64) -> anyhow::Result<xinjian_app:
             xinjian_app::demo::DEMO_PASSWORD
         );
     }
+    println!(
+        "demo credit: {} records and list entries ({} new)",
+        report.credit.imported + report.credit.updated + report.credit.unchanged,
+        report.credit.imported
+    );
     println!("messy import file: {}", report.messy_file.display());
+    println!("penalty import file: {}", report.penalty_file.display());
     Ok(report)
 }
 

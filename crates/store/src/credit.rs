@@ -527,8 +527,10 @@ pub fn records_missing_deadline(conn: &mut Conn) -> Result<Vec<RecordRow>> {
 /// Active records whose publicity ended on or before `on` (to be marked expired).
 pub fn records_past_publicity(conn: &mut Conn, on: NaiveDate) -> Result<Vec<RecordRow>> {
     conn.query(
-        &format!("SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
-                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"),
+        &format!(
+            "SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
+                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"
+        ),
         &params![on],
     )?
     .iter()
