@@ -90,9 +90,8 @@ pub fn catalog(conn: &mut Conn) -> Result<Vec<CatalogKind>> {
 }
 
 pub fn next_kind_sort(conn: &mut Conn) -> Result<i64> {
-    Ok(conn
-        .query_row("SELECT COALESCE(max(sort), 0) + 1 FROM catalog_kinds", &[])?
-        .get(0)?)
+    conn.query_row("SELECT COALESCE(max(sort), 0) + 1 FROM catalog_kinds", &[])?
+        .get(0)
 }
 
 pub fn upsert_category(conn: &mut Conn, r: &CategoryRule, actor: &str, now: &str) -> Result<()> {

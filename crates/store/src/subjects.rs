@@ -403,33 +403,48 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
         body.trim_end().to_owned(),
     ];
     let needle = q.to_lowercase();
-    let mut out: Vec<NameHit> = Vec::new();
+    // Each pass is bounded by CANDIDATES; the union is ranked here. The index drops
+    // punctuation, so the rank (and whether a name matches at all) is decided on the
+    // normalised name itself.
+    let mut found: Vec<(u8, usize, NameHit)> = Vec::new();
     for phrase in &phrases {
-        if out.len() as i64 >= limit {
-            break;
-        }
-        let mut found: Vec<NameHit> = match conn.backend() {
+        let rows = match conn.backend() {
             crate::Backend::Sqlite => conn.query(
-                "SELECT s.id, s.code, s.name, s.reg_status FROM subjects s                  WHERE s.id IN (SELECT rowid FROM subject_names WHERE subject_names MATCH ? LIMIT ?)",
+                "SELECT s.id, s.code, s.name, s.reg_status, s.code_flag FROM subjects s \
+                 WHERE s.id IN (SELECT rowid FROM subject_names WHERE subject_names MATCH ? LIMIT ?)",
                 &params![format!("\"{}\"", phrase.replace('"', "\"\"")), CANDIDATES],
             )?,
             crate::Backend::Postgres => conn.query(
-                "SELECT s.id, s.code, s.name, s.reg_status FROM subjects s                  WHERE to_tsvector('simple', 'xjs ' || regexp_replace(s.name, '(.)', '\\1 ', 'g') || ' xje')                        @@ phraseto_tsquery('simple', ?) LIMIT ?",
+                "SELECT s.id, s.code, s.name, s.reg_status, s.code_flag FROM subjects s \
+                 WHERE to_tsvector('simple', 'xjs ' || regexp_replace(s.name, '(.)', '\\1 ', 'g') || ' xje') \
+                       @@ phraseto_tsquery('simple', ?) LIMIT ?",
                 &params![phrase.as_str(), CANDIDATES],
             )?,
+        };
+        for r in &rows {
+            let h = hit(r)?;
+            if found.iter().any(|(_, _, o)| o.id == h.id) {
+                continue;
+            }
+            let name = xinjian_core::text::normalize_text(&h.name).to_lowercase();
+            let rank = if name == needle {
+                0
+            } else if name.starts_with(&needle) {
+                1
+            } else if name.contains(&needle) {
+                2
+            } else {
+                continue;
+            };
+            found.push((rank, name.chars().count(), h));
         }
-        .iter()
-        .map(hit)
-        .collect::<Result<_>>()?;
-        // The index drops punctuation: keep only names that really contain the text.
-        found.retain(|h| {
-            h.name.to_lowercase().contains(&needle) && !out.iter().any(|o| o.id == h.id)
-        });
-        found.sort_by(|a, b| (a.name.chars().count(), a.id).cmp(&(b.name.chars().count(), b.id)));
-        out.extend(found);
     }
-    out.truncate(limit as usize);
-    Ok(out)
+    found.sort_by_key(|(rank, len, h)| (*rank, *len, h.id));
+    Ok(found
+        .into_iter()
+        .take(limit as usize)
+        .map(|(_, _, h)| h)
+        .collect())
 }
 
 /// Filters for the registry list.

@@ -17,11 +17,17 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Barrier, Once};
 
+use chrono::NaiveDate;
 use serde_json::json;
 use xinjian_core::audit::{AuditEntry, ChainFault, GENESIS_HASH};
+use xinjian_core::credit::{
+    default_catalog, CatalogKind, CategoryRule, ListEntryData, ListType, Nature, Period,
+    RecordData, RecordStatus, Severity, SeverityMap,
+};
 use xinjian_core::subject::{CodeFlag, RegStatus, SubjectData, SubjectKind};
 use xinjian_core::uscc::{Uscc, ALPHABET};
 use xinjian_store::audit::{self, AuditActor, Verification};
+use xinjian_store::credit::{self, RecordState};
 use xinjian_store::imports::{self, Counts, ImportError};
 use xinjian_store::subjects::{self, Provenance, SubjectQuery};
 use xinjian_store::users::{self, NewUser};
@@ -109,13 +115,18 @@ fn sqlite_db() -> TestDb {
 }
 
 fn postgres_db(base: &str) -> TestDb {
+    postgres_db_with(base, "")
+}
+
+/// Like [`postgres_db`], with extra `CREATE DATABASE` options (e.g. a locale).
+fn postgres_db_with(base: &str, options: &str) -> TestDb {
     let name = format!("xj_test_{}", random_hex());
     let mut admin = postgres::Client::connect(base, postgres::NoTls).unwrap_or_else(|e| {
         panic!("{PG_ENV} is set but PostgreSQL at {base:?} is unreachable: {e}")
     });
     admin
-        .batch_execute(&format!("CREATE DATABASE {name}"))
-        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} failed: {e}"));
+        .batch_execute(&format!("CREATE DATABASE {name} {options}"))
+        .unwrap_or_else(|e| panic!("CREATE DATABASE {name} {options} failed: {e}"));
     drop(admin);
     // From here on the guard drops the database even if opening it fails.
     let guard = PgDatabase {
@@ -2440,6 +2451,2042 @@ fn audit_concurrent_appends_form_one_valid_chain() {
                 EACH as i64
             );
         }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// 9. Name search (`subjects::find`)
+// ---------------------------------------------------------------------------------------------
+
+/// The name-search data set, inserted in an order different from every expected ranking.
+const FIND_NAMES: [&str; 12] = [
+    "成都市信安科技有限公司",   // 0: contains 信安, 11 chars
+    "信安科技有限公司",         // 1: starts with 信安, 8 chars
+    "四川信安",                 // 2: contains 信安, 4 chars
+    "信安",                     // 3: exactly 信安
+    "信安公司",                 // 4: starts with 信安, 4 chars
+    "成都信安科技有限公司",     // 5: contains 信安, 10 chars
+    "ABC信用服务中心",          // 6: ASCII letters, 9 chars
+    "绵阳长虹财务咨询有限公司", // 7
+    "广元第1食品厂",            // 8: a digit in the name
+    "蓝天(OR)*工作室",          // 9: FTS syntax inside a name
+    "他说\"好\"便利店",         // 10: double quotes inside a name
+    "顺庆区张三便利店",         // 11
+];
+
+fn seed_find_names(c: &mut Conn) -> Vec<(i64, SubjectData)> {
+    let rows: Vec<SubjectData> = FIND_NAMES
+        .iter()
+        .enumerate()
+        .map(|(i, name)| subject(&code(300 + i), name, RegStatus::Active))
+        .collect();
+    tx(c, |t| {
+        rows.into_iter()
+            .map(|d| Ok((subjects::insert(t, &d, &d.content_hash(), &prov(T0))?, d)))
+            .collect()
+    })
+}
+
+fn find_names(c: &mut Conn, q: &str, limit: i64) -> Vec<String> {
+    subjects::find(c, q, limit)
+        .unwrap_or_else(|e| panic!("find({q:?}) failed: {e}"))
+        .into_iter()
+        .map(|h| h.name)
+        .collect()
+}
+
+fn names(idx: &[usize]) -> Vec<String> {
+    idx.iter().map(|&i| FIND_NAMES[i].to_owned()).collect()
+}
+
+/// BUG (subjects.rs `find`, since commit c542071 added `NameHit::flagged`): the row mapper
+/// reads `code_flag` as column 4 (`r.get::<Option<String>>(4)`), and the code branch selects
+/// it, but both name-branch queries (SQLite `… FROM subjects s WHERE s.id IN (SELECT rowid
+/// FROM subject_names …)` and PostgreSQL `… WHERE to_tsvector(…) @@ phraseto_tsquery(…)`)
+/// still select only `s.id, s.code, s.name, s.reg_status`. So every name search that has at
+/// least one candidate row fails with `StoreError::Type` ("列 4 的类型不符：期望 column，实际
+/// missing") on both backends; only searches that match nothing, and code searches, work.
+/// Fix: add `, s.code_flag` to both name-branch SELECT lists. (With that one change every
+/// name-search test of this section passes on both backends, except the three marked with
+/// their own bugs below.) Remove the `#[ignore]`s that cite this bug once fixed.
+#[test]
+fn find_reports_flagged_codes_by_name_and_by_code() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let good = subject(&code(290), "广元市守信商贸有限公司", RegStatus::Active);
+        let mut bad = subject(&bad_code(291), "广元市存疑商贸有限公司", RegStatus::Active);
+        bad.code_flag = Some(CodeFlag::CheckFailed);
+        let (gid, bid) = (insert_subject(&mut c, &good), insert_subject(&mut c, &bad));
+        let flags = |c: &mut Conn, q: &str| -> Vec<(i64, bool)> {
+            subjects::find(c, q, 10)
+                .unwrap_or_else(|e| panic!("find({q:?}): {e}"))
+                .into_iter()
+                .map(|h| (h.id, h.flagged))
+                .collect()
+        };
+        // By code (works).
+        assert_eq!(flags(&mut c, &bad.code), vec![(bid, true)]);
+        assert_eq!(flags(&mut c, &good.code), vec![(gid, false)]);
+        // By name.
+        assert_eq!(flags(&mut c, "存疑"), vec![(bid, true)]);
+        assert_eq!(flags(&mut c, "守信商贸有限公司"), vec![(gid, false)]);
+        let mut both = flags(&mut c, "商贸");
+        both.sort();
+        assert_eq!(both, vec![(gid, false), (bid, true)]);
+    });
+}
+
+#[test]
+fn find_by_name_fragments_of_any_length_ranks_exact_then_prefix_then_contains() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let seeded = seed_find_names(&mut c);
+
+        // Two characters: exact name, then names starting with it, then names containing it;
+        // shorter names first within each group.
+        assert_eq!(
+            find_names(&mut c, "信安", 20),
+            names(&[3, 4, 1, 2, 5, 0]),
+            "exact, prefix (shorter first), contains (shorter first)"
+        );
+        // One Chinese character.
+        assert_eq!(
+            find_names(&mut c, "信", 20),
+            names(&[3, 4, 1, 2, 6, 5, 0]),
+            "one character: prefix group 信安/信安公司/信安科技有限公司, then the rest"
+        );
+        assert_eq!(find_names(&mut c, "虹", 20), names(&[7]));
+        assert_eq!(find_names(&mut c, "店", 20), names(&[10, 11]));
+        // Four characters, in the middle of names and as a whole name.
+        assert_eq!(find_names(&mut c, "长虹财务", 20), names(&[7]));
+        assert_eq!(
+            find_names(&mut c, "科技有限", 20),
+            names(&[1, 5, 0]),
+            "contains only, shorter first"
+        );
+        assert_eq!(find_names(&mut c, "信安公司", 20), names(&[4]));
+        assert_eq!(
+            find_names(&mut c, "信安科技", 20),
+            names(&[1, 5, 0]),
+            "the name starting with the text first"
+        );
+        // Characters that are in the registry but not next to each other are not a match.
+        assert_eq!(find_names(&mut c, "信公", 20), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "安信", 20), Vec::<String>::new());
+        // A whole, long name.
+        assert_eq!(find_names(&mut c, FIND_NAMES[7], 20), names(&[7]));
+        assert_eq!(find_names(&mut c, "成都信安科技有限公司", 20), names(&[5]));
+        // A digit inside a name (not a code: it has non-ASCII characters).
+        assert_eq!(find_names(&mut c, "第1食品", 20), names(&[8]));
+        // ASCII case does not matter, either way round.
+        assert_eq!(find_names(&mut c, "abc", 20), names(&[6]));
+        assert_eq!(find_names(&mut c, "aBc信用", 20), names(&[6]));
+        assert_eq!(find_names(&mut c, "abc信用服务中心", 20), names(&[6]));
+        // Surrounding (also full-width) spaces are trimmed.
+        assert_eq!(find_names(&mut c, "\u{3000} 长虹 \t", 20), names(&[7]));
+        // Nothing matches.
+        assert_eq!(find_names(&mut c, "不存在的名称", 20), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "鑫", 20), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "xyz", 20), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "", 20), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "   ", 20), Vec::<String>::new());
+
+        // The limit cuts the ranked list, and is clamped to at least 1.
+        assert_eq!(find_names(&mut c, "信安", 2), names(&[3, 4]));
+        assert_eq!(find_names(&mut c, "信安", 4), names(&[3, 4, 1, 2]));
+        assert_eq!(find_names(&mut c, "信安", 0), names(&[3]));
+        assert_eq!(find_names(&mut c, "信安", -5), names(&[3]));
+
+        // A hit carries the id, code and registration status of the subject.
+        let mut d = seeded[7].1.clone();
+        d.reg_status = RegStatus::Revoked;
+        tx(&mut c, |t| {
+            subjects::update(t, seeded[7].0, 1, &d, &d.content_hash(), &prov(T0))
+        });
+        assert_eq!(
+            subjects::find(&mut c, "长虹", 10).unwrap(),
+            vec![subjects::NameHit {
+                id: seeded[7].0,
+                code: seeded[7].1.code.clone(),
+                name: FIND_NAMES[7].to_owned(),
+                reg_status: RegStatus::Revoked,
+                flagged: false,
+            }]
+        );
+    });
+}
+
+#[test]
+fn find_ranks_equal_lengths_by_id_and_keeps_groups_apart() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        // Same lengths in different groups, inserted worst first.
+        let rows = [
+            "川信安", // contains, 3
+            "安信安", // contains, 3 (and starts with 安)
+            "信安川", // prefix, 3
+            "信安",   // exact
+            "信安蜀", // prefix, 3
+        ];
+        let ids: Vec<i64> = rows
+            .iter()
+            .enumerate()
+            .map(|(i, n)| insert_subject(&mut c, &subject(&code(400 + i), n, RegStatus::Active)))
+            .collect();
+        let hits = subjects::find(&mut c, "信安", 10).unwrap();
+        assert_eq!(
+            hits.iter().map(|h| h.name.as_str()).collect::<Vec<_>>(),
+            vec!["信安", "信安川", "信安蜀", "川信安", "安信安"]
+        );
+        assert_eq!(
+            hits.iter().map(|h| h.id).collect::<Vec<_>>(),
+            vec![ids[3], ids[2], ids[4], ids[0], ids[1]],
+            "equal lengths in id order"
+        );
+        // No subject appears twice although it matches several phrases.
+        let all = subjects::find(&mut c, "安", 10).unwrap();
+        let unique: HashSet<i64> = all.iter().map(|h| h.id).collect();
+        assert_eq!((all.len(), unique.len()), (5, 5));
+        assert_eq!(
+            all[0].name, "安信安",
+            "the only name starting with 安 comes first"
+        );
+    });
+}
+
+#[test]
+fn find_by_full_code_and_code_prefix() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let seeded = seed_find_names(&mut c);
+        let target = &seeded[7].1.code;
+        let hit = |i: usize| (seeded[i].0, seeded[i].1.code.clone());
+        let found = |c: &mut Conn, q: &str, limit: i64| -> Vec<(i64, String)> {
+            subjects::find(c, q, limit)
+                .unwrap_or_else(|e| panic!("find({q:?}): {e}"))
+                .into_iter()
+                .map(|h| (h.id, h.code))
+                .collect()
+        };
+        // The full 18-character code, in upper and lower case, with spaces around it.
+        assert_eq!(found(&mut c, target, 10), vec![hit(7)]);
+        assert_eq!(
+            found(&mut c, &target.to_ascii_lowercase(), 10),
+            vec![hit(7)]
+        );
+        assert_eq!(found(&mut c, &format!("  {target} "), 10), vec![hit(7)]);
+        // A 17-character prefix and a prefix shared by every code, in code order.
+        assert_eq!(found(&mut c, &target[..17], 10), vec![hit(7)]);
+        let mut all: Vec<(i64, String)> = (0..FIND_NAMES.len()).map(hit).collect();
+        all.sort_by(|a, b| a.1.cmp(&b.1));
+        assert_eq!(found(&mut c, "91510802MA", 100), all);
+        assert_eq!(found(&mut c, "91510802ma", 100), all, "lower-case prefix");
+        assert_eq!(found(&mut c, "9151", 3), all[..3].to_vec(), "limit");
+        // No such code or prefix.
+        assert_eq!(found(&mut c, "9151080299", 10), vec![]);
+        assert_eq!(found(&mut c, "1", 10), vec![]);
+        let mut other = target.clone();
+        other.replace_range(17.., if target.ends_with('0') { "1" } else { "0" });
+        assert_eq!(found(&mut c, &other, 10), vec![]);
+        // A code one character longer than any stored code is not a prefix of it.
+        assert_eq!(found(&mut c, &format!("{target}0"), 10), vec![]);
+    });
+}
+
+#[test]
+fn find_treats_punctuation_quotes_and_search_syntax_as_plain_text() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        seed_find_names(&mut c);
+        // None of these may fail; every hit must really contain the text.
+        let queries = [
+            "\"",
+            "\"\"",
+            "\"信安",
+            "信安\"",
+            "\"信安\"",
+            "'",
+            "''",
+            "信'安",
+            "*",
+            "信*",
+            "信安*",
+            "*安",
+            "OR",
+            "信 OR 安",
+            "AND",
+            "NOT",
+            "NOT 信",
+            "信 NOT 安",
+            "NEAR(",
+            "NEAR(信 安)",
+            "NEAR(信 安, 2)",
+            "(",
+            ")",
+            "()",
+            "(信)",
+            "{",
+            "}",
+            "[",
+            "]",
+            "^",
+            "^信",
+            "-",
+            "-信",
+            "+",
+            ":",
+            "grams:信",
+            "subject_names:信",
+            "信安:",
+            "\\",
+            "%",
+            "_",
+            "信%",
+            "%安",
+            "_安",
+            "?",
+            "$1",
+            ";",
+            "信安; DROP TABLE subjects",
+            "!@#$%^&*()",
+            "，",
+            "。",
+            "、",
+            "（",
+            "）",
+            "《",
+            "》",
+            "·",
+            "xjs",
+            "xje",
+            "xjs 信",
+            "信 xje",
+            "x j s",
+        ];
+        for q in queries {
+            let hits = subjects::find(&mut c, q, 100)
+                .unwrap_or_else(|e| panic!("find({q:?}) must not fail: {e}"));
+            let needle = xinjian_core::text::normalize_text(q).to_lowercase();
+            for h in &hits {
+                assert!(
+                    h.name.to_lowercase().contains(&needle),
+                    "find({q:?}) returned {:?}, which does not contain the text",
+                    h.name
+                );
+            }
+        }
+        // Search syntax is not interpreted: no OR, no prefix star, no NEAR, no column filter.
+        assert_eq!(find_names(&mut c, "信 OR 长虹", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "信安*", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "NEAR(信 安)", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "grams:信", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "NOT 信", 100), Vec::<String>::new());
+        // The markers of the index are not names.
+        assert_eq!(find_names(&mut c, "xjs", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "xje", 100), Vec::<String>::new());
+        // Names that contain such characters are found by them.
+        assert_eq!(find_names(&mut c, "(OR)*", 100), names(&[9]));
+        assert_eq!(find_names(&mut c, "(or)*工作室", 100), names(&[9]));
+        assert_eq!(find_names(&mut c, "OR", 100), names(&[9]));
+        assert_eq!(find_names(&mut c, "*", 100), names(&[9]));
+        assert_eq!(find_names(&mut c, "\"好\"", 100), names(&[10]));
+        assert_eq!(find_names(&mut c, "\"", 100), names(&[10]));
+        assert_eq!(find_names(&mut c, "说\"好", 100), names(&[10]));
+        // Punctuation the index drops still has to be in the name.
+        assert_eq!(find_names(&mut c, "蓝天OR", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "信-安", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "信 安", 100), Vec::<String>::new());
+    });
+}
+
+#[test]
+fn find_follows_name_changes() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let seeded = seed_find_names(&mut c);
+        let (id, d1) = seeded[7].clone();
+        let mut d2 = d1.clone();
+        d2.name = "绵阳九洲电器有限公司".into();
+        let v = tx(&mut c, |t| {
+            subjects::update(t, id, 1, &d2, &d2.content_hash(), &prov(T0))
+        });
+        assert_eq!(v, 2);
+        assert_eq!(find_names(&mut c, "长虹", 10), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, FIND_NAMES[7], 10), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "九洲", 10), vec![d2.name.clone()]);
+        assert_eq!(find_names(&mut c, "九", 10), vec![d2.name.clone()]);
+        assert_eq!(
+            find_names(&mut c, "绵阳九洲电器有限公司", 10),
+            vec![d2.name.clone()]
+        );
+        assert_eq!(
+            find_names(&mut c, "有限公司", 10),
+            vec![
+                FIND_NAMES[1],
+                FIND_NAMES[5],
+                "绵阳九洲电器有限公司",
+                FIND_NAMES[0]
+            ],
+            "still found by the words it kept, ranked by its new length (10, after the other 10)"
+        );
+
+        // A stale update writes nothing, the index included.
+        let mut d3 = d1.clone();
+        d3.name = "不应写入的名称".into();
+        let err = c
+            .transaction(|t| subjects::update(t, id, 1, &d3, &d3.content_hash(), &prov(T0)))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(find_names(&mut c, "不应写入", 10), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "九洲", 10), vec![d2.name.clone()]);
+
+        // An update rolled back with its transaction leaves the index as it was.
+        let mut d4 = d2.clone();
+        d4.name = "回滚的名称".into();
+        let r: Result<(), StoreError> = c.transaction(|t| {
+            subjects::update(t, id, 2, &d4, &d4.content_hash(), &prov(T0))?;
+            Err(StoreError::NotFound)
+        });
+        assert!(r.is_err());
+        assert_eq!(find_names(&mut c, "回滚", 10), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "九洲", 10), vec![d2.name.clone()]);
+
+        // Renamed back: found by the old name again, not by the intermediate one.
+        let mut d5 = d2.clone();
+        d5.name = d1.name.clone();
+        tx(&mut c, |t| {
+            subjects::update(t, id, 2, &d5, &d5.content_hash(), &prov(T0))
+        });
+        assert_eq!(find_names(&mut c, "长虹", 10), names(&[7]));
+        assert_eq!(find_names(&mut c, "九洲", 10), Vec::<String>::new());
+        // An update that keeps the name keeps it findable (no duplicate hit either).
+        let mut d6 = d5.clone();
+        d6.legal_rep = Some("李四".into());
+        tx(&mut c, |t| {
+            subjects::update(t, id, 3, &d6, &d6.content_hash(), &prov(T0))
+        });
+        assert_eq!(find_names(&mut c, "长虹", 10), names(&[7]));
+        // Other subjects are untouched by all this.
+        assert_eq!(find_names(&mut c, "信安", 20), names(&[3, 4, 1, 2, 5, 0]));
+    });
+}
+
+#[test]
+fn find_sees_subjects_inserted_in_bulk() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        // One subject the ordinary way first, so that ids of the bulk path follow on.
+        let first = insert_subject(
+            &mut c,
+            &subject(&code(500), "剑阁县翠云廊茶业有限公司", RegStatus::Active),
+        );
+        let data: Vec<SubjectData> = [
+            "苍溪县红心猕猴桃专业合作社",
+            "旺苍县米仓山茶业有限公司",
+            "青川县唐家河蜂业有限公司",
+            "ABC茶叶店",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, n)| subject(&code(501 + i), n, RegStatus::Active))
+        .collect();
+        let json: Vec<String> = data
+            .iter()
+            .map(|d| serde_json::to_string(d).unwrap())
+            .collect();
+        let hashes: Vec<String> = data.iter().map(|d| d.content_hash()).collect();
+        let items: Vec<subjects::NewSubject<'_>> = (0..data.len())
+            .map(|i| subjects::NewSubject {
+                data: &data[i],
+                hash: &hashes[i],
+                json: &json[i],
+            })
+            .collect();
+        tx(&mut c, |t| subjects::insert_batch(t, &items, &prov(T0)));
+
+        let ids: Vec<i64> = data
+            .iter()
+            .map(|d| {
+                subjects::by_code(&mut c, &d.code)
+                    .unwrap()
+                    .expect("inserted")
+                    .id
+            })
+            .collect();
+        assert!(ids.iter().all(|&i| i > first));
+        assert_eq!(find_names(&mut c, "猕猴桃", 10), vec![data[0].name.clone()]);
+        assert_eq!(find_names(&mut c, "蜂", 10), vec![data[2].name.clone()]);
+        assert_eq!(find_names(&mut c, "abc", 10), vec![data[3].name.clone()]);
+        assert_eq!(
+            find_names(&mut c, &data[1].name, 10),
+            vec![data[1].name.clone()]
+        );
+        let hits = subjects::find(&mut c, "茶", 10).unwrap();
+        assert_eq!(
+            hits.iter()
+                .map(|h| (h.id, h.name.as_str()))
+                .collect::<Vec<_>>(),
+            vec![
+                (ids[3], "ABC茶叶店"),
+                (first, "剑阁县翠云廊茶业有限公司"),
+                (ids[1], "旺苍县米仓山茶业有限公司"),
+            ],
+            "the index row of each bulk subject points at that subject"
+        );
+        // The bulk path wrote version 1 too.
+        for (id, d) in ids.iter().zip(&data) {
+            let v = subjects::versions(&mut c, *id).unwrap();
+            assert_eq!((v.len(), &v[0].data), (1, d));
+        }
+        // A subject inserted in bulk is re-indexed when renamed.
+        let mut d = data[2].clone();
+        d.name = "青川县唐家河旅游开发有限公司".into();
+        tx(&mut c, |t| {
+            subjects::update(t, ids[2], 1, &d, &d.content_hash(), &prov(T0))
+        });
+        assert_eq!(find_names(&mut c, "蜂", 10), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "旅游", 10), vec![d.name.clone()]);
+        // A bulk insert rolled back leaves nothing findable.
+        let extra = subject(&code(520), "回滚的批量主体", RegStatus::Active);
+        let (ej, eh) = (serde_json::to_string(&extra).unwrap(), extra.content_hash());
+        let r: Result<(), StoreError> = c.transaction(|t| {
+            subjects::insert_batch(
+                t,
+                &[subjects::NewSubject {
+                    data: &extra,
+                    hash: &eh,
+                    json: &ej,
+                }],
+                &prov(T0),
+            )?;
+            Err(StoreError::NotFound)
+        });
+        assert!(r.is_err());
+        assert_eq!(find_names(&mut c, "回滚", 10), Vec::<String>::new());
+        // Reusing the id the rolled-back subject had must not surface its name.
+        let later = insert_subject(
+            &mut c,
+            &subject(&code(521), "后来的主体", RegStatus::Active),
+        );
+        assert_eq!(
+            find_names(&mut c, "后来", 10),
+            vec!["后来的主体".to_owned()]
+        );
+        assert_eq!(find_names(&mut c, "批量", 10), Vec::<String>::new());
+        assert!(later > ids[3]);
+    });
+}
+
+/// A registry that existed before migration 0002 (subjects but no search index) is indexed
+/// when 0002 is applied. Simulated by removing 0002's objects and its migration row.
+#[test]
+fn find_after_upgrading_a_registry_from_before_migration_0002() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        seed_find_names(&mut c);
+        let index = match db.backend() {
+            Backend::Sqlite => "DROP TABLE subject_names;",
+            Backend::Postgres => "DROP INDEX subjects_name_grams;",
+        };
+        c.execute_batch(&format!(
+            "{index} DROP TABLE list_entry_versions; DROP TABLE list_entries; \
+             DROP TABLE credit_record_versions; DROP TABLE credit_records; \
+             DROP TABLE penalty_categories; DROP TABLE catalog_kinds; \
+             DELETE FROM schema_migrations WHERE version = '0002_credit';"
+        ))
+        .unwrap();
+        drop(c);
+        assert_eq!(db.migrate().unwrap(), vec!["0002_credit".to_owned()]);
+        let mut c = db.conn().unwrap();
+        assert_eq!(find_names(&mut c, "信安", 20), names(&[3, 4, 1, 2, 5, 0]));
+        assert_eq!(find_names(&mut c, "虹", 20), names(&[7]));
+        assert_eq!(
+            credit::catalog(&mut c).unwrap().len(),
+            default_catalog().len()
+        );
+    });
+}
+
+/// BUG (subjects.rs `find`): the query is normalised with `normalize_text` (full-width ASCII
+/// → half-width) but the stored names are not, and the final check
+/// `h.name.to_lowercase().contains(&needle)` compares the half-width query with the name as
+/// stored. Registry names keep their full-width characters as imported (registry_row.rs keeps
+/// the cell as is), and full-width parentheses are everywhere in Chinese names: “（普通合伙）”,
+/// “（有限合伙）”, “（个体工商户）”, branch names “…（成都）分公司”. So a name copied from the
+/// registry, or any fragment with a “（” or “）”, is never found: the candidate rows are
+/// fetched and then all thrown away (both indexes drop the parentheses, so the phrase does
+/// match; the re-check is what fails).
+/// Fix: compare normalised forms, e.g. `normalize_text(&h.name).to_lowercase().contains(&needle)`
+/// (and build the grams from the normalised name on both backends, or not normalise the
+/// query's punctuation at all).
+#[test]
+fn find_matches_names_written_with_full_width_parentheses() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let name = "广元市信安科技有限公司（普通合伙）";
+        insert_subject(&mut c, &subject(&code(600), name, RegStatus::Active));
+        // Found by a fragment without parentheses (this part works).
+        assert_eq!(find_names(&mut c, "普通合伙", 10), vec![name.to_owned()]);
+        // The whole name exactly as stored, and fragments that include a parenthesis.
+        for q in [
+            name,
+            "（普通合伙）",
+            "有限公司（普通",
+            "合伙）",
+            "广元市信安科技有限公司(普通合伙)",
+        ] {
+            assert_eq!(
+                find_names(&mut c, q, 10),
+                vec![name.to_owned()],
+                "find({q:?})"
+            );
+        }
+    });
+}
+
+/// BUG (subjects.rs `find`, ranking): the "starts with" and "exact" groups are phrase
+/// queries anchored at the `xjs` marker, but the index drops punctuation, so a name that
+/// starts with punctuation followed by the text (“《信安》杂志社”) lands in the "starts with"
+/// group, and “信安。” would land in the "exact" group. The `contains` re-check does not catch
+/// it. Here “《信安》杂志社” (7 characters) is ranked before “信安科技有限公司”, which really
+/// starts with 信安, and before the shorter “四川信安” that also merely contains it.
+/// Fix: decide the group in Rust from the (normalised) name — `== q`, `starts_with(q)`, else
+/// contains — instead of from which phrase matched: gather the candidates of all three phrases
+/// (no early `break`), then sort by (group, length, id) and truncate. (Keeping only the
+/// phrase-k hits whose real group is k is not enough: for a punctuation-only query such as
+/// `*` the third phrase is empty and the hits come only from the second.)
+#[test]
+fn find_ranks_names_that_start_with_punctuation_as_containing_the_text() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        for (i, n) in ["《信安》杂志社", "信安科技有限公司", "四川信安", "信安。"]
+            .iter()
+            .enumerate()
+        {
+            insert_subject(&mut c, &subject(&code(610 + i), n, RegStatus::Active));
+        }
+        assert_eq!(
+            find_names(&mut c, "信安", 10),
+            vec!["信安。", "信安科技有限公司", "四川信安", "《信安》杂志社"],
+            "starts with 信安 first; then names merely containing it, shorter first"
+        );
+    });
+}
+
+/// A PostgreSQL database created with a non-C collation (ICU zh-Hans-CN; the same happens
+/// with libc zh_CN.UTF-8 or en_US.UTF-8, the default of many installations).
+fn postgres_db_collated(base: &str) -> Option<TestDb> {
+    let mut admin = postgres::Client::connect(base, postgres::NoTls)
+        .unwrap_or_else(|e| panic!("{PG_ENV} is set but PostgreSQL is unreachable: {e}"));
+    let icu: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_collation WHERE collprovider = 'i' \
+             AND current_setting('server_version_num')::int >= 150000",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    if icu == 0 {
+        eprintln!(
+            "note: PostgreSQL has no ICU collations (or is older than 15); collation test not run"
+        );
+        return None;
+    }
+    drop(admin);
+    Some(postgres_db_with(
+        base,
+        "TEMPLATE template0 ENCODING 'UTF8' LOCALE_PROVIDER icu ICU_LOCALE 'zh-Hans-CN'",
+    ))
+}
+
+/// BUG (subjects.rs `find`, code branch): the code prefix is searched as the range
+/// `code >= ? AND code < ? || '~'`, which assumes byte order. PostgreSQL compares TEXT with
+/// the database collation; under any linguistic collation (ICU, or libc zh_CN.UTF-8 /
+/// en_US.UTF-8) symbols such as `~` sort *before* digits and letters, so
+/// `'91510802MA0000001X' < '91510802MA~'` is false and every search by a code *prefix*
+/// returns nothing (the full 18-character code still works: `'X' < 'X~'` holds). (The test databases inherit the server's C.UTF-8, which
+/// is why the ordinary tests pass.) Fix: compare in byte order, e.g. declare `subjects.code`
+/// `COLLATE "C"` in the PostgreSQL migration (a new migration altering the column), or use
+/// `code LIKE ? || '%'` with a `text_pattern_ops` index on PostgreSQL.
+#[test]
+fn find_by_code_on_a_postgres_database_with_a_linguistic_collation() {
+    let base = match std::env::var(PG_ENV) {
+        Ok(b) if !b.trim().is_empty() => b.trim().to_owned(),
+        _ => {
+            eprintln!("note: {PG_ENV} is not set; collation test not run");
+            return;
+        }
+    };
+    let Some(db) = postgres_db_collated(&base) else {
+        return;
+    };
+    db.migrate().unwrap();
+    let mut c = db.conn().unwrap();
+    let seeded = seed_find_names(&mut c);
+    let target = seeded[7].1.code.clone();
+    let codes = |c: &mut Conn, q: &str| -> Vec<String> {
+        subjects::find(c, q, 100)
+            .unwrap()
+            .into_iter()
+            .map(|h| h.code)
+            .collect()
+    };
+    assert_eq!(codes(&mut c, &target), vec![target.clone()], "full code");
+    assert_eq!(
+        codes(&mut c, &target.to_ascii_lowercase()),
+        vec![target.clone()]
+    );
+    assert_eq!(
+        codes(&mut c, &target[..17]),
+        vec![target.clone()],
+        "17-char prefix"
+    );
+    assert_eq!(
+        codes(&mut c, "91510802MA").len(),
+        FIND_NAMES.len(),
+        "common prefix"
+    );
+    // Name search is not affected.
+    assert_eq!(find_names(&mut c, "长虹", 10), names(&[7]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// 10. Credit: catalog, category mapping, records, lists
+// ---------------------------------------------------------------------------------------------
+
+fn day(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_else(|e| panic!("{s}: {e}"))
+}
+
+/// A record of `kind` (nature and severity from the default catalog) for subject `s`.
+fn record_data(kind: &str, s: &SubjectData, doc: &str, decided: &str) -> RecordData {
+    let k = default_catalog()
+        .into_iter()
+        .find(|k| k.code == kind)
+        .unwrap_or_else(|| panic!("no kind {kind}"));
+    let penalty = kind == "penalty";
+    RecordData {
+        kind: kind.to_owned(),
+        subject_code: s.code.clone(),
+        subject_name: s.name.clone(),
+        document_number: doc.to_owned(),
+        decision_date: day(decided),
+        nature: k.nature,
+        severity: k.default_severity,
+        categories: if penalty {
+            vec!["罚款".into(), "没收违法所得".into()]
+        } else {
+            vec!["普通".into()]
+        },
+        revokes_business_licence: false,
+        authority: Some("广元市利州区市场监督管理局".into()),
+        content: Some("罚款人民币伍仟元整".into()),
+        facts: Some("未按规定公示年度报告，\"情节\"较轻".into()),
+        basis: Some("《企业信息公示暂行条例》第十条".into()),
+        fine_amount: penalty.then(|| "0.5".into()),
+        certificate_name: (!penalty).then(|| "食品经营许可证".into()),
+        license_number: (!penalty).then(|| "JY15108020001234".into()),
+        valid_from: (!penalty).then(|| day("2026-01-01")),
+        valid_to: (!penalty).then(|| day("2030-12-31")),
+        source_department: Some("利州区市场监管局".into()),
+    }
+}
+
+fn state(
+    status: RecordStatus,
+    deadline: Option<&str>,
+    published: Option<&str>,
+    held: bool,
+    until: Option<&str>,
+) -> RecordState {
+    RecordState {
+        status,
+        publish_deadline: deadline.map(day),
+        published_on: published.map(day),
+        held,
+        publicity_until: until.map(day),
+    }
+}
+
+/// Active, published on `published`, public until `until`.
+fn published(published: &str, until: Option<&str>) -> RecordState {
+    state(RecordStatus::Active, None, Some(published), false, until)
+}
+
+fn add_record(c: &mut Conn, subject_id: i64, d: &RecordData, st: &RecordState) -> i64 {
+    let (_, hash) = d.canonical_json_and_hash();
+    tx(c, |t| {
+        credit::insert_record(t, subject_id, d, &hash, st, day("2026-03-01"), &prov(T0))
+    })
+}
+
+fn docs(rows: &[credit::RecordRow]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r.data.document_number.clone())
+        .collect()
+}
+
+fn docs_with(rows: &[credit::RecordWithSubject]) -> Vec<String> {
+    rows.iter()
+        .map(|r| r.record.data.document_number.clone())
+        .collect()
+}
+
+#[test]
+fn credit_catalog_has_the_defaults_and_upsert_kind_changes_them() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let cat = credit::catalog(&mut c).unwrap();
+        assert_eq!(
+            cat,
+            default_catalog(),
+            "every default kind, in order, every field"
+        );
+        let names: Vec<&str> = cat.iter().map(|k| k.name.as_str()).collect();
+        assert_eq!(&names[..3], &["行政许可", "行政处罚", "行政强制"]);
+        for n in ["行政奖励", "行政监督检查", "失信被执行人", "欠缴水电气费"]
+        {
+            assert!(names.contains(&n), "{n}");
+        }
+        let kind = |cat: &[CatalogKind], code: &str| -> CatalogKind {
+            cat.iter().find(|k| k.code == code).cloned().expect(code)
+        };
+        let penalty = kind(&cat, "penalty");
+        assert_eq!(
+            (
+                penalty.name.as_str(),
+                penalty.nature,
+                penalty.default_severity,
+                penalty.is_public,
+                penalty.publish_workdays
+            ),
+            (
+                "行政处罚",
+                Nature::Negative,
+                Some(Severity::General),
+                true,
+                Some(7)
+            )
+        );
+        let p = |min, max| Period {
+            min_months: min,
+            max_months: max,
+        };
+        assert_eq!(penalty.period(Some(Severity::Minor)), Some(p(0, Some(3))));
+        assert_eq!(
+            penalty.period(Some(Severity::General)),
+            Some(p(3, Some(12)))
+        );
+        assert_eq!(
+            penalty.period(Some(Severity::Serious)),
+            Some(p(12, Some(36)))
+        );
+        assert_eq!(penalty.period(None), None);
+        let license = kind(&cat, "license");
+        assert_eq!(
+            (license.nature, license.period(None)),
+            (Nature::Neutral, Some(p(0, None)))
+        );
+        assert!(!kind(&cat, "utility_arrears").is_public);
+        assert_eq!(kind(&cat, "enforcement").publish_workdays, None);
+
+        // Change a period (and the rest) of an existing kind, keeping its sort.
+        let mut p2 = penalty.clone();
+        p2.periods.insert("general".into(), p(6, Some(24)));
+        p2.periods.remove("minor");
+        p2.name = "行政处罚（修订）".into();
+        p2.default_severity = Some(Severity::Serious);
+        p2.is_public = false;
+        p2.publish_workdays = Some(5);
+        let pos = cat.iter().position(|k| k.code == "penalty").unwrap();
+        credit::upsert_kind(&mut c, &p2, pos as i64, "user:admin", T0).unwrap();
+        let cat2 = credit::catalog(&mut c).unwrap();
+        assert_eq!(cat2.len(), cat.len(), "updated, not added");
+        assert_eq!(cat2[pos], p2);
+        assert_eq!(
+            cat2[pos].period(Some(Severity::General)),
+            Some(p(6, Some(24)))
+        );
+        assert_eq!(cat2[pos].period(Some(Severity::Minor)), None);
+        let mut rest = cat2.clone();
+        rest.remove(pos);
+        let mut before = cat.clone();
+        before.remove(pos);
+        assert_eq!(rest, before, "other kinds untouched");
+        // Back to no workdays and no default severity (NULLs round-trip).
+        let mut p3 = p2.clone();
+        p3.publish_workdays = None;
+        p3.default_severity = None;
+        credit::upsert_kind(&mut c, &p3, pos as i64, "user:admin", T0).unwrap();
+        assert_eq!(credit::catalog(&mut c).unwrap()[pos], p3);
+
+        // A new kind goes last.
+        let sort = credit::next_kind_sort(&mut c).unwrap();
+        assert!(sort >= cat.len() as i64, "{sort}");
+        let new = CatalogKind {
+            code: "green_credit".into(),
+            name: "绿色信用".into(),
+            nature: Nature::Positive,
+            default_severity: None,
+            is_public: true,
+            publish_workdays: None,
+            periods: BTreeMap::from([("none".to_owned(), p(0, Some(60)))]),
+        };
+        credit::upsert_kind(&mut c, &new, sort, "user:admin", T0).unwrap();
+        let cat3 = credit::catalog(&mut c).unwrap();
+        assert_eq!((cat3.len(), cat3.last()), (cat.len() + 1, Some(&new)));
+        assert_eq!(credit::next_kind_sort(&mut c).unwrap(), sort + 1);
+    });
+}
+
+#[test]
+fn credit_severity_map_has_the_defaults_and_upsert_category_adds_one() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let m = credit::severity_map(&mut c).unwrap();
+        let sorted = |mut v: Vec<CategoryRule>| {
+            v.sort_by(|a, b| a.category.cmp(&b.category));
+            v
+        };
+        assert_eq!(
+            sorted(m.rules().to_vec()),
+            sorted(SeverityMap::default_rules())
+        );
+        let fine = m.rule_for("罚款").expect("罚款");
+        assert_eq!(
+            (fine.severity, fine.revokes_business_licence),
+            (Severity::General, false)
+        );
+        let revoke = m.rule_for("吊销营业执照").expect("吊销营业执照");
+        assert_eq!(
+            (revoke.severity, revoke.revokes_business_licence),
+            (Severity::Serious, true)
+        );
+        assert_eq!(m.rule_for("警告").unwrap().severity, Severity::Minor);
+        let class = m
+            .classify(&["罚款".to_owned(), "吊销营业执照".to_owned()])
+            .unwrap();
+        assert_eq!(
+            (class.severity, class.revokes_business_licence),
+            (Severity::Serious, true)
+        );
+        assert!(m.classify(&["训诫".to_owned()]).is_err());
+
+        // A new category, and a changed one.
+        let rule = |c: &str, s, r| CategoryRule {
+            category: c.into(),
+            severity: s,
+            revokes_business_licence: r,
+        };
+        credit::upsert_category(
+            &mut c,
+            &rule("训诫", Severity::Minor, false),
+            "user:admin",
+            T0,
+        )
+        .unwrap();
+        credit::upsert_category(
+            &mut c,
+            &rule("罚款", Severity::Serious, true),
+            "user:admin",
+            T0,
+        )
+        .unwrap();
+        let m = credit::severity_map(&mut c).unwrap();
+        assert_eq!(m.rules().len(), SeverityMap::default_rules().len() + 1);
+        assert_eq!(
+            m.rule_for("训诫"),
+            Some(&rule("训诫", Severity::Minor, false))
+        );
+        assert_eq!(
+            m.rule_for("罚款"),
+            Some(&rule("罚款", Severity::Serious, true))
+        );
+        assert_eq!(
+            m.classify(&["训诫".to_owned()]).unwrap().severity,
+            Severity::Minor
+        );
+        assert_eq!(
+            m.rule_for("吊销营业执照"),
+            Some(&rule("吊销营业执照", Severity::Serious, true)),
+            "others untouched"
+        );
+    });
+}
+
+#[test]
+fn credit_records_insert_update_versions_and_conflict() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let s = subject(&code(700), "广元市信安科技有限公司", RegStatus::Active);
+        let sid = insert_subject(&mut c, &s);
+        let d1 = record_data("penalty", &s, "广利市监罚〔2026〕12号", "2026-02-03");
+        let st1 = state(
+            RecordStatus::Active,
+            Some("2026-02-12"),
+            None,
+            true,
+            Some("2027-02-03"),
+        );
+        let (_, h1) = d1.canonical_json_and_hash();
+        let id = add_record(&mut c, sid, &d1, &st1);
+
+        let row = credit::record_by_id(&mut c, id).unwrap().expect("inserted");
+        assert_eq!(
+            (row.id, row.subject_id, &row.data, &row.state, row.version),
+            (id, sid, &d1, &st1, 1)
+        );
+        assert_eq!(
+            (
+                row.recorded_on,
+                row.content_hash.as_str(),
+                row.created_at.as_str()
+            ),
+            (day("2026-03-01"), h1.as_str(), T0)
+        );
+        assert!(credit::record_by_id(&mut c, id + 1000).unwrap().is_none());
+
+        // The same document number for the same subject is a unique violation.
+        let err = c
+            .transaction(|t| {
+                credit::insert_record(t, sid, &d1, &h1, &st1, day("2026-03-01"), &prov(T0))
+            })
+            .unwrap_err();
+        assert!(err.is_unique_violation(), "{err:?}");
+
+        // A new version: facts and state change.
+        let mut d2 = d1.clone();
+        d2.severity = Some(Severity::Serious);
+        d2.categories.push("吊销营业执照".into());
+        d2.revokes_business_licence = true;
+        d2.fine_amount = Some("1.25".into());
+        let st2 = state(
+            RecordStatus::UnderObjection,
+            Some("2026-02-12"),
+            Some("2026-02-10"),
+            false,
+            Some("2029-02-03"),
+        );
+        let (_, h2) = d2.canonical_json_and_hash();
+        let t1 = "2026-03-05T10:00:00.000000Z";
+        let p2 = Provenance {
+            source: "manual",
+            actor: "user:bob",
+            reason: Some("异议核实后更正"),
+            now: t1,
+        };
+        let v = tx(&mut c, |t| {
+            credit::update_record(t, id, 1, &d2, &h2, &st2, &p2)
+        });
+        assert_eq!(v, 2);
+        let row = credit::record_by_id(&mut c, id).unwrap().unwrap();
+        assert_eq!(
+            (
+                &row.data,
+                &row.state,
+                row.version,
+                row.content_hash.as_str()
+            ),
+            (&d2, &st2, 2, h2.as_str())
+        );
+        assert_eq!((row.created_at.as_str(), row.updated_at.as_str()), (T0, t1));
+
+        let versions = credit::record_versions(&mut c, id).unwrap();
+        assert_eq!(versions.len(), 2);
+        assert_eq!(
+            (versions[0].version, &versions[0].data, &versions[0].state),
+            (1, &d1, &st1)
+        );
+        assert_eq!(
+            (
+                versions[0].source.as_str(),
+                versions[0].actor.as_str(),
+                versions[0].reason.as_deref()
+            ),
+            ("import:1", "user:alice", None)
+        );
+        assert_eq!(
+            (versions[1].version, &versions[1].data, &versions[1].state),
+            (2, &d2, &st2)
+        );
+        assert_eq!(
+            (
+                versions[1].source.as_str(),
+                versions[1].actor.as_str(),
+                versions[1].reason.as_deref(),
+                versions[1].created_at.as_str()
+            ),
+            ("manual", "user:bob", Some("异议核实后更正"), t1)
+        );
+
+        // A stale expected version is a Conflict and writes nothing.
+        let mut d3 = d2.clone();
+        d3.content = Some("不应写入".into());
+        let st3 = state(RecordStatus::Revoked, None, None, false, None);
+        let err = c
+            .transaction(|t| credit::update_record(t, id, 1, &d3, "h3", &st3, &p2))
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let err = credit::update_record(&mut c, id, 3, &d3, "h3", &st3, &p2).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "future version: {err:?}"
+        );
+        let err = credit::update_record(&mut c, id + 1000, 1, &d3, "h3", &st3, &p2).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Conflict(_)),
+            "unknown id: {err:?}"
+        );
+        let row = credit::record_by_id(&mut c, id).unwrap().unwrap();
+        assert_eq!((&row.data, &row.state, row.version), (&d2, &st2, 2));
+        assert_eq!(credit::record_versions(&mut c, id).unwrap().len(), 2);
+        assert!(credit::record_versions(&mut c, id + 1000)
+            .unwrap()
+            .is_empty());
+
+        // Version 3 from the right expected version.
+        let v = tx(&mut c, |t| {
+            credit::update_record(t, id, 2, &d3, "h3", &st3, &p2)
+        });
+        assert_eq!(v, 3);
+        let versions = credit::record_versions(&mut c, id).unwrap();
+        assert_eq!(
+            versions.iter().map(|v| v.version).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
+        assert_eq!((&versions[2].data, &versions[2].state), (&d3, &st3));
+        let all = credit::records_of_subject(&mut c, sid).unwrap();
+        assert_eq!((all.len(), all[0].version), (1, 3));
+    });
+}
+
+#[test]
+fn credit_records_by_documents() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(710), "甲公司", RegStatus::Active);
+        let b = subject(&code(711), "乙公司", RegStatus::Active);
+        let (aid, bid) = (insert_subject(&mut c, &a), insert_subject(&mut c, &b));
+        let shared = "广利市监罚〔2026〕1号";
+        let ra = record_data("penalty", &a, shared, "2026-01-05");
+        let rb = record_data("penalty", &b, shared, "2026-01-05");
+        let rl = record_data("license", &a, "JY-2026-0007", "2026-01-06");
+        let st = published("2026-01-08", None);
+        let ia = add_record(&mut c, aid, &ra, &st);
+        let ib = add_record(&mut c, bid, &rb, &st);
+        let il = add_record(&mut c, aid, &rl, &st);
+
+        // Over the chunk size of 500, with the real numbers scattered among unknown ones.
+        let mut wanted: Vec<String> = (0..1200).map(|i| format!("未知文号-{i}")).collect();
+        wanted[3] = shared.to_owned();
+        wanted[777] = "JY-2026-0007".to_owned();
+        wanted[1100] = "JY-2026-0007-不存在".to_owned();
+        let refs: Vec<&str> = wanted.iter().map(String::as_str).collect();
+        let found = credit::records_by_documents(&mut c, &refs).unwrap();
+        let mut keys: Vec<&String> = found.keys().collect();
+        keys.sort();
+        assert_eq!(keys, vec!["JY-2026-0007", shared]);
+        let mut s: Vec<(i64, String, i64)> = found[shared]
+            .iter()
+            .map(|e| (e.id, e.subject_code.clone(), e.version))
+            .collect();
+        s.sort();
+        assert_eq!(s, vec![(ia, a.code.clone(), 1), (ib, b.code.clone(), 1)]);
+        let l = &found["JY-2026-0007"];
+        assert_eq!(l.len(), 1);
+        assert_eq!(
+            (l[0].id, &l[0].data, &l[0].state, l[0].content_hash.clone()),
+            (il, &rl, &st, rl.canonical_json_and_hash().1)
+        );
+        assert!(credit::records_by_documents(&mut c, &[])
+            .unwrap()
+            .is_empty());
+        assert!(credit::records_by_documents(&mut c, &["无此文号"])
+            .unwrap()
+            .is_empty());
+    });
+}
+
+/// Records of one subject, each with whether it is public on 2026-03-10 and on 2026-03-11.
+fn public_cases(a: &SubjectData) -> Vec<(RecordData, RecordState, bool, bool)> {
+    use RecordStatus::*;
+    let until = Some("2027-01-05");
+    let mut n = 0;
+    let mut rec = |kind: &str, label: &str| {
+        n += 1;
+        record_data(kind, a, label, &format!("2026-01-{n:02}"))
+    };
+    vec![
+        (
+            rec("penalty", "active"),
+            published("2026-01-20", until),
+            true,
+            true,
+        ),
+        (
+            rec("penalty", "under-objection"),
+            state(UnderObjection, None, Some("2026-01-20"), false, until),
+            true,
+            true,
+        ),
+        (
+            rec("penalty", "held"),
+            state(Active, None, Some("2026-01-20"), true, until),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "unpublished"),
+            state(Active, Some("2026-01-20"), None, false, until),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "published-tomorrow"),
+            published("2026-03-11", until),
+            false,
+            true,
+        ),
+        (
+            rec("penalty", "published-today"),
+            published("2026-03-10", until),
+            true,
+            true,
+        ),
+        (
+            rec("penalty", "revoked"),
+            state(Revoked, None, Some("2026-01-20"), false, until),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "corrected"),
+            state(Corrected, None, Some("2026-01-20"), false, until),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "repaired"),
+            state(Repaired, None, Some("2026-01-20"), false, until),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "expired"),
+            state(Expired, None, Some("2026-01-20"), false, until),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "until-today"),
+            published("2026-01-20", Some("2026-03-10")),
+            false,
+            false,
+        ),
+        (
+            rec("penalty", "until-tomorrow"),
+            published("2026-01-20", Some("2026-03-11")),
+            true,
+            false,
+        ),
+        (
+            rec("license", "license-open-ended"),
+            published("2026-01-20", None),
+            true,
+            true,
+        ),
+        (
+            rec("utility_arrears", "utility-not-public-kind"),
+            published("2026-01-20", until),
+            false,
+            false,
+        ),
+        (
+            rec("interview", "interview-not-public-kind"),
+            published("2026-01-20", until),
+            false,
+            false,
+        ),
+    ]
+}
+
+#[test]
+fn credit_public_records_of_subject() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(720), "广元市信安科技有限公司", RegStatus::Active);
+        let b = subject(&code(721), "广元市另一家有限公司", RegStatus::Active);
+        let (aid, bid) = (insert_subject(&mut c, &a), insert_subject(&mut c, &b));
+        let cases = public_cases(&a);
+        for (d, st, _, _) in &cases {
+            add_record(&mut c, aid, d, st);
+        }
+        // Another subject's public record is never among A's.
+        add_record(
+            &mut c,
+            bid,
+            &record_data("penalty", &b, "other-subject", "2026-02-01"),
+            &published("2026-02-02", None),
+        );
+        // Newest decision first.
+        let expected = |pick: fn(&(RecordData, RecordState, bool, bool)) -> bool| -> Vec<String> {
+            cases
+                .iter()
+                .rev()
+                .filter(|c| pick(c))
+                .map(|c| c.0.document_number.clone())
+                .collect()
+        };
+        let today = day("2026-03-10");
+        let got = credit::public_records_of_subject(&mut c, aid, today).unwrap();
+        assert_eq!(docs(&got), expected(|c| c.2), "public on {today}");
+        assert!(got.iter().all(|r| r.subject_id == aid));
+        let tomorrow = day("2026-03-11");
+        let got = credit::public_records_of_subject(&mut c, aid, tomorrow).unwrap();
+        assert_eq!(docs(&got), expected(|c| c.3), "public on {tomorrow}");
+        // Before anything was published, nothing is public.
+        assert!(
+            credit::public_records_of_subject(&mut c, aid, day("2026-01-19"))
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(
+            docs(&credit::public_records_of_subject(&mut c, bid, today).unwrap()),
+            vec!["other-subject"]
+        );
+        // All of A's records, public or not, for staff.
+        assert_eq!(
+            credit::records_of_subject(&mut c, aid).unwrap().len(),
+            cases.len()
+        );
+
+        // The catalog decides which kinds are public.
+        let cat = credit::catalog(&mut c).unwrap();
+        let pos = |code: &str| cat.iter().position(|k| k.code == code).unwrap();
+        let mut utility = cat[pos("utility_arrears")].clone();
+        utility.is_public = true;
+        credit::upsert_kind(
+            &mut c,
+            &utility,
+            pos("utility_arrears") as i64,
+            "user:admin",
+            T0,
+        )
+        .unwrap();
+        let mut penalty = cat[pos("penalty")].clone();
+        penalty.is_public = false;
+        credit::upsert_kind(&mut c, &penalty, pos("penalty") as i64, "user:admin", T0).unwrap();
+        let got = credit::public_records_of_subject(&mut c, aid, today).unwrap();
+        assert_eq!(
+            docs(&got),
+            vec!["utility-not-public-kind", "license-open-ended"]
+        );
+    });
+}
+
+#[test]
+fn credit_latest_public_of_a_kind() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(730), "广元市信安科技有限公司", RegStatus::Active);
+        let b = subject(&code(731), "广元市另一家有限公司", RegStatus::Active);
+        let (aid, bid) = (insert_subject(&mut c, &a), insert_subject(&mut c, &b));
+        let cases = public_cases(&a);
+        for (d, st, _, _) in &cases {
+            add_record(&mut c, aid, d, st);
+        }
+        let rb = record_data("penalty", &b, "b-newest", "2026-02-01");
+        add_record(&mut c, bid, &rb, &published("2026-02-02", None));
+        // Same decision day as b-newest, inserted later: the higher id comes first.
+        let rb2 = record_data("penalty", &b, "b-same-day", "2026-02-01");
+        add_record(&mut c, bid, &rb2, &published("2026-02-02", None));
+
+        let today = day("2026-03-10");
+        let expected: Vec<String> = ["b-same-day", "b-newest"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(
+                cases
+                    .iter()
+                    .rev()
+                    .filter(|c| c.2 && c.0.kind == "penalty")
+                    .map(|c| c.0.document_number.clone()),
+            )
+            .collect();
+        let got = credit::latest_public(&mut c, "penalty", today, 100, 0).unwrap();
+        assert_eq!(docs_with(&got), expected);
+        assert_eq!(got[0].subject_name, b.name);
+        assert_eq!(got[2].subject_name, a.name);
+        // Paging.
+        let got = credit::latest_public(&mut c, "penalty", today, 2, 1).unwrap();
+        assert_eq!(docs_with(&got), expected[1..3].to_vec());
+        let got = credit::latest_public(&mut c, "penalty", today, 100, 100).unwrap();
+        assert!(got.is_empty());
+        // Other kinds.
+        assert_eq!(
+            docs_with(&credit::latest_public(&mut c, "license", today, 10, 0).unwrap()),
+            vec!["license-open-ended"]
+        );
+        assert!(
+            credit::latest_public(&mut c, "utility_arrears", today, 10, 0)
+                .unwrap()
+                .is_empty()
+        );
+        assert!(credit::latest_public(&mut c, "interview", today, 10, 0)
+            .unwrap()
+            .is_empty());
+        assert!(credit::latest_public(&mut c, "no_such_kind", today, 10, 0)
+            .unwrap()
+            .is_empty());
+        // The subject's current name is shown.
+        let mut b2 = b.clone();
+        b2.name = "广元市改名后有限公司".into();
+        tx(&mut c, |t| {
+            subjects::update(t, bid, 1, &b2, &b2.content_hash(), &prov(T0))
+        });
+        let got = credit::latest_public(&mut c, "penalty", today, 1, 0).unwrap();
+        assert_eq!(got[0].subject_name, b2.name);
+        // On the next day the boundary records change sides.
+        let tomorrow = day("2026-03-11");
+        let got = credit::latest_public(&mut c, "penalty", tomorrow, 100, 0).unwrap();
+        let expected: Vec<String> = ["b-same-day", "b-newest"]
+            .into_iter()
+            .map(str::to_owned)
+            .chain(
+                cases
+                    .iter()
+                    .rev()
+                    .filter(|c| c.3 && c.0.kind == "penalty")
+                    .map(|c| c.0.document_number.clone()),
+            )
+            .collect();
+        assert_eq!(docs_with(&got), expected);
+    });
+}
+
+/// (document, decided, deadline, published, status, held, candidate on 2026-03-10)
+type CandidateCase = (
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+    Option<&'static str>,
+    RecordStatus,
+    bool,
+    bool,
+);
+
+#[test]
+fn credit_publication_candidates() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(740), "广元市信安科技有限公司", RegStatus::Active);
+        let aid = insert_subject(&mut c, &a);
+        use RecordStatus::*;
+        let cases: Vec<CandidateCase> = vec![
+            (
+                "late",
+                "2026-02-20",
+                Some("2026-03-02"),
+                Some("2026-03-05"),
+                Active,
+                false,
+                true,
+            ),
+            (
+                "on-time",
+                "2026-02-20",
+                Some("2026-03-05"),
+                Some("2026-03-05"),
+                Active,
+                false,
+                false,
+            ),
+            (
+                "early",
+                "2026-02-20",
+                Some("2026-03-05"),
+                Some("2026-02-25"),
+                Active,
+                false,
+                false,
+            ),
+            (
+                "missing",
+                "2026-02-25",
+                Some("2026-03-09"),
+                None,
+                Active,
+                false,
+                true,
+            ),
+            (
+                "missing-published-later",
+                "2026-02-25",
+                Some("2026-03-09"),
+                Some("2026-03-12"),
+                Active,
+                false,
+                true,
+            ),
+            (
+                "late-published-later",
+                "2026-02-20",
+                Some("2026-03-02"),
+                Some("2026-03-11"),
+                Active,
+                false,
+                true,
+            ),
+            (
+                "due-today",
+                "2026-03-01",
+                Some("2026-03-10"),
+                None,
+                Active,
+                false,
+                true,
+            ),
+            (
+                "due-soon",
+                "2026-03-03",
+                Some("2026-03-12"),
+                None,
+                Active,
+                false,
+                true,
+            ),
+            (
+                "due-on-the-last-day",
+                "2026-03-04",
+                Some("2026-03-13"),
+                None,
+                Active,
+                false,
+                true,
+            ),
+            (
+                "not-yet-due",
+                "2026-03-05",
+                Some("2026-03-16"),
+                None,
+                Active,
+                false,
+                false,
+            ),
+            (
+                "published-before-due",
+                "2026-03-05",
+                Some("2026-03-12"),
+                Some("2026-03-09"),
+                Active,
+                false,
+                false,
+            ),
+            (
+                "decided-after-as-of",
+                "2026-03-11",
+                Some("2026-03-12"),
+                None,
+                Active,
+                false,
+                false,
+            ),
+            (
+                "no-deadline",
+                "2026-02-01",
+                None,
+                None,
+                Active,
+                false,
+                false,
+            ),
+            (
+                "revoked-missing",
+                "2026-02-20",
+                Some("2026-03-02"),
+                None,
+                Revoked,
+                false,
+                false,
+            ),
+            (
+                "corrected-missing",
+                "2026-02-20",
+                Some("2026-03-02"),
+                None,
+                Corrected,
+                false,
+                false,
+            ),
+            (
+                "revoked-late",
+                "2026-02-20",
+                Some("2026-03-03"),
+                Some("2026-03-06"),
+                Revoked,
+                false,
+                true,
+            ),
+            (
+                "held-missing",
+                "2026-02-20",
+                Some("2026-03-04"),
+                None,
+                Active,
+                true,
+                true,
+            ),
+            (
+                "objection-missing",
+                "2026-02-20",
+                Some("2026-03-04"),
+                None,
+                UnderObjection,
+                false,
+                true,
+            ),
+        ];
+        let mut ids = Vec::new();
+        for (doc, decided, deadline, published_on, status, held, _) in &cases {
+            let d = record_data("penalty", &a, doc, decided);
+            let st = state(*status, *deadline, *published_on, *held, None);
+            ids.push(add_record(&mut c, aid, &d, &st));
+        }
+        // By deadline, then id.
+        let mut expected: Vec<(&str, i64, &str)> = cases
+            .iter()
+            .zip(&ids)
+            .filter(|(c, _)| c.6)
+            .map(|(c, id)| (c.2.unwrap(), *id, c.0))
+            .collect();
+        expected.sort();
+        let expected: Vec<&str> = expected.into_iter().map(|e| e.2).collect();
+        let got =
+            credit::publication_candidates(&mut c, day("2026-03-10"), day("2026-03-13")).unwrap();
+        assert_eq!(docs_with(&got), expected);
+        assert!(got.iter().all(|r| r.subject_name == a.name));
+        // Each candidate has a status by the core rule, and nothing else would have one.
+        for (doc, _, deadline, published_on, status, _, want) in &cases {
+            let Some(deadline) = deadline.map(day) else {
+                continue;
+            };
+            if matches!(status, Revoked | Corrected) || doc.starts_with("decided-after") {
+                continue;
+            }
+            let by_rule = xinjian_core::credit::publication_status(
+                deadline,
+                published_on.map(day),
+                day("2026-03-10"),
+                day("2026-03-13"),
+            );
+            assert_eq!(by_rule.is_some(), *want, "{doc}: {by_rule:?}");
+        }
+        // Nothing is due before any deadline; a wide window takes in "not-yet-due".
+        assert!(
+            credit::publication_candidates(&mut c, day("2026-02-19"), day("2026-02-24"))
+                .unwrap()
+                .is_empty()
+        );
+        let wide =
+            credit::publication_candidates(&mut c, day("2026-03-10"), day("2026-03-31")).unwrap();
+        assert!(docs_with(&wide).contains(&"not-yet-due".to_owned()));
+        assert!(!docs_with(&wide).contains(&"decided-after-as-of".to_owned()));
+    });
+}
+
+#[test]
+fn credit_records_past_publicity() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(745), "广元市信安科技有限公司", RegStatus::Active);
+        let aid = insert_subject(&mut c, &a);
+        use RecordStatus::*;
+        let cases = [
+            ("ended-yesterday", Active, Some("2026-03-09"), true),
+            ("ends-today", Active, Some("2026-03-10"), true),
+            ("ends-tomorrow", Active, Some("2026-03-11"), false),
+            ("open-ended", Active, None, false),
+            ("already-expired", Expired, Some("2026-03-01"), false),
+            ("revoked", Revoked, Some("2026-03-01"), false),
+            ("under-objection", UnderObjection, Some("2026-03-01"), false),
+        ];
+        let mut ids = Vec::new();
+        for (doc, status, until, _) in &cases {
+            let d = record_data("penalty", &a, doc, "2025-03-01");
+            ids.push(add_record(
+                &mut c,
+                aid,
+                &d,
+                &state(*status, None, Some("2025-03-05"), false, *until),
+            ));
+        }
+        let got = credit::records_past_publicity(&mut c, day("2026-03-10")).unwrap();
+        assert_eq!(
+            got.iter().map(|r| r.id).collect::<Vec<_>>(),
+            vec![ids[0], ids[1]],
+            "active records whose publicity_until is on or before the day, in id order"
+        );
+        assert_eq!(docs(&got), vec!["ended-yesterday", "ends-today"]);
+        assert!(credit::records_past_publicity(&mut c, day("2026-03-08"))
+            .unwrap()
+            .is_empty());
+        assert_eq!(
+            credit::records_past_publicity(&mut c, day("2026-03-11"))
+                .unwrap()
+                .len(),
+            3
+        );
+    });
+}
+
+// Lists
+
+fn list_entry(
+    s: &SubjectData,
+    list_type: ListType,
+    decision: &str,
+    entered: &str,
+    term: Option<&str>,
+    exited: Option<&str>,
+) -> ListEntryData {
+    ListEntryData {
+        subject_code: s.code.clone(),
+        subject_name: Some(s.name.clone()),
+        list_type,
+        entered_on: day(entered),
+        decision_number: decision.to_owned(),
+        authority: "广元市利州区市场监督管理局".into(),
+        reason: "通过登记的住所或者经营场所无法联系".into(),
+        basis: Some("《市场主体登记管理条例》".into()),
+        term_until: term.map(day),
+        exited_on: exited.map(day),
+        exit_reason: exited.map(|_| "已补报年报".to_owned()),
+    }
+}
+
+fn add_entry(c: &mut Conn, subject_id: i64, d: &ListEntryData) -> i64 {
+    let (_, hash) = d.canonical_json_and_hash();
+    tx(c, |t| {
+        credit::insert_entry(t, subject_id, d, &hash, &prov(T0))
+    })
+}
+
+#[test]
+fn credit_list_entries_insert_update_versions_and_conflict() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let s = subject(&code(750), "广元市信安科技有限公司", RegStatus::Active);
+        let sid = insert_subject(&mut c, &s);
+        let d1 = list_entry(
+            &s,
+            ListType::SeriousDishonest,
+            "广利市监列严〔2026〕3号",
+            "2026-01-10",
+            Some("2029-01-10"),
+            None,
+        );
+        let (_, h1) = d1.canonical_json_and_hash();
+        let id = add_entry(&mut c, sid, &d1);
+        let row = credit::entry_by_id(&mut c, id).unwrap().expect("inserted");
+        assert_eq!(
+            (
+                row.id,
+                row.subject_id,
+                &row.data,
+                row.version,
+                row.content_hash.as_str()
+            ),
+            (id, sid, &d1, 1, h1.as_str())
+        );
+        assert!(credit::entry_by_id(&mut c, id + 1000).unwrap().is_none());
+        // Same subject, list and decision: unique violation.
+        let err = c
+            .transaction(|t| credit::insert_entry(t, sid, &d1, &h1, &prov(T0)))
+            .unwrap_err();
+        assert!(err.is_unique_violation(), "{err:?}");
+        // The same decision number on another list is another entry.
+        let other = list_entry(
+            &s,
+            ListType::Abnormal,
+            "广利市监列严〔2026〕3号",
+            "2026-01-11",
+            None,
+            None,
+        );
+        let other_id = add_entry(&mut c, sid, &other);
+
+        let mut d2 = d1.clone();
+        d2.exited_on = Some(day("2026-03-01"));
+        d2.exit_reason = Some("信用修复".into());
+        let (_, h2) = d2.canonical_json_and_hash();
+        let t1 = "2026-03-05T10:00:00.000000Z";
+        let p2 = Provenance {
+            source: "manual",
+            actor: "user:bob",
+            reason: Some("移出"),
+            now: t1,
+        };
+        let v = tx(&mut c, |t| credit::update_entry(t, id, 1, &d2, &h2, &p2));
+        assert_eq!(v, 2);
+        let row = credit::entry_by_id(&mut c, id).unwrap().unwrap();
+        assert_eq!(
+            (&row.data, row.version, row.content_hash.as_str()),
+            (&d2, 2, h2.as_str())
+        );
+        assert_eq!((row.created_at.as_str(), row.updated_at.as_str()), (T0, t1));
+        // Stale, future and unknown: Conflict, nothing written.
+        let mut d3 = d2.clone();
+        d3.reason = "不应写入".into();
+        for (eid, expected) in [(id, 1), (id, 5), (id + 1000, 1)] {
+            let err = c
+                .transaction(|t| credit::update_entry(t, eid, expected, &d3, "h3", &p2))
+                .unwrap_err();
+            assert!(
+                matches!(err, StoreError::Conflict(_)),
+                "{eid}/{expected}: {err:?}"
+            );
+        }
+        let row = credit::entry_by_id(&mut c, id).unwrap().unwrap();
+        assert_eq!((&row.data, row.version), (&d2, 2));
+        // Every version is kept, with its provenance.
+        let versions: Vec<(i64, String, String, Option<String>)> = c
+            .query(
+                "SELECT version, data, source, reason FROM list_entry_versions WHERE entry_id = ? ORDER BY version",
+                &params![id],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .collect::<Result<_, StoreError>>()
+            .unwrap();
+        assert_eq!(versions.len(), 2);
+        let data = |s: &str| serde_json::from_str::<ListEntryData>(s).unwrap();
+        assert_eq!((versions[0].0, data(&versions[0].1)), (1, d1.clone()));
+        assert_eq!(
+            (versions[1].0, data(&versions[1].1), versions[1].2.as_str()),
+            (2, d2.clone(), "manual")
+        );
+        assert_eq!(versions[1].3.as_deref(), Some("移出"));
+
+        // By subject and by code.
+        let of = credit::entries_of_subject(&mut c, sid).unwrap();
+        assert_eq!(
+            of.iter().map(|e| e.id).collect::<Vec<_>>(),
+            vec![other_id, id],
+            "newest entered first"
+        );
+        let by = credit::entries_by_codes(&mut c, &[s.code.as_str(), "无此代码"]).unwrap();
+        assert_eq!(by.len(), 2);
+        let key = format!(
+            "{}\u{1f}serious_dishonest\u{1f}广利市监列严〔2026〕3号",
+            s.code
+        );
+        assert_eq!(by.get(&key).map(|e| (e.id, e.version)), Some((id, 2)));
+    });
+}
+
+#[test]
+fn credit_list_members_on_a_day_and_entries_past_term() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(760), "广元市信安科技有限公司", RegStatus::Active);
+        let b = subject(&code(761), "广元市另一家有限公司", RegStatus::Active);
+        let (aid, bid) = (insert_subject(&mut c, &a), insert_subject(&mut c, &b));
+        let sd = ListType::SeriousDishonest;
+        let entries: Vec<(i64, ListEntryData)> = vec![
+            (aid, list_entry(&a, sd, "open", "2025-01-01", None, None)),
+            (
+                bid,
+                list_entry(&b, sd, "entered-today", "2026-03-10", None, None),
+            ),
+            (
+                aid,
+                list_entry(&a, sd, "entered-tomorrow", "2026-03-11", None, None),
+            ),
+            (
+                bid,
+                list_entry(
+                    &b,
+                    sd,
+                    "exited-today",
+                    "2025-02-01",
+                    None,
+                    Some("2026-03-10"),
+                ),
+            ),
+            (
+                aid,
+                list_entry(
+                    &a,
+                    sd,
+                    "exited-tomorrow",
+                    "2025-02-02",
+                    None,
+                    Some("2026-03-11"),
+                ),
+            ),
+            (
+                bid,
+                list_entry(&b, sd, "term-today", "2025-02-03", Some("2026-03-10"), None),
+            ),
+            (
+                aid,
+                list_entry(
+                    &a,
+                    sd,
+                    "term-tomorrow",
+                    "2025-02-04",
+                    Some("2026-03-11"),
+                    None,
+                ),
+            ),
+            (
+                bid,
+                list_entry(
+                    &b,
+                    sd,
+                    "exited-before-term",
+                    "2025-02-05",
+                    Some("2027-01-01"),
+                    Some("2026-03-01"),
+                ),
+            ),
+            (
+                aid,
+                list_entry(&a, sd, "same-day", "2025-01-01", Some("2030-01-01"), None),
+            ),
+            (
+                aid,
+                list_entry(
+                    &a,
+                    ListType::Red,
+                    "red",
+                    "2025-01-01",
+                    Some("2026-03-01"),
+                    None,
+                ),
+            ),
+            (
+                bid,
+                list_entry(&b, ListType::Abnormal, "abnormal", "2025-06-01", None, None),
+            ),
+        ];
+        let ids: Vec<i64> = entries
+            .iter()
+            .map(|(sid, d)| add_entry(&mut c, *sid, d))
+            .collect();
+        let name_of = |sid: i64| {
+            if sid == aid {
+                a.name.clone()
+            } else {
+                b.name.clone()
+            }
+        };
+
+        // Members by the core rule: entered by then, not exited or out of term by then;
+        // newest entered first, then newest id.
+        let expected = |lt: ListType, on: NaiveDate| -> Vec<(i64, String, String)> {
+            let mut v: Vec<(NaiveDate, i64, String, String)> = entries
+                .iter()
+                .zip(&ids)
+                .filter(|((_, d), _)| d.list_type == lt && d.is_on_list(on))
+                .map(|((sid, d), id)| (d.entered_on, *id, d.decision_number.clone(), name_of(*sid)))
+                .collect();
+            v.sort();
+            v.reverse();
+            v.into_iter()
+                .map(|(_, id, doc, name)| (id, doc, name))
+                .collect()
+        };
+        let members = |c: &mut Conn, lt: ListType, on: NaiveDate, limit: i64, offset: i64| {
+            let (rows, total) = credit::members(c, lt.as_str(), on, limit, offset).unwrap();
+            let rows: Vec<(i64, String, String)> = rows
+                .into_iter()
+                .map(|r| (r.entry.id, r.entry.data.decision_number, r.subject_name))
+                .collect();
+            (rows, total)
+        };
+        let on = day("2026-03-10");
+        let want = expected(sd, on);
+        let docs: Vec<&str> = want.iter().map(|w| w.1.as_str()).collect();
+        assert_eq!(
+            docs,
+            vec![
+                "entered-today",
+                "term-tomorrow",
+                "exited-tomorrow",
+                "same-day",
+                "open"
+            ],
+            "the test's own expectation"
+        );
+        assert_eq!(members(&mut c, sd, on, 100, 0), (want.clone(), 5));
+        for d in [
+            "2024-12-31",
+            "2025-01-01",
+            "2026-03-01",
+            "2026-03-09",
+            "2026-03-11",
+            "2031-01-01",
+        ] {
+            for lt in ListType::ALL {
+                let want = expected(lt, day(d));
+                let n = want.len() as i64;
+                assert_eq!(
+                    members(&mut c, lt, day(d), 100, 0),
+                    (want, n),
+                    "{lt:?} on {d}"
+                );
+            }
+        }
+        // Paging: the total does not depend on the page.
+        assert_eq!(members(&mut c, sd, on, 2, 1), (want[1..3].to_vec(), 5));
+        assert_eq!(
+            members(&mut c, sd, on, 0, 0),
+            (want[..1].to_vec(), 5),
+            "limit ≥ 1"
+        );
+        assert_eq!(members(&mut c, sd, on, 100, 50), (vec![], 5));
+        assert_eq!(
+            members(&mut c, ListType::Red, day("2026-03-01"), 10, 0).1,
+            0
+        );
+        assert_eq!(
+            members(&mut c, ListType::Red, day("2026-02-28"), 10, 0).1,
+            1
+        );
+        assert_eq!(members(&mut c, ListType::Abnormal, on, 10, 0).1, 1);
+        let (_, total) = credit::members(&mut c, "no_such_list", on, 10, 0).unwrap();
+        assert_eq!(total, 0);
+
+        // Entries whose term has run out by then and that carry no exit, in id order, any list.
+        let past = |c: &mut Conn, d: &str| -> Vec<String> {
+            credit::entries_past_term(c, day(d))
+                .unwrap()
+                .into_iter()
+                .map(|e| e.data.decision_number)
+                .collect()
+        };
+        assert_eq!(past(&mut c, "2026-02-28"), Vec::<String>::new());
+        assert_eq!(past(&mut c, "2026-03-01"), vec!["red"]);
+        assert_eq!(past(&mut c, "2026-03-10"), vec!["term-today", "red"]);
+        assert_eq!(
+            past(&mut c, "2026-03-11"),
+            vec!["term-today", "term-tomorrow", "red"]
+        );
+        assert_eq!(
+            past(&mut c, "2031-01-01"),
+            vec!["term-today", "term-tomorrow", "same-day", "red"],
+            "exited-before-term has an exit"
+        );
+        // Once exited, an entry is no longer past its term.
+        let (term_today_id, mut d) = (ids[5], entries[5].1.clone());
+        d.exited_on = Some(day("2026-03-10"));
+        let (_, h) = d.canonical_json_and_hash();
+        tx(&mut c, |t| {
+            credit::update_entry(t, term_today_id, 1, &d, &h, &prov(T0))
+        });
+        assert_eq!(past(&mut c, "2026-03-11"), vec!["term-tomorrow", "red"]);
     });
 }
 

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod credit;
 pub mod error;
 pub mod openapi;
 pub mod pages;
@@ -77,7 +78,12 @@ pub fn router(state: AppState) -> Router {
         // portal + public API
         .route("/", get(pages::portal_home))
         .route("/search", get(pages::portal_search))
-        .route("/s/{code}", get(pages::portal_subject))
+        .route("/s/{code}", get(credit::portal_subject))
+        .route("/public/penalties", get(credit::portal_penalties))
+        .route("/public/licenses", get(credit::portal_licenses))
+        .route("/public/lists/{list}", get(credit::portal_list))
+        .route("/public/catalog", get(credit::portal_catalog))
+        .route("/api/v1/public/catalog", get(credit::api_public_catalog))
         .route("/healthz", get(api::healthz))
         .route("/static/{file}", get(pages::static_file))
         .route("/api/v1/openapi.json", get(openapi::document))
@@ -105,9 +111,28 @@ pub fn router(state: AppState) -> Router {
         .merge(upload)
         .route("/imports/template.xlsx", get(pages::import_template))
         .route("/imports/demo-messy.csv", get(pages::import_demo_file))
+        .route(
+            "/imports/demo-penalties.csv",
+            get(pages::import_demo_penalties),
+        )
         .route("/imports/{id}", get(pages::import_detail))
         .route("/imports/{id}/errors.xlsx", get(pages::import_errors_xlsx))
         .route("/quality", get(pages::quality))
+        .route(
+            "/records",
+            get(credit::records_page).post(credit::record_create),
+        )
+        .route("/records/new", get(credit::record_new))
+        .route("/records/{id}", get(credit::record_detail))
+        .route("/records/{id}/change", post(credit::record_change))
+        .route("/publicity", get(credit::publicity_page))
+        .route("/lists", get(credit::lists_page).post(credit::list_enter))
+        .route("/lists/{id}/exit", post(credit::list_exit))
+        .route("/catalog", get(credit::catalog_page))
+        .route("/catalog/kinds", post(credit::catalog_kind_save))
+        .route("/catalog/categories", post(credit::catalog_category_save))
+        .route("/export", get(credit::export_page))
+        .route("/export/download", get(credit::export_download))
         .route(
             "/admin/users",
             get(pages::users_page).post(pages::user_create),
@@ -132,6 +157,16 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/subjects/{code}/history", get(api::subject_history))
         .route("/api/v1/imports/{id}", get(api::import_job))
+        .route(
+            "/api/v1/records",
+            get(credit::api_records_get).post(credit::api_records_post),
+        )
+        .route("/api/v1/records/{id}", get(credit::api_record))
+        .route("/api/v1/publicity", get(credit::api_publicity))
+        .route(
+            "/api/v1/subjects/{code}/credit",
+            get(credit::api_subject_credit),
+        )
         .route("/api/v1/calendar/add-workdays", get(api::add_workdays))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .fallback(error::not_found)

@@ -7,8 +7,10 @@ use axum::{Extension, Form};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use xinjian_app::accounts::NewAccount;
+use xinjian_app::credit::CreditImportOptions;
 use xinjian_app::demo;
 use xinjian_app::import::ImportOptions;
+use xinjian_core::credit_row::FileKind;
 use xinjian_core::role::{allows, Permission, Role};
 use xinjian_core::subject::RegStatus;
 use xinjian_store::subjects::SubjectQuery;
@@ -69,12 +71,12 @@ fn nav(role: Role) -> Vec<NavGroup> {
         (
             "信用信息",
             vec![
-                todo(
-                    "信用信息归集",
-                    "行政许可、行政处罚等信用记录与公共信用信息目录",
-                ),
-                todo("双公示", "7 个工作日内公示的期限跟踪"),
-                todo("红黑名单", "红名单、严重失信主体名单、重点关注名单"),
+                item("信用记录", "/records", Permission::CreditRead, role),
+                item("双公示", "/publicity", Permission::CreditRead, role),
+                item("名单管理", "/lists", Permission::CreditRead, role),
+                item("信用信息目录", "/catalog", Permission::CreditRead, role)
+                    .or_else(|| item("信用信息目录", "/catalog", Permission::CatalogAdmin, role)),
+                item("数据共享导出", "/export", Permission::CreditExport, role),
             ],
         ),
         (
@@ -160,7 +162,12 @@ fn merge(mut a: Value, b: Value) -> Value {
     a
 }
 
-fn render(state: &AppState, name: &str, ctx: &Ctx, extra: Value) -> Result<Response, WebError> {
+pub(crate) fn render(
+    state: &AppState,
+    name: &str,
+    ctx: &Ctx,
+    extra: Value,
+) -> Result<Response, WebError> {
     Ok(state
         .templates
         .render(name, merge(base(ctx), extra))?
@@ -200,16 +207,6 @@ pub async fn portal_search(
         &ctx,
         json!({ "q": q.q, "results": results, "error": error }),
     )
-}
-
-pub async fn portal_subject(
-    State(state): State<AppState>,
-    Extension(ctx): Extension<Ctx>,
-    Path(code): Path<String>,
-) -> Result<Response, WebError> {
-    let app = state.app.clone();
-    let s = blocking(move || app.public_subject(&code)).await?;
-    render(&state, "portal_subject.html", &ctx, json!({ "s": s }))
 }
 
 pub async fn static_file(Path(file): Path<String>) -> Response {
@@ -427,12 +424,26 @@ async fn subject_page(
     .await?;
     let can_reveal = ctx.actor.can(Permission::PersonalDataRead);
     let can_edit = ctx.actor.can(Permission::SubjectWrite);
+    let credit = if ctx.actor.can(Permission::CreditRead) {
+        let code = s.code.clone();
+        Some(
+            call(state, ctx, move |app, actor| {
+                app.subject_credit(actor, &code)
+            })
+            .await?,
+        )
+    } else {
+        None
+    };
+    let (records, lists) = credit
+        .map(|(r, l)| (Some(r), Some(l)))
+        .unwrap_or((None, None));
     render(
         state,
         "subject_detail.html",
         ctx,
         json!({ "s": s, "history": history, "can_reveal": can_reveal, "can_edit": can_edit, "revealed": revealed,
-                "can_see_imports": ctx.actor.can(Permission::SubjectImport) }),
+                "can_see_imports": ctx.actor.can(Permission::SubjectImport), "records": records, "lists": lists }),
     )
 }
 
@@ -589,6 +600,11 @@ fn status_labels() -> Value {
     json!({ "running": "导入中", "done": "已完成", "failed": "失败", "interrupted": "已中断" })
 }
 
+/// Labels of the import kinds.
+fn kind_labels() -> Value {
+    json!({ "subjects": "市场主体登记信息", "penalties": "行政处罚", "licenses": "行政许可", "lists": "名单" })
+}
+
 pub async fn imports_page(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
@@ -599,7 +615,9 @@ pub async fn imports_page(
         "imports.html",
         &ctx,
         json!({ "jobs": jobs, "status_labels": status_labels(), "max_mb": crate::MAX_UPLOAD_BYTES / 1024 / 1024,
-                "demo_file": state.app.data_dir().join(demo::MESSY_FILE).exists() }),
+                "demo_file": state.app.data_dir().join(demo::MESSY_FILE).exists(),
+                "penalty_file": state.app.data_dir().join(xinjian_app::demo_credit::PENALTY_FILE).exists(),
+                "kind_labels": kind_labels() }),
     )
 }
 
@@ -616,6 +634,8 @@ pub async fn import_upload(
         .map_err(|e| WebError::internal(e.to_string()))?;
     let mut saved: Option<(String, std::path::PathBuf)> = None;
     let mut allow_flagged = false;
+    let mut hold = false;
+    let mut kind = String::from("subjects");
     while let Some(mut field) = mp
         .next_field()
         .await
@@ -665,6 +685,13 @@ pub async fn import_upload(
                 saved = Some((name, path));
             }
             Some("allow_flagged") => allow_flagged = true,
+            Some("hold") => hold = true,
+            Some("kind") => {
+                kind = field
+                    .text()
+                    .await
+                    .map_err(|e| WebError::bad_request("kind", format!("上传内容无法读取：{e}")))?
+            }
             _ => {}
         }
     }
@@ -679,6 +706,26 @@ pub async fn import_upload(
     {
         let _ = tokio::fs::remove_file(&path).await;
         return Err(WebError::bad_request("file", "文件是空的"));
+    }
+    if kind != "subjects" {
+        let Some(file_kind) = FileKind::parse(&kind) else {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(WebError::bad_request("kind", "未知的数据类别"));
+        };
+        let opts = CreditImportOptions { hold };
+        let p2 = path.clone();
+        let id = call(&state, &ctx, move |app, actor| {
+            app.start_credit_import(actor, file_kind, &name, &p2, opts)
+        })
+        .await?;
+        let app = state.app.clone();
+        let actor = ctx.actor.clone();
+        std::thread::spawn(move || {
+            if let Err(e) = app.run_credit_import(&actor, id, file_kind, &path, opts, &mut |_| {}) {
+                tracing::info!(import = id, error = %e, "import ended with an error");
+            }
+        });
+        return Ok(Redirect::to(&format!("/imports/{id}")).into_response());
     }
     let opts = ImportOptions { allow_flagged };
     let p2 = path.clone();
@@ -712,11 +759,11 @@ pub async fn import_detail(
         &state,
         "import_detail.html",
         &ctx,
-        json!({ "job": job, "errors": errors, "status_labels": status_labels() }),
+        json!({ "job": job, "errors": errors, "status_labels": status_labels(), "kind_labels": kind_labels() }),
     )
 }
 
-fn xlsx(bytes: Vec<u8>, filename: &str) -> Response {
+pub(crate) fn xlsx(bytes: Vec<u8>, filename: &str) -> Response {
     (
         [
             (
@@ -751,7 +798,15 @@ pub async fn import_template() -> Result<Response, WebError> {
 }
 
 pub async fn import_demo_file(State(state): State<AppState>) -> Result<Response, WebError> {
-    let path = state.app.data_dir().join(demo::MESSY_FILE);
+    demo_file(&state, demo::MESSY_FILE).await
+}
+
+pub async fn import_demo_penalties(State(state): State<AppState>) -> Result<Response, WebError> {
+    demo_file(&state, xinjian_app::demo_credit::PENALTY_FILE).await
+}
+
+async fn demo_file(state: &AppState, file: &str) -> Result<Response, WebError> {
+    let path = state.app.data_dir().join(file);
     let bytes = tokio::fs::read(&path)
         .await
         .map_err(|_| WebError::not_found("演示文件（请先运行 xinjian demo）"))?;
@@ -760,7 +815,7 @@ pub async fn import_demo_file(State(state): State<AppState>) -> Result<Response,
             (header::CONTENT_TYPE, "text/csv; charset=gbk".to_owned()),
             (
                 header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{}\"", demo::MESSY_FILE),
+                format!("attachment; filename=\"{file}\""),
             ),
         ],
         bytes,

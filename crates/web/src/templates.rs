@@ -45,7 +45,19 @@ impl Templates {
             "quality.html",
             "users.html",
             "audit.html",
-            "calendar.html"
+            "calendar.html",
+            "_records_macros.html",
+            "_catalog_table.html",
+            "portal_records.html",
+            "portal_list.html",
+            "portal_catalog.html",
+            "records.html",
+            "record_detail.html",
+            "record_form.html",
+            "publicity.html",
+            "lists.html",
+            "catalog.html",
+            "export.html"
         );
         Templates { env }
     }

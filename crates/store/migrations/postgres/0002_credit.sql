@@ -105,3 +105,7 @@ CREATE TABLE list_entry_versions (
 -- character included — is a phrase query on this expression index.
 CREATE INDEX subjects_name_grams ON subjects USING gin (
     to_tsvector('simple', 'xjs ' || regexp_replace(name, '(.)', '\1 ', 'g') || ' xje'));
+
+-- Codes compare byte-wise whatever the database's collation, so that a code-prefix range
+-- (`code >= 'Q' AND code < 'Q~'`) finds the codes starting with Q.
+ALTER TABLE subjects ALTER COLUMN code TYPE TEXT COLLATE "C";
