@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use xinjian_core::credit::{
@@ -1534,15 +1534,15 @@ impl App {
                 held: st.held,
             });
         }
-        // Missing first, then due soon, then late; by deadline within each.
-        let rank = |s: &str| match s {
-            "missing" => 0,
-            "due_soon" => 1,
-            _ => 2,
-        };
+        // Missing first (most overdue first), then due soon (soonest first), then late
+        // publications (most recent first).
         out.sort_by(|a, b| {
-            (rank(a.item.status), a.item.publish_deadline)
-                .cmp(&(rank(b.item.status), b.item.publish_deadline))
+            let key = |r: &PublicityRow| match r.item.status {
+                "missing" => (0, r.item.publish_deadline.num_days_from_ce()),
+                "due_soon" => (1, r.item.publish_deadline.num_days_from_ce()),
+                _ => (2, -r.item.publish_deadline.num_days_from_ce()),
+            };
+            key(a).cmp(&key(b))
         });
         Ok(out)
     }

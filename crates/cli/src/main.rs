@@ -680,6 +680,18 @@ fn serve(addr: SocketAddr, db: DbArgs, demo: bool, demo_subjects: u64) -> anyhow
     if demo {
         load_demo(&app, demo_subjects, 20261122)?;
     }
+    // Daily upkeep (list terms that ran out, records past their publicity): now, then hourly.
+    let upkeep = app.clone();
+    std::thread::Builder::new()
+        .name("credit-upkeep".into())
+        .spawn(move || loop {
+            match upkeep.credit_upkeep() {
+                Ok((0, 0)) => {}
+                Ok((ended, expired)) => tracing::info!(ended, expired, "credit upkeep"),
+                Err(e) => tracing::warn!(error = %e, "credit upkeep failed"),
+            }
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        })?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -180,6 +180,16 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Serve on a bound listener until the task is dropped (benchmarks).
+pub async fn serve_on(app: App, listener: tokio::net::TcpListener) -> std::io::Result<()> {
+    let state = AppState {
+        app,
+        templates: Arc::new(templates::Templates::new()),
+        secure_cookies: false,
+    };
+    axum::serve(listener, router(state)).await
+}
+
 /// Bind and serve until Ctrl-C. `on_ready` receives the bound address (port 0 → real port).
 pub async fn serve(
     app: App,
