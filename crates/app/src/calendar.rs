@@ -52,6 +52,8 @@ impl App {
             Ok::<_, AppError>(())
         })?;
         self.reload_calendar()?;
+        // Publication deadlines depend on the calendar: compute those the new years decide.
+        self.recompute_deadlines(&years)?;
         Ok(years)
     }
 }

@@ -1368,23 +1368,39 @@ impl App {
         })
     }
 
-    /// Deadlines that could not be computed because the calendar lacked the year, computed
-    /// now (after a calendar year was loaded). Returns how many were set.
-    pub fn fill_missing_deadlines(&self) -> Result<usize> {
+    /// After calendar years were loaded: compute the deadlines that were missing (the year
+    /// was not loaded when the record came in) and those of records decided in or just before
+    /// the loaded years (the holidays may have changed). Derived data, set in one
+    /// transaction with one audit entry. Returns how many deadlines changed.
+    pub fn recompute_deadlines(&self, years: &[i32]) -> Result<usize> {
+        let (Some(first), Some(last)) = (years.iter().min(), years.iter().max()) else {
+            return Ok(0);
+        };
+        // A decision in late December of the year before has its deadline in the first year.
+        let from = NaiveDate::from_ymd_opt(first - 1, 12, 1).expect("valid date");
+        let to = NaiveDate::from_ymd_opt(*last, 12, 31).expect("valid date");
         let mut conn = self.db.conn()?;
         let rec = self.recorder(&mut conn)?;
         conn.transaction(|tx| {
-            let mut n = 0;
-            for r in store::records_missing_deadline(tx)? {
-                let Ok(k) = rec.kind(&r.data.kind) else {
-                    continue;
-                };
-                if let Some(d) = rec.deadline(k, r.data.decision_date) {
+            let mut changed = 0;
+            for r in store::records_for_deadlines(tx, from, to)? {
+                let Ok(k) = rec.kind(&r.data.kind) else { continue };
+                let d = rec.deadline(k, r.data.decision_date);
+                if d != r.state.publish_deadline {
                     store::set_deadline(tx, r.id, d)?;
-                    n += 1;
+                    changed += 1;
                 }
             }
-            Ok::<_, AppError>(n)
+            if changed > 0 {
+                audit::append(
+                    tx,
+                    &Actor::System("system".into()).audit(),
+                    "credit.deadlines.recompute",
+                    "credit",
+                    &json!({ "years": years, "changed": changed }),
+                )?;
+            }
+            Ok::<_, AppError>(changed)
         })
     }
 }

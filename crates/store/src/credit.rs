@@ -510,13 +510,14 @@ pub fn publication_candidates(
     .collect()
 }
 
-/// Records without a deadline whose kind has one (the calendar year was missing when they
-/// were recorded): `(id, version)`.
-pub fn records_missing_deadline(conn: &mut Conn) -> Result<Vec<RecordRow>> {
+/// Records of kinds with a publication deadline that are missing their deadline or were
+/// decided in `[from, to]`.
+pub fn records_for_deadlines(conn: &mut Conn, from: NaiveDate, to: NaiveDate) -> Result<Vec<RecordRow>> {
     conn.query(
-        &format!("SELECT {RECORD_COLS} FROM credit_records r WHERE r.publish_deadline IS NULL \
-                  AND r.kind IN (SELECT code FROM catalog_kinds WHERE publish_workdays IS NOT NULL)"),
-        &[],
+        &format!("SELECT {RECORD_COLS} FROM credit_records r \
+                  WHERE (r.publish_deadline IS NULL OR r.decision_date BETWEEN ? AND ?) \
+                  AND r.kind IN (SELECT code FROM catalog_kinds WHERE publish_workdays IS NOT NULL AND is_public = 1)"),
+        &params![from, to],
     )?
     .iter()
     .map(record)
@@ -526,10 +527,8 @@ pub fn records_missing_deadline(conn: &mut Conn) -> Result<Vec<RecordRow>> {
 /// Active records whose publicity ended on or before `on` (to be marked expired).
 pub fn records_past_publicity(conn: &mut Conn, on: NaiveDate) -> Result<Vec<RecordRow>> {
     conn.query(
-        &format!(
-            "SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
-                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"
-        ),
+        &format!("SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
+                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"),
         &params![on],
     )?
     .iter()
@@ -537,8 +536,9 @@ pub fn records_past_publicity(conn: &mut Conn, on: NaiveDate) -> Result<Vec<Reco
     .collect()
 }
 
-/// Set a computed deadline without a new version (it is derived, not a fact).
-pub fn set_deadline(conn: &mut Conn, id: i64, deadline: NaiveDate) -> Result<()> {
+/// Set a computed deadline without a new version (it is derived from the decision date and
+/// the calendar, not a fact).
+pub fn set_deadline(conn: &mut Conn, id: i64, deadline: Option<NaiveDate>) -> Result<()> {
     conn.execute(
         "UPDATE credit_records SET publish_deadline = ? WHERE id = ?",
         &params![deadline, id],
