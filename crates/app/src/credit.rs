@@ -1384,7 +1384,9 @@ impl App {
         conn.transaction(|tx| {
             let mut changed = 0;
             for r in store::records_for_deadlines(tx, from, to)? {
-                let Ok(k) = rec.kind(&r.data.kind) else { continue };
+                let Ok(k) = rec.kind(&r.data.kind) else {
+                    continue;
+                };
                 let d = rec.deadline(k, r.data.decision_date);
                 if d != r.state.publish_deadline {
                     store::set_deadline(tx, r.id, d)?;

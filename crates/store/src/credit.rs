@@ -512,7 +512,11 @@ pub fn publication_candidates(
 
 /// Records of kinds with a publication deadline that are missing their deadline or were
 /// decided in `[from, to]`.
-pub fn records_for_deadlines(conn: &mut Conn, from: NaiveDate, to: NaiveDate) -> Result<Vec<RecordRow>> {
+pub fn records_for_deadlines(
+    conn: &mut Conn,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<Vec<RecordRow>> {
     conn.query(
         &format!("SELECT {RECORD_COLS} FROM credit_records r \
                   WHERE (r.publish_deadline IS NULL OR r.decision_date BETWEEN ? AND ?) \
@@ -527,8 +531,10 @@ pub fn records_for_deadlines(conn: &mut Conn, from: NaiveDate, to: NaiveDate) ->
 /// Active records whose publicity ended on or before `on` (to be marked expired).
 pub fn records_past_publicity(conn: &mut Conn, on: NaiveDate) -> Result<Vec<RecordRow>> {
     conn.query(
-        &format!("SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
-                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"),
+        &format!(
+            "SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
+                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"
+        ),
         &params![on],
     )?
     .iter()
@@ -546,6 +552,26 @@ pub fn set_deadline(conn: &mut Conn, id: i64, deadline: Option<NaiveDate>) -> Re
     Ok(())
 }
 
+/// `column` within the optional bounds, as a condition and its parameters (no untyped NULL
+/// parameters: PostgreSQL cannot type `? IS NULL`).
+fn date_range(
+    column: &str,
+    since: Option<NaiveDate>,
+    until: Option<NaiveDate>,
+) -> (String, Vec<Value>) {
+    let mut wh = vec!["1 = 1".to_owned()];
+    let mut ps = Vec::new();
+    if let Some(d) = since {
+        wh.push(format!("{column} >= ?"));
+        ps.push(Value::from(d));
+    }
+    if let Some(d) = until {
+        wh.push(format!("{column} <= ?"));
+        ps.push(Value::from(d));
+    }
+    (wh.join(" AND "), ps)
+}
+
 /// Visit records decided in `[since, until]` (either bound optional), in decision order.
 pub fn each_record_decided<E: From<StoreError>>(
     conn: &mut Conn,
@@ -553,11 +579,11 @@ pub fn each_record_decided<E: From<StoreError>>(
     until: Option<NaiveDate>,
     mut f: impl FnMut(RecordWithSubject) -> Result<(), E>,
 ) -> Result<(), E> {
+    let (wh, ps) = date_range("r.decision_date", since, until);
     conn.query_each(
         &format!("SELECT {RECORD_COLS}, s.name FROM credit_records r JOIN subjects s ON s.id = r.subject_id \
-                  WHERE (? IS NULL OR r.decision_date >= ?) AND (? IS NULL OR r.decision_date <= ?) \
-                  ORDER BY r.decision_date, r.id"),
-        &params![since, since, until, until],
+                  WHERE {wh} ORDER BY r.decision_date, r.id"),
+        &ps,
         |r| f(with_subject(&r)?),
     )
 }
@@ -780,10 +806,11 @@ pub fn each_entry_entered<E: From<StoreError>>(
     until: Option<NaiveDate>,
     mut f: impl FnMut(ListRowWithSubject) -> Result<(), E>,
 ) -> Result<(), E> {
+    let (wh, ps) = date_range("l.entered_on", since, until);
     conn.query_each(
         &format!("SELECT {LIST_COLS}, s.name FROM list_entries l JOIN subjects s ON s.id = l.subject_id \
-                  WHERE (? IS NULL OR l.entered_on >= ?) AND (? IS NULL OR l.entered_on <= ?) ORDER BY l.entered_on, l.id"),
-        &params![since, since, until, until],
+                  WHERE {wh} ORDER BY l.entered_on, l.id"),
+        &ps,
         |r| {
             f(ListRowWithSubject {
                 entry: list_row(&r)?,

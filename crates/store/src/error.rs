@@ -6,7 +6,7 @@ use thiserror::Error;
 pub enum StoreError {
     #[error("SQLite: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("PostgreSQL: {0}")]
+    #[error("PostgreSQL: {}", pg_detail(.0))]
     Postgres(#[from] postgres::Error),
     #[error("数据库地址无效：{0}")]
     BadUrl(String),
@@ -26,6 +26,14 @@ pub enum StoreError {
     Aborted,
     #[error("I/O：{0}")]
     Io(#[from] std::io::Error),
+}
+
+/// The server's message when there is one ("db error" alone says nothing).
+fn pg_detail(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
 }
 
 impl StoreError {
