@@ -1512,6 +1512,16 @@ impl App {
 impl App {
     /// Records published late, missing publication, or due within 3 working days, as of a day.
     pub fn publicity_report(&self, actor: &Actor, as_of: NaiveDate) -> Result<Vec<PublicityRow>> {
+        self.publicity_report_since(actor, as_of, None)
+    }
+
+    /// The report with late publications only from `late_since` on (the staff page).
+    pub fn publicity_report_since(
+        &self,
+        actor: &Actor,
+        as_of: NaiveDate,
+        late_since: Option<NaiveDate>,
+    ) -> Result<Vec<PublicityRow>> {
         actor.require(Permission::CreditRead)?;
         let cal = self.calendar();
         let due_until = cal.add_workdays(as_of, DUE_SOON_WORKDAYS).map_err(|e| {
@@ -1521,7 +1531,7 @@ impl App {
         })?;
         let mut conn = self.db.conn()?;
         let catalog = store::catalog(&mut conn)?;
-        let rows = store::publication_candidates(&mut conn, as_of, due_until)?;
+        let rows = store::publication_candidates_since(&mut conn, as_of, due_until, late_since)?;
         let mut out = Vec::new();
         for r in rows {
             let st = &r.record.state;
@@ -1563,6 +1573,37 @@ impl App {
             key(a).cmp(&key(b))
         });
         Ok(out)
+    }
+}
+
+/// Counts for the workspace.
+#[derive(Debug, Clone, Serialize)]
+pub struct CreditStats {
+    pub penalties: i64,
+    pub licenses: i64,
+    pub records: i64,
+    pub on_lists: i64,
+    /// Records to publish: missing publication or due within 3 working days.
+    pub to_publish: usize,
+}
+
+impl App {
+    pub fn credit_stats(&self, actor: &Actor) -> Result<CreditStats> {
+        actor.require(Permission::CreditRead)?;
+        let day = today();
+        let mut conn = self.db.conn()?;
+        let (penalties, licenses, records, on_lists) = store::counts(&mut conn, day)?;
+        let to_publish = match self.calendar().add_workdays(day, DUE_SOON_WORKDAYS) {
+            Ok(due_until) => store::count_to_publish(&mut conn, day, due_until)? as usize,
+            Err(_) => 0,
+        };
+        Ok(CreditStats {
+            penalties,
+            licenses,
+            records,
+            on_lists,
+            to_publish,
+        })
     }
 }
 

@@ -496,18 +496,43 @@ pub fn publication_candidates(
     as_of: NaiveDate,
     due_until: NaiveDate,
 ) -> Result<Vec<RecordWithSubject>> {
+    publication_candidates_since(conn, as_of, due_until, None)
+}
+
+/// [`publication_candidates`], with the late publications limited to those published on or
+/// after `late_since` (the staff page looks back one year; the full report has no bound).
+pub fn publication_candidates_since(
+    conn: &mut Conn,
+    as_of: NaiveDate,
+    due_until: NaiveDate,
+    late_since: Option<NaiveDate>,
+) -> Result<Vec<RecordWithSubject>> {
+    let late_from = late_since.unwrap_or(NaiveDate::MIN);
     conn.query(
         &format!("SELECT {RECORD_COLS}, s.name FROM credit_records r JOIN subjects s ON s.id = r.subject_id \
                   WHERE r.publish_deadline IS NOT NULL AND r.decision_date <= ? AND ( \
-                    (r.published_on IS NOT NULL AND r.published_on <= ? AND r.published_on > r.publish_deadline) \
+                    (r.published_on IS NOT NULL AND r.published_on <= ? AND r.published_on >= ? \
+                        AND r.published_on > r.publish_deadline) \
                     OR ((r.published_on IS NULL OR r.published_on > ?) AND r.publish_deadline <= ? \
                         AND r.status NOT IN ('corrected', 'revoked'))) \
                   ORDER BY r.publish_deadline, r.id"),
-        &params![as_of, as_of, as_of, due_until],
+        &params![as_of, as_of, late_from, as_of, due_until],
     )?
     .iter()
     .map(with_subject)
     .collect()
+}
+
+/// Records not published by `as_of` whose deadline is on or before `due_until` (missing or
+/// due soon), the same condition as [`publication_candidates`] without the late ones.
+pub fn count_to_publish(conn: &mut Conn, as_of: NaiveDate, due_until: NaiveDate) -> Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM credit_records r WHERE r.publish_deadline IS NOT NULL AND r.decision_date <= ? \
+         AND (r.published_on IS NULL OR r.published_on > ?) AND r.publish_deadline <= ? \
+         AND r.status NOT IN ('corrected', 'revoked')",
+        &params![as_of, as_of, due_until],
+    )?
+    .get(0)
 }
 
 /// Records of kinds with a publication deadline that are missing their deadline or were

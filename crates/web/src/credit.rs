@@ -18,6 +18,8 @@ use crate::pages::{render, xlsx};
 use crate::{blocking, call, AppState};
 
 const PAGE: i64 = 50;
+/// Rows shown on the publication report page (the CLI lists all).
+const MAX_REPORT_ROWS: usize = 1000;
 
 fn day(s: &str, field: &str) -> Result<Option<chrono::NaiveDate>, WebError> {
     if s.trim().is_empty() {
@@ -435,16 +437,21 @@ pub async fn publicity_page(
     Query(q): Query<AsOfQuery>,
 ) -> Result<Response, WebError> {
     let as_of = day(&q.as_of, "as_of")?.unwrap_or_else(xinjian_app::today);
-    let rows = call(&state, &ctx, move |app, actor| {
-        app.publicity_report(actor, as_of)
+    // Late publications of the past year; everything with `xinjian publicity report`.
+    let late_since = as_of - chrono::Duration::days(365);
+    let mut rows = call(&state, &ctx, move |app, actor| {
+        app.publicity_report_since(actor, as_of, Some(late_since))
     })
     .await?;
     let counts = xinjian_app::credit::publicity_counts(&rows);
+    let total = rows.len();
+    rows.truncate(MAX_REPORT_ROWS);
     render(
         &state,
         "publicity.html",
         &ctx,
-        json!({ "rows": rows, "as_of": as_of, "counts": counts }),
+        json!({ "rows": rows, "as_of": as_of, "counts": counts, "late_since": late_since,
+                "truncated": (total > MAX_REPORT_ROWS).then_some(total) }),
     )
 }
 

@@ -325,8 +325,8 @@ pub async fn workspace(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
 ) -> Result<Response, WebError> {
-    let stats = call(&state, &ctx, move |app, actor| {
-        Ok(app.registry_stats(actor).ok())
+    let (stats, credit) = call(&state, &ctx, move |app, actor| {
+        Ok((app.registry_stats(actor).ok(), app.credit_stats(actor).ok()))
     })
     .await?;
     let today = xinjian_app::today();
@@ -335,7 +335,7 @@ pub async fn workspace(
         &state,
         "workspace.html",
         &ctx,
-        json!({ "stats": stats, "today": today.to_string(), "today_workday": workday}),
+        json!({ "stats": stats, "credit": credit, "today": today.to_string(), "today_workday": workday}),
     )
 }
 
