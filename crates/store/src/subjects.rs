@@ -300,11 +300,13 @@ pub fn versions(conn: &mut Conn, id: i64) -> Result<Vec<VersionRow>> {
 
 const INSERT_NAME: &str = "INSERT INTO subject_names (rowid, grams) VALUES (?, ?)";
 
-/// The searchable text of a name: its characters separated by spaces, between the markers
-/// `xjs` and `xje` (which no name produces: every name character is its own token). A
-/// substring of the name is then a phrase of single-character tokens; a prefix is a phrase
-/// starting with `xjs`; the whole name is a phrase from `xjs` to `xje`. PostgreSQL builds the
-/// same text in SQL for its expression index (migration 0002).
+/// The searchable text of a name: its characters separated by spaces, the first one glued to
+/// an `x` (`广元市` → `x广 元 市`). Every other token is one character, so the marked first
+/// token is never confused with one. A substring that does not start the name is a phrase of
+/// single-character tokens (`元 市`); a prefix is the same phrase with its first token marked
+/// (`x广 元`). Both phrases are selective: no token is common to every name (a separate
+/// start marker would be, and a phrase with it must read its whole doclist). PostgreSQL builds
+/// the same text in SQL for its expression index (migration 0002).
 pub fn name_grams(name: &str) -> String {
     let mut s = String::new();
     name_grams_into(name, &mut s);
@@ -313,12 +315,11 @@ pub fn name_grams(name: &str) -> String {
 
 fn name_grams_into(name: &str, out: &mut String) {
     out.clear();
-    out.push_str("xjs ");
+    out.push('x');
     for c in name.chars() {
         out.push(c);
         out.push(' ');
     }
-    out.push_str(" xje");
 }
 
 /// Keep the SQLite search index in step with a name (PostgreSQL's index is maintained by
@@ -362,7 +363,7 @@ pub struct NameHit {
     pub flagged: bool,
 }
 
-/// How many phrase matches are ranked before the best `limit` are returned.
+/// How many matches of each phrase are ranked before the best `limit` are returned.
 const CANDIDATES: i64 = 200;
 
 /// Find subjects by a name fragment (any length, one Chinese character included) or by a
@@ -396,12 +397,14 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
             .map(hit)
             .collect();
     }
+    // Punctuation alone is not searchable (the index keeps letters and digits only), and
+    // looking for it would mean reading the whole table.
+    if !q.chars().any(char::is_alphanumeric) {
+        return Ok(Vec::new());
+    }
     let body: String = q.chars().flat_map(|c| [c, ' ']).collect();
-    let phrases = [
-        format!("xjs {body} xje"),
-        format!("xjs {body}"),
-        body.trim_end().to_owned(),
-    ];
+    // Names starting with the text, then names containing it further on.
+    let phrases = [format!("x{}", body.trim_end()), body.trim_end().to_owned()];
     let needle = q.to_lowercase();
     // Each pass is bounded by CANDIDATES; the union is ranked here. The index drops
     // punctuation, so the rank (and whether a name matches at all) is decided on the
@@ -416,7 +419,7 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
             )?,
             crate::Backend::Postgres => conn.query(
                 "SELECT s.id, s.code, s.name, s.reg_status, s.code_flag FROM subjects s \
-                 WHERE to_tsvector('simple', 'xjs ' || regexp_replace(s.name, '(.)', '\\1 ', 'g') || ' xje') \
+                 WHERE to_tsvector('simple', 'x' || regexp_replace(s.name, '(.)', '\\1 ', 'g')) \
                        @@ phraseto_tsquery('simple', ?) LIMIT ?",
                 &params![phrase.as_str(), CANDIDATES],
             )?,

@@ -2788,9 +2788,11 @@ fn find_treats_punctuation_quotes_and_search_syntax_as_plain_text() {
         assert_eq!(find_names(&mut c, "(OR)*", 100), names(&[9]));
         assert_eq!(find_names(&mut c, "(or)*工作室", 100), names(&[9]));
         assert_eq!(find_names(&mut c, "OR", 100), names(&[9]));
-        assert_eq!(find_names(&mut c, "*", 100), names(&[9]));
         assert_eq!(find_names(&mut c, "\"好\"", 100), names(&[10]));
-        assert_eq!(find_names(&mut c, "\"", 100), names(&[10]));
+        // Punctuation alone is not searchable: the index holds letters and digits only, and a
+        // search for it would read the whole table.
+        assert_eq!(find_names(&mut c, "*", 100), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "\"", 100), Vec::<String>::new());
         assert_eq!(find_names(&mut c, "说\"好", 100), names(&[10]));
         // Punctuation the index drops still has to be in the name.
         assert_eq!(find_names(&mut c, "蓝天OR", 100), Vec::<String>::new());

@@ -100,11 +100,11 @@ CREATE TABLE list_entry_versions (
     PRIMARY KEY (entry_id, version)
 );
 
--- Name search: each name as space-separated characters between start and end markers
--- (the same text as subjects::name_grams builds), so that any substring — one Chinese
--- character included — is a phrase query on this expression index.
+-- Name search: each name as space-separated characters, the first glued to an 'x' (the same
+-- text as subjects::name_grams builds), so that any substring — one Chinese character
+-- included — is a phrase query on this expression index.
 CREATE INDEX subjects_name_grams ON subjects USING gin (
-    to_tsvector('simple', 'xjs ' || regexp_replace(name, '(.)', '\1 ', 'g') || ' xje'));
+    to_tsvector('simple', 'x' || regexp_replace(name, '(.)', '\1 ', 'g')));
 
 -- Codes compare byte-wise whatever the database's collation, so that a code-prefix range
 -- (`code >= 'Q' AND code < 'Q~'`) finds the codes starting with Q.

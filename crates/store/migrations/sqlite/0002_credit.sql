@@ -100,7 +100,7 @@ CREATE TABLE list_entry_versions (
     PRIMARY KEY (entry_id, version)
 );
 
--- Name search: each name as space-separated characters between start and end markers
--- (see subjects::name_grams), so that any substring — one Chinese character included — is an
--- FTS5 phrase query. Contentless: rowid = subjects.id.
+-- Name search: each name as space-separated characters, the first glued to an 'x' (see
+-- subjects::name_grams), so that any substring — one Chinese character included — is an FTS5
+-- phrase query. Contentless: rowid = subjects.id.
 CREATE VIRTUAL TABLE subject_names USING fts5(grams, content='', contentless_delete=1, tokenize='unicode61');
