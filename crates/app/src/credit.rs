@@ -440,6 +440,13 @@ impl App {
         let actor_name = actor.name();
         let counts = std::cell::Cell::new(Counts::default());
         let mut extra = CreditExtra::default();
+        let cols = RowColumns {
+            doc: map.header_text(match kind {
+                FileKind::Licenses => Col::LicDocNumber,
+                _ => Col::DocNumber,
+            }),
+            code: map.header_text(Col::Code),
+        };
         run_pipeline(
             table,
             &parser,
@@ -454,7 +461,7 @@ impl App {
                 };
                 conn.transaction(|tx| {
                     let (done, rejected, x) =
-                        commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold)?;
+                        commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold, &cols)?;
                     finish_chunk(tx, actor, import_id, chunk, &done, &rejected, &mut c, &now)?;
                     extra.pending_subjects += x.pending_subjects;
                     Ok::<_, AppError>(())
@@ -476,6 +483,13 @@ impl App {
             pending_subjects: extra.pending_subjects,
         })
     }
+}
+
+/// The names under which rows refused at commit are reported: the file's own headers, or the
+/// API's field names.
+pub(crate) struct RowColumns {
+    pub doc: String,
+    pub code: String,
 }
 
 /// How many rows of a chunk were new, changed and unchanged.
@@ -590,6 +604,7 @@ pub(crate) fn commit_rows(
     rows: &[(u64, CreditRow)],
     p: &Provenance<'_>,
     hold: bool,
+    cols: &RowColumns,
 ) -> Result<(Written, Vec<ImportError>, CreditExtra)> {
     let mut extra = CreditExtra::default();
     let mut done = Written::default();
@@ -610,8 +625,14 @@ pub(crate) fn commit_rows(
     let mut accepted: Vec<(u64, CreditRow)> = Vec::with_capacity(rows.len());
     for (row_no, r) in rows {
         if let CreditRow::Record(d) = r {
-            let other = by_doc
-                .get(&d.document_number)
+            let refuse = |column: &str, value: &str, reason: String| ImportError {
+                row_no: *row_no as i64,
+                column: column.to_owned(),
+                value: value.to_owned(),
+                reason,
+            };
+            let stored = by_doc.get(&d.document_number);
+            let other = stored
                 .and_then(|v| v.iter().find(|e| e.subject_code != d.subject_code))
                 .map(|e| e.subject_code.as_str())
                 .or_else(|| {
@@ -621,25 +642,33 @@ pub(crate) fn commit_rows(
                         .filter(|c| *c != d.subject_code)
                 });
             if let Some(other) = other {
-                rejected.push(ImportError {
-                    row_no: *row_no as i64,
-                    column: "决定文书号".into(),
-                    value: d.document_number.clone(),
-                    reason: format!("文号已用于另一主体（{other}）的记录：同一文号不能对应不同主体，请核对文号或代码"),
-                });
+                rejected.push(refuse(&cols.doc, &d.document_number, format!(
+                    "文号已用于另一主体（{other}）的记录：同一文号不能对应不同主体，请核对文号或代码"
+                )));
                 continue;
             }
-            if d.kind == "penalty"
+            let same = stored.and_then(|v| v.iter().find(|e| e.subject_code == d.subject_code));
+            if let Some(e) = same.filter(|e| e.data.kind != d.kind) {
+                let name = rec
+                    .kind(&e.data.kind)
+                    .map(|k| k.name.clone())
+                    .unwrap_or_else(|_| e.data.kind.clone());
+                rejected.push(refuse(
+                    &cols.doc,
+                    &d.document_number,
+                    format!("该主体已有同一文号的{name}记录：同一文号不能是两类信息，请核对文号"),
+                ));
+                continue;
+            }
+            let unchanged = same.is_some_and(|e| e.content_hash == d.canonical_json_and_hash().1);
+            if !unchanged
+                && d.kind == "penalty"
                 && statuses
                     .get(&d.subject_code)
                     .is_some_and(|(_, s)| *s == RegStatus::Deregistered)
             {
-                rejected.push(ImportError {
-                    row_no: *row_no as i64,
-                    column: "统一社会信用代码".into(),
-                    value: d.subject_code.clone(),
-                    reason: "该主体在登记库中已注销，处罚记录未导入；请先核实登记状态（如处罚早于注销，请更正登记信息后重新导入）".into(),
-                });
+                rejected.push(refuse(&cols.code, &d.subject_code,
+                    "该主体在登记库中已注销，处罚记录未导入；请先核实登记状态（如处罚早于注销，请更正登记信息后重新导入）".into()));
                 continue;
             }
             chunk_docs.insert(&d.document_number, &d.subject_code);
@@ -750,6 +779,65 @@ pub struct RecordInput {
 }
 
 impl RecordInput {
+    /// The fields of an item, as the API names them.
+    pub const FIELDS: [&'static str; 17] = [
+        "kind",
+        "code",
+        "name",
+        "document_number",
+        "decision_date",
+        "categories",
+        "severity",
+        "authority",
+        "content",
+        "facts",
+        "basis",
+        "fine_amount",
+        "certificate_name",
+        "license_number",
+        "valid_from",
+        "valid_to",
+        "source_department",
+    ];
+
+    /// Read item `index` of a batch: an object whose values are text (numbers are taken as
+    /// written, `null` as empty). A missing field is empty, so that the row validation names it.
+    pub fn from_json(
+        index: usize,
+        v: &serde_json::Value,
+    ) -> std::result::Result<RecordInput, ItemError> {
+        let err = |field: &str, reason: String| ItemError {
+            index,
+            field: field.to_owned(),
+            value: String::new(),
+            reason,
+        };
+        let obj = v
+            .as_object()
+            .ok_or_else(|| err("records", "每条记录应为一个 JSON 对象".into()))?;
+        let mut m = serde_json::Map::new();
+        for f in Self::FIELDS {
+            m.insert(f.to_owned(), serde_json::Value::String(String::new()));
+        }
+        for (k, val) in obj {
+            if !Self::FIELDS.contains(&k.as_str()) {
+                return Err(err(
+                    k,
+                    format!("未知字段“{k}”；可用字段：{}", Self::FIELDS.join(", ")),
+                ));
+            }
+            let text = match val {
+                serde_json::Value::String(s) => s.clone(),
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::Null => String::new(),
+                _ => return Err(err(k, "应为文本或数字".into())),
+            };
+            m.insert(k.clone(), serde_json::Value::String(text));
+        }
+        serde_json::from_value(serde_json::Value::Object(m))
+            .map_err(|e| err("records", format!("记录无法读取：{e}")))
+    }
+
     /// The row as cells under the standard headers of its file kind, so that pushed and
     /// entered records pass exactly the validation of imported ones.
     fn as_row(&self) -> Result<(FileKind, Vec<String>, Vec<String>), String> {
@@ -801,7 +889,7 @@ impl RecordInput {
 }
 
 /// A refused item of a batch.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ItemError {
     /// Position in the batch, from 0.
     pub index: usize,
@@ -833,6 +921,32 @@ impl App {
         items: &[RecordInput],
         hold: bool,
     ) -> Result<BatchResult> {
+        let items: Vec<_> = items.iter().cloned().map(Ok).collect();
+        self.submit_items(actor, items, hold)
+    }
+
+    /// The batch API: each item a JSON object, read on its own, so that one malformed item
+    /// (a number where text was expected, an unknown field) is refused alone with its index.
+    pub fn submit_json_records(
+        &self,
+        actor: &Actor,
+        items: &[serde_json::Value],
+        hold: bool,
+    ) -> Result<BatchResult> {
+        let items = items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| RecordInput::from_json(i, v))
+            .collect();
+        self.submit_items(actor, items, hold)
+    }
+
+    fn submit_items(
+        &self,
+        actor: &Actor,
+        items: Vec<std::result::Result<RecordInput, ItemError>>,
+        hold: bool,
+    ) -> Result<BatchResult> {
         if !actor.can(Permission::CreditPush) {
             actor.require(Permission::CreditWrite)?;
         }
@@ -842,7 +956,7 @@ impl App {
         if items.len() > MAX_BATCH {
             return Err(AppError::invalid(
                 "records",
-                &format!("一次最多提交 {MAX_BATCH} 条记录，请分批提交"),
+                format!("一次最多提交 {MAX_BATCH} 条记录，请分批提交"),
             ));
         }
         let mut conn = self.db.conn()?;
@@ -856,6 +970,13 @@ impl App {
         let mut rows: Vec<(u64, CreditRow)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, it) in items.iter().enumerate() {
+            let it = match it {
+                Ok(it) => it,
+                Err(e) => {
+                    errors.push(e.clone());
+                    continue;
+                }
+            };
             let parsed = it.as_row().map_err(|e| {
                 vec![CellError {
                     column: "kind".into(),
@@ -871,7 +992,8 @@ impl App {
             });
             match parsed {
                 Ok(row) => {
-                    if let Some(first) = seen.insert(row.key(), i) {
+                    let key = row.key();
+                    if let Some(first) = seen.get(&key).copied() {
                         errors.push(ItemError {
                             index: i,
                             field: "document_number".into(),
@@ -879,6 +1001,7 @@ impl App {
                             reason: format!("与第 {first} 条（从 0 起）的文号和代码相同"),
                         });
                     } else {
+                        seen.insert(key, i);
                         rows.push((i as u64, row));
                     }
                 }
@@ -903,7 +1026,8 @@ impl App {
             now: &now,
         };
         let (done, late, extra) = conn.transaction(|tx| {
-            let out = commit_rows(tx, &rec, &rows, &p, hold)?;
+            let cols = RowColumns { doc: "document_number".into(), code: "code".into() };
+            let out = commit_rows(tx, &rec, &rows, &p, hold, &cols)?;
             audit::append(
                 tx,
                 &actor.audit(),
@@ -1232,7 +1356,7 @@ impl App {
         )
         .map_err(|errs| {
             let e = &errs[0];
-            AppError::invalid(&field_of_list_header(&e.column), &e.reason)
+            AppError::invalid(field_of_list_header(&e.column), &e.reason)
         })?;
         let CreditRow::List(entry) = row else {
             unreachable!("a list file gives list rows")
@@ -1453,7 +1577,7 @@ impl App {
             if !["none", "minor", "general", "serious"].contains(&key.as_str()) {
                 return Err(AppError::invalid(
                     "periods",
-                    &format!("未知的严重程度“{key}”"),
+                    format!("未知的严重程度“{key}”"),
                 ));
             }
             if p.max_months.is_some_and(|m| m < p.min_months) {
@@ -1576,6 +1700,26 @@ impl App {
     }
 }
 
+/// The last day of "due soon" on `as_of`: 3 working days ahead. When the calendar ends
+/// sooner (next year not loaded yet), its last day: no deadline lies beyond it, because
+/// deadlines are only computed from loaded years.
+fn due_soon_until(cal: &WorkdayCalendar, as_of: NaiveDate) -> Result<NaiveDate> {
+    match cal.add_workdays(as_of, DUE_SOON_WORKDAYS) {
+        Ok(d) => Ok(d),
+        Err(e) => cal
+            .years()
+            .into_iter()
+            .max()
+            .filter(|y| *y >= as_of.year())
+            .and_then(|y| NaiveDate::from_ymd_opt(y, 12, 31))
+            .ok_or_else(|| {
+                AppError::Unprocessable(format!(
+                    "无法计算 {as_of} 的公示期限：{e}（请在“工作日历”中载入该年度日历）"
+                ))
+            }),
+    }
+}
+
 /// Counts for the workspace.
 #[derive(Debug, Clone, Serialize)]
 pub struct CreditStats {
@@ -1593,7 +1737,7 @@ impl App {
         let day = today();
         let mut conn = self.db.conn()?;
         let (penalties, licenses, records, on_lists) = store::counts(&mut conn, day)?;
-        let to_publish = match self.calendar().add_workdays(day, DUE_SOON_WORKDAYS) {
+        let to_publish = match due_soon_until(&self.calendar(), day) {
             Ok(due_until) => store::count_to_publish(&mut conn, day, due_until)? as usize,
             Err(_) => 0,
         };
@@ -1835,13 +1979,13 @@ pub enum ExportWhat {
 
 /// Streams rows to CSV or JSON, or collects them into an XLSX sheet.
 enum Sink<'a, W: std::io::Write> {
-    Csv(csv::Writer<&'a mut W>),
+    Csv(Box<csv::Writer<&'a mut W>>),
     Json {
         out: &'a mut W,
         first: bool,
     },
     Xlsx {
-        book: rust_xlsxwriter::Workbook,
+        book: Box<rust_xlsxwriter::Workbook>,
         row: u32,
         out: &'a mut W,
     },
@@ -1884,14 +2028,14 @@ impl App {
                     let mut w = csv::Writer::from_writer(out);
                     w.write_record(columns.iter().map(|c| c.1))
                         .map_err(io_err)?;
-                    Sink::Csv(w)
+                    Sink::Csv(Box::new(w))
                 }
                 ExportFormat::Json => {
                     out.write_all(b"[").map_err(io_err)?;
                     Sink::Json { out, first: true }
                 }
                 ExportFormat::Xlsx => {
-                    let mut book = rust_xlsxwriter::Workbook::new();
+                    let mut book = Box::new(rust_xlsxwriter::Workbook::new());
                     let ws = book.add_worksheet();
                     ws.set_name(if what == ExportWhat::Records {
                         "信用记录"

@@ -18,7 +18,7 @@ use xinjian_core::WorkdayCalendar;
 use xinjian_store::credit as store;
 use xinjian_store::subjects::Provenance;
 
-use crate::credit::{commit_rows, Recorder, Written};
+use crate::credit::{commit_rows, Recorder, RowColumns, Written};
 use crate::demo::{subject, DemoRng, DemoSubject};
 use crate::{now, App, AppError, Result};
 
@@ -382,7 +382,8 @@ impl App {
         for ((day, hold), rows) in by_day {
             rec.set_today(day);
             let (w, refused, _) = conn.transaction(|tx| {
-                let out = commit_rows(tx, &rec, &rows, &p, hold)?;
+                let cols = RowColumns { doc: "决定文书号".into(), code: "统一社会信用代码".into() };
+                let out = commit_rows(tx, &rec, &rows, &p, hold, &cols)?;
                 xinjian_store::audit::append(
                     tx,
                     &crate::Actor::System("demo".into()).audit(),

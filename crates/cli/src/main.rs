@@ -626,14 +626,24 @@ fn export(what: ExportWhat, a: &ExportArgs) -> anyhow::Result<ExitCode> {
             let tmp = path.with_extension("partial");
             let mut f = std::io::BufWriter::new(
                 std::fs::File::create(&tmp)
-                    .with_context(|| format!("创建 {} 失败", tmp.display()))?,
+                    .with_context(|| format!("无法写入 {}", path.display()))?,
             );
-            let n = app
+            let written = app
                 .export_credit(&Actor::operator(), what, since, until, format, &mut f)
-                .map_err(|e| anyhow!("{e}"))?;
-            use std::io::Write;
-            f.flush()?;
+                .map_err(|e| anyhow!("{e}"))
+                .and_then(|n| {
+                    use std::io::Write;
+                    f.flush()?;
+                    Ok(n)
+                });
             drop(f);
+            let n = match written {
+                Ok(n) => n,
+                Err(e) => {
+                    let _ = std::fs::remove_file(&tmp);
+                    return Err(e);
+                }
+            };
             std::fs::rename(&tmp, path).with_context(|| format!("写入 {} 失败", path.display()))?;
             n
         }

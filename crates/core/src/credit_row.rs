@@ -414,7 +414,16 @@ pub fn parse_amount(s: &str) -> Result<String, String> {
             s.trim()
         ));
     }
-    Ok(t.to_owned())
+    // One spelling per amount (0.50 = .5 = 0.5), so that re-imports compare equal.
+    let (int, frac) = t.split_once('.').unwrap_or((t, ""));
+    let int = int.trim_start_matches('0');
+    let frac = frac.trim_end_matches('0');
+    let int = if int.is_empty() { "0" } else { int };
+    Ok(if frac.is_empty() {
+        int.to_owned()
+    } else {
+        format!("{int}.{frac}")
+    })
 }
 
 const TEXT_MAX: usize = 4000;
@@ -789,6 +798,10 @@ mod tests {
     #[test]
     fn amounts() {
         assert_eq!(parse_amount("1,200.5").unwrap(), "1200.5");
+        assert_eq!(parse_amount("0.50").unwrap(), "0.5");
+        assert_eq!(parse_amount("00.500").unwrap(), "0.5");
+        assert_eq!(parse_amount("2.0").unwrap(), "2");
+        assert_eq!(parse_amount("0").unwrap(), "0");
         assert_eq!(parse_amount("０．５").unwrap(), "0.5");
         assert!(parse_amount("-1").is_err());
         assert!(parse_amount("1e3").is_err());

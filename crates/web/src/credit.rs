@@ -879,7 +879,8 @@ pub async fn export_download(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecordBatch {
-    records: Vec<RecordInput>,
+    /// Read one by one (`RecordInput::from_json`), so a bad item is refused alone.
+    records: Vec<serde_json::Value>,
     #[serde(default)]
     hold: bool,
 }
@@ -893,7 +894,7 @@ pub async fn api_records_post(
         WebError::bad_request("body", format!("请求体不是有效的记录批次 JSON：{e}")).api(true)
     })?;
     let res = call(&state, &ctx, move |app, actor| {
-        app.submit_records(actor, &batch.records, batch.hold)
+        app.submit_json_records(actor, &batch.records, batch.hold)
     })
     .await
     .map_err(|e| e.api(true))?;

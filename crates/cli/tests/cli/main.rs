@@ -11,6 +11,7 @@ mod support;
 mod audit_demo;
 mod calendar;
 mod crash;
+mod credit;
 mod import;
 mod uscc;
 mod users;

@@ -9,12 +9,22 @@ fn migrate_twice_second_is_up_to_date() {
     let r = fx.xj(&["migrate", "--db", &url]);
     r.assert_success();
     assert!(r.last_line().starts_with("applied "), "{}", r.describe());
+    let applied = r
+        .last_line()
+        .trim_start_matches("applied ")
+        .split(", ")
+        .count() as i64;
+    assert!(
+        r.last_line().contains("0001_foundation") && r.last_line().contains("0002_credit"),
+        "{}",
+        r.describe()
+    );
     let r = fx.xj(&["migrate", "--db", &url]);
     r.assert_success();
     assert!(r.last_line().contains("up to date"), "{}", r.describe());
     // The schema is there.
     assert_eq!(fx.subjects(), 0);
-    assert_eq!(fx.count("SELECT count(*) FROM schema_migrations"), 1);
+    assert_eq!(fx.count("SELECT count(*) FROM schema_migrations"), applied);
 }
 
 fn add_user(fx: &Fixture, args: &[&str], password: &str) -> Run {
