@@ -547,14 +547,13 @@ fn finish_chunk<R>(
 /// return every code's `(id, status)`.
 fn ensure_subjects(
     tx: &mut Conn,
-    rows: &[(u64, CreditRow)],
+    rows: &[(u64, &CreditRow, String)],
+    mut known: HashMap<String, (i64, RegStatus)>,
     p: &Provenance<'_>,
     extra: &mut CreditExtra,
 ) -> Result<HashMap<String, (i64, RegStatus)>> {
-    let codes: Vec<&str> = rows.iter().map(|(_, r)| r.subject_code()).collect();
-    let mut known = subjects::ids_by_codes(tx, &codes)?;
     let reason = "信用信息中的统一社会信用代码不在登记库中，自动建立待核实主体";
-    for (_, r) in rows {
+    for (_, r, _) in rows {
         let code = r.subject_code();
         if known.contains_key(code) {
             continue;
@@ -622,8 +621,13 @@ pub(crate) fn commit_rows(
     let statuses = subjects::ids_by_codes(tx, &codes)?;
     // Document number → code, for this chunk's rows.
     let mut chunk_docs: HashMap<&str, &str> = HashMap::new();
-    let mut accepted: Vec<(u64, CreditRow)> = Vec::with_capacity(rows.len());
+    // Accepted rows with their content hash (computed once).
+    let mut accepted: Vec<(u64, &CreditRow, String)> = Vec::with_capacity(rows.len());
     for (row_no, r) in rows {
+        let hash = match r {
+            CreditRow::Record(d) => d.canonical_json_and_hash().1,
+            CreditRow::List(l) => l.canonical_json_and_hash().1,
+        };
         if let CreditRow::Record(d) = r {
             let refuse = |column: &str, value: &str, reason: String| ImportError {
                 row_no: *row_no as i64,
@@ -660,7 +664,7 @@ pub(crate) fn commit_rows(
                 ));
                 continue;
             }
-            let unchanged = same.is_some_and(|e| e.content_hash == d.canonical_json_and_hash().1);
+            let unchanged = same.is_some_and(|e| e.content_hash == hash);
             if !unchanged
                 && d.kind == "penalty"
                 && statuses
@@ -673,12 +677,12 @@ pub(crate) fn commit_rows(
             }
             chunk_docs.insert(&d.document_number, &d.subject_code);
         }
-        accepted.push((*row_no, r.clone()));
+        accepted.push((*row_no, r, hash));
     }
-    let ids = ensure_subjects(tx, &accepted, p, &mut extra)?;
+    let ids = ensure_subjects(tx, &accepted, statuses, p, &mut extra)?;
     let list_codes: Vec<&str> = accepted
         .iter()
-        .filter_map(|(_, r)| match r {
+        .filter_map(|(_, r, _)| match r {
             CreditRow::List(l) => Some(l.subject_code.as_str()),
             _ => None,
         })
@@ -688,11 +692,11 @@ pub(crate) fn commit_rows(
     } else {
         store::entries_by_codes(tx, &list_codes)?
     };
-    for (_, r) in &accepted {
+    for (_, r, hash) in &accepted {
         let subject_id = ids[r.subject_code()].0;
         match r {
             CreditRow::Record(d) => {
-                let (_, hash) = d.canonical_json_and_hash();
+                let hash = hash.as_str();
                 let existing = by_doc
                     .get(&d.document_number)
                     .and_then(|v| v.iter().find(|e| e.subject_code == d.subject_code));
@@ -704,18 +708,18 @@ pub(crate) fn commit_rows(
                             reason: Some("来源部门更新了记录内容"),
                             ..p.clone()
                         };
-                        store::update_record(tx, e.id, e.version, d, &hash, &st, &pp)?;
+                        store::update_record(tx, e.id, e.version, d, hash, &st, &pp)?;
                         done.updated += 1;
                     }
                     None => {
                         let st = rec.initial_state(d, hold)?;
-                        store::insert_record(tx, subject_id, d, &hash, &st, rec.today, p)?;
+                        store::insert_record(tx, subject_id, d, hash, &st, rec.today, p)?;
                         done.imported += 1;
                     }
                 }
             }
             CreditRow::List(l) => {
-                let (_, hash) = l.canonical_json_and_hash();
+                let hash = hash.as_str();
                 match entries.get(&r.key()) {
                     Some(e) if e.content_hash == hash => done.unchanged += 1,
                     Some(e) => {
@@ -723,11 +727,11 @@ pub(crate) fn commit_rows(
                             reason: Some("认定部门更新了名单信息"),
                             ..p.clone()
                         };
-                        store::update_entry(tx, e.id, e.version, l, &hash, &pp)?;
+                        store::update_entry(tx, e.id, e.version, l, hash, &pp)?;
                         done.updated += 1;
                     }
                     None => {
-                        store::insert_entry(tx, subject_id, l, &hash, p)?;
+                        store::insert_entry(tx, subject_id, l, hash, p)?;
                         done.imported += 1;
                     }
                 }
