@@ -6,6 +6,7 @@ pub mod credit;
 pub mod credit_row;
 pub mod dates;
 pub mod division;
+pub mod grade;
 pub mod person_id;
 pub mod registry_row;
 pub mod role;

@@ -480,9 +480,9 @@ impl Conn {
     /// connection is the job's own and is dropped after it.
     pub fn tune_for_bulk(&mut self) -> Result<()> {
         match &mut self.kind {
-            ConnKind::Sqlite(c) => Ok(c.execute_batch(
-                "PRAGMA wal_autocheckpoint=65536; PRAGMA foreign_keys=OFF;",
-            )?),
+            ConnKind::Sqlite(c) => {
+                Ok(c.execute_batch("PRAGMA wal_autocheckpoint=65536; PRAGMA foreign_keys=OFF;")?)
+            }
             ConnKind::Postgres(_) => Ok(()),
         }
     }
