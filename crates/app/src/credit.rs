@@ -1256,6 +1256,10 @@ impl App {
                 now: &now,
             };
             let v = store::update_record(tx, id, r.version, &r.data, &hash, &st, &p)?;
+            if st.status.ends_publicity() {
+                // From this day on the record no longer counts for the grade.
+                store::set_ended_on(tx, id, day)?;
+            }
             audit::append(
                 tx,
                 &actor.audit(),

@@ -11,6 +11,7 @@ pub mod credit;
 pub mod demo;
 pub mod demo_credit;
 pub mod error;
+pub mod grading;
 pub mod import;
 pub mod registry;
 pub mod sources;

@@ -98,6 +98,28 @@ enum Command {
         #[command(subcommand)]
         command: ExportCommand,
     },
+    /// Evaluate the jurisdiction (公共信用综合评价): last line `evaluated N: A=a B=b C=c D=d`.
+    Evaluate {
+        /// The day of the evaluation (default: today).
+        #[arg(long)]
+        as_of: Option<String>,
+        /// Every subject, not only those whose facts changed since the last run.
+        #[arg(long)]
+        full: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// The grade of one subject as of a day, evaluated from the stored records.
+    Grade {
+        code: String,
+        #[arg(long)]
+        as_of: Option<String>,
+        /// JSON: {code, as_of, grade, rule_version, reasons}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
     /// The audit log.
     Audit {
         #[command(subcommand)]
@@ -379,6 +401,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Publicity {
             command: PublicityCommand::Report { as_of, json, db },
         } => publicity_report(as_of.as_deref(), json, &db),
+        Command::Evaluate { as_of, full, db } => evaluate(as_of.as_deref(), full, &db),
+        Command::Grade {
+            code,
+            as_of,
+            json,
+            db,
+        } => grade(&code, as_of.as_deref(), json, &db),
         Command::Export { command } => match command {
             ExportCommand::Records(a) => export(ExportWhat::Records, &a),
             ExportCommand::Lists(a) => export(ExportWhat::Lists, &a),
@@ -606,6 +635,67 @@ fn publicity_report(as_of: Option<&str>, json: bool, db: &DbArgs) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+fn evaluate(as_of: Option<&str>, full: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
+    let as_of = as_of.map(parse_day).transpose()?;
+    let app = db.open()?;
+    let pb = if std::io::stderr().is_terminal() {
+        let pb = ProgressBar::new(0);
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:40} {pos}/{len} 个主体",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+    let summary = app.evaluate_jurisdiction(&Actor::operator(), as_of, full, &mut |done, total| {
+        pb.set_length(total as u64);
+        pb.set_position(done as u64);
+    });
+    pb.finish_and_clear();
+    let s = summary.map_err(|e| anyhow!("{e}"))?;
+    eprintln!(
+        "评价批次 {}：{} 个主体的评价结果有变化，其中 {} 个等级变化",
+        s.run_id, s.changed, s.grade_changes
+    );
+    println!("{}", s.line());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn grade(code: &str, as_of: Option<&str>, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
+    let as_of = as_of.map(parse_day).transpose()?;
+    let app = db.open()?;
+    let v = app
+        .grade_of(&Actor::operator(), code, as_of)
+        .map_err(|e| anyhow!("{e}"))?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&v.json)?);
+    } else {
+        println!(
+            "{} {}（{}）截至 {}，规则 {}",
+            v.json.code, v.json.grade, v.grade_label, v.json.as_of, v.json.rule_version
+        );
+        for r in &v.json.reasons {
+            println!(
+                "  {}：{} {} 决定日期 {}{}",
+                r.basis_label,
+                r.kind,
+                r.document_number,
+                r.decision_date,
+                r.counts_until
+                    .map(|d| format!("，{d} 起不再计入"))
+                    .unwrap_or_default()
+            );
+        }
+        for o in &v.outlook {
+            println!("  {} 起：{}（{}）", o.on, o.grade, o.label);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 fn export(what: ExportWhat, a: &ExportArgs) -> anyhow::Result<ExitCode> {
     let format = ExportFormat::parse(&a.format)
         .ok_or_else(|| anyhow!("未知格式“{}”：可用 xlsx、csv、json", a.format))?;
@@ -699,6 +789,17 @@ fn serve(addr: SocketAddr, db: DbArgs, demo: bool, demo_subjects: u64) -> anyhow
                 Ok((0, 0)) => {}
                 Ok((ended, expired)) => tracing::info!(ended, expired, "credit upkeep"),
                 Err(e) => tracing::warn!(error = %e, "credit upkeep failed"),
+            }
+            // The evaluation cycle: incremental once a day, full when the cycle is over.
+            match upkeep.scheduled_evaluation() {
+                Ok(Some(s)) => tracing::info!(
+                    run = s.run_id,
+                    evaluated = s.evaluated,
+                    changed = s.changed,
+                    "scheduled evaluation"
+                ),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "scheduled evaluation failed"),
             }
             std::thread::sleep(std::time::Duration::from_secs(3600));
         })?;

@@ -9,6 +9,7 @@ pub mod division;
 pub mod grade;
 pub mod person_id;
 pub mod registry_row;
+pub mod risk;
 pub mod role;
 pub mod subject;
 pub mod text;

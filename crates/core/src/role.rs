@@ -115,10 +115,20 @@ pub enum Permission {
     CatalogAdmin,
     /// Export records and list entries for the sharing platform.
     CreditExport,
+    /// Read grades and their explanations (staff).
+    GradeRead,
+    /// Run an evaluation of the jurisdiction.
+    GradeRun,
+    /// Change the grading rules and the risk scorecard (a new version).
+    GradeRulesAdmin,
+    /// Read the internal risk classification (never public, not for the entity).
+    RiskRead,
+    /// An entity account reads its own grade and explanation.
+    OwnGradeRead,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 23] = [
         Permission::Workspace,
         Permission::SubjectRead,
         Permission::SubjectWrite,
@@ -137,6 +147,11 @@ impl Permission {
         Permission::ListManage,
         Permission::CatalogAdmin,
         Permission::CreditExport,
+        Permission::GradeRead,
+        Permission::GradeRun,
+        Permission::GradeRulesAdmin,
+        Permission::RiskRead,
+        Permission::OwnGradeRead,
     ];
 }
 
@@ -160,6 +175,9 @@ pub fn allows(role: Role, permission: Permission) -> bool {
             matches!(role, R::Regulator | R::CreditOffice)
         }
         P::CatalogAdmin => matches!(role, R::Admin),
+        P::GradeRead | P::RiskRead => role.is_staff(),
+        P::GradeRun | P::GradeRulesAdmin => matches!(role, R::CreditOffice),
+        P::OwnGradeRead => matches!(role, R::Entity),
     }
 }
 
@@ -187,7 +205,7 @@ mod tests {
     #[test]
     fn entities_and_departments_never_reach_the_workspace() {
         for p in Permission::ALL {
-            if p != Permission::OwnSubjectRead {
+            if p != Permission::OwnSubjectRead && p != Permission::OwnGradeRead {
                 assert!(!allows(Role::Entity, p), "{p:?}");
             }
             if p != Permission::DepartmentQuery && p != Permission::CreditPush {

@@ -567,6 +567,16 @@ pub fn records_past_publicity(conn: &mut Conn, on: NaiveDate) -> Result<Vec<Reco
     .collect()
 }
 
+/// Remember the day a record stopped counting (corrected, revoked, repaired): the grade as of
+/// an earlier day still counts it.
+pub fn set_ended_on(conn: &mut Conn, id: i64, day: NaiveDate) -> Result<()> {
+    conn.execute(
+        "UPDATE credit_records SET ended_on = ? WHERE id = ? AND ended_on IS NULL",
+        &params![day, id],
+    )?;
+    Ok(())
+}
+
 /// Set a computed deadline without a new version (it is derived from the decision date and
 /// the calendar, not a fact).
 pub fn set_deadline(conn: &mut Conn, id: i64, deadline: Option<NaiveDate>) -> Result<()> {

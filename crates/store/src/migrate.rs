@@ -12,6 +12,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0002_credit",
         include_str!("../migrations/sqlite/0002_credit.sql"),
     ),
+    (
+        "0003_grading",
+        include_str!("../migrations/sqlite/0003_grading.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -22,6 +26,10 @@ const POSTGRES: &[(&str, &str)] = &[
         "0002_credit",
         include_str!("../migrations/postgres/0002_credit.sql"),
     ),
+    (
+        "0003_grading",
+        include_str!("../migrations/postgres/0003_grading.sql"),
+    ),
 ];
 
 /// Data steps that follow a schema version, written in Rust because their content lives in
@@ -31,6 +39,10 @@ fn after(conn: &mut Conn, version: &str) -> Result<()> {
         let now = chrono::Utc::now().to_rfc3339();
         crate::credit::seed_defaults(conn, &now)?;
         crate::subjects::rebuild_name_index(conn)?;
+    }
+    if version == "0003_grading" {
+        let now = chrono::Utc::now().to_rfc3339();
+        crate::grading::seed_rules(conn, &now)?;
     }
     Ok(())
 }

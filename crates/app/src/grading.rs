@@ -1,0 +1,675 @@
+//! Credit grading use cases: the grade of a subject as of a day (computed from the stored
+//! records, not read back), evaluation runs of the jurisdiction (full or incremental) with
+//! stored grades, reasons, risk class and grade-change events, the rules as versioned data, and
+//! the distribution for the statistics page.
+
+use std::collections::HashMap;
+
+use chrono::{Duration, NaiveDate};
+use serde::Serialize;
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use xinjian_core::credit::{ListType, Severity};
+use xinjian_core::grade::{evaluate, Evaluation, Grade, GradeInput, GradeRecord, GradeRules};
+use xinjian_core::risk::{score, RiskClass, RiskInputs, RiskScore, Scorecard};
+use xinjian_core::role::Permission;
+use xinjian_store::grading::{self as store, EvaluatedSubject, GradeRow};
+use xinjian_store::{audit, subjects, Conn};
+
+use crate::{now, today, Actor, App, AppError, Result};
+
+/// How far back the scorecard looks.
+pub const RISK_YEARS: i64 = 3;
+
+/// One reason as the contract shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReasonJson {
+    pub kind: String,
+    pub document_number: String,
+    pub decision_date: NaiveDate,
+    pub severity: &'static str,
+    pub basis: &'static str,
+    pub basis_label: &'static str,
+    /// The day this fact stops counting by itself (leaves the window, the list term ends).
+    pub counts_until: Option<NaiveDate>,
+}
+
+/// The grade JSON of `xinjian grade` and `GET /api/v1/subjects/{code}/grade`.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradeJson {
+    pub code: String,
+    pub as_of: NaiveDate,
+    pub grade: &'static str,
+    pub rule_version: String,
+    pub reasons: Vec<ReasonJson>,
+}
+
+/// A change ahead, for explanations.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutlookStep {
+    pub on: NaiveDate,
+    pub grade: &'static str,
+    pub label: &'static str,
+}
+
+/// The grade with its explanation, for pages.
+#[derive(Debug, Clone, Serialize)]
+pub struct GradeView {
+    #[serde(flatten)]
+    pub json: GradeJson,
+    pub grade_label: &'static str,
+    pub outlook: Vec<OutlookStep>,
+    pub returns_to_a_on: Option<NaiveDate>,
+    /// Internal: present only for staff with [`Permission::RiskRead`].
+    pub risk: Option<RiskView>,
+    pub events: Vec<store::GradeEvent>,
+}
+
+/// The internal risk class with its points.
+#[derive(Debug, Clone, Serialize)]
+pub struct RiskView {
+    pub score: u32,
+    pub class: &'static str,
+    pub class_label: &'static str,
+    pub scorecard_version: String,
+    pub points: Vec<(String, u32)>,
+}
+
+fn risk_view(r: &RiskScore) -> RiskView {
+    RiskView {
+        score: r.score,
+        class: r.class.as_str(),
+        class_label: r.class.label(),
+        scorecard_version: r.scorecard_version.clone(),
+        points: r
+            .points
+            .iter()
+            .map(|(i, p)| (i.label().to_owned(), *p))
+            .collect(),
+    }
+}
+
+fn reasons_json(e: &Evaluation) -> Vec<ReasonJson> {
+    e.reasons
+        .iter()
+        .map(|r| ReasonJson {
+            kind: r.kind.clone(),
+            document_number: r.document_number.clone(),
+            decision_date: r.decision_date,
+            severity: match r.severity {
+                Severity::Serious => "serious",
+                Severity::General => "general",
+                Severity::Minor => "minor",
+            },
+            basis: basis_code(r.basis),
+            basis_label: r.basis.label(),
+            counts_until: r.counts_until,
+        })
+        .collect()
+}
+
+fn basis_code(b: xinjian_core::grade::Basis) -> &'static str {
+    use xinjian_core::grade::Basis::*;
+    match b {
+        RevokedStatus => "revoked_status",
+        LicenceRevocation => "licence_revocation",
+        SeriousList => "serious_list",
+        SeriousRecord => "serious_record",
+        GeneralRecord => "general_record",
+    }
+}
+
+/// The facts of one subject, folded from its records and list entries.
+#[derive(Default)]
+struct Facts {
+    input: GradeInput,
+    risk: RiskInputs,
+}
+
+impl Facts {
+    fn add_record(&mut self, r: GradeRecord, t: NaiveDate, rules: &GradeRules) {
+        let counts = r.decision_date <= t && r.ended_on.is_none_or(|e| e > t);
+        if counts {
+            match r.severity {
+                Some(Severity::General) => self.risk.general_records += 1,
+                Some(Severity::Serious) => self.risk.serious_records += 1,
+                _ => {}
+            }
+            match r.kind.as_str() {
+                "complaint" => self.risk.complaints += 1,
+                "commitment_breach" => self.risk.commitment_breaches += 1,
+                "enforcement" => self.risk.enforcement += 1,
+                _ => {}
+            }
+            if r.revokes_business_licence {
+                self.risk.licence_events += 1;
+            }
+        }
+        // The grade needs the records that can count on T: in the window, or revocations.
+        if r.revokes_business_licence || rules.in_window(r.decision_date, t) {
+            self.input.records.push(r);
+        }
+    }
+}
+
+/// Evaluate one subject and make the stored row.
+fn evaluation_row(
+    subject: &EvaluatedSubject,
+    mut facts: Facts,
+    revoked_on: Option<NaiveDate>,
+    rules: &GradeRules,
+    card: &Scorecard,
+    t: NaiveDate,
+    run_id: i64,
+    now: &str,
+) -> (Evaluation, RiskScore, GradeRow) {
+    // A subject whose status is 吊销 but whose versions do not say since when (it came in
+    // revoked) counts as revoked from the start.
+    facts.input.licence_revoked_on = if subject.revoked {
+        Some(revoked_on.unwrap_or(NaiveDate::MIN))
+    } else {
+        None
+    };
+    let e = evaluate(&facts.input, rules, t);
+    facts.risk.grade = Some(e.grade);
+    facts.risk.key_attention = facts
+        .input
+        .lists
+        .iter()
+        .any(|l| l.list_type == ListType::KeyAttention);
+    facts.risk.abnormal = facts
+        .input
+        .lists
+        .iter()
+        .any(|l| l.list_type == ListType::Abnormal);
+    let risk = score(card, &facts.risk);
+    let reasons = serde_json::to_string(&reasons_json(&e)).expect("reasons serialise");
+    let outlook = serde_json::to_string(&e.outlook).expect("outlook serialises");
+    let detail = serde_json::to_string(&json!({ "inputs": facts.risk, "points": risk.points }))
+        .expect("risk detail serialises");
+    let mut h = Sha256::new();
+    for part in [
+        e.grade.as_str(),
+        &e.rule_version,
+        &reasons,
+        &outlook,
+        &risk.score.to_string(),
+        &risk.scorecard_version,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0x1f]);
+    }
+    let row = GradeRow {
+        subject_id: subject.id,
+        grade: e.grade,
+        as_of: t,
+        rule_version: e.rule_version.clone(),
+        reasons,
+        outlook,
+        next_change_on: e.next_change_on(),
+        risk_score: risk.score as i64,
+        risk_class: risk.class.as_str().to_owned(),
+        risk_detail: detail,
+        content_hash: hex::encode(&h.finalize()[..16]),
+        run_id,
+        evaluated_at: now.to_owned(),
+    };
+    (e, risk, row)
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct RunSummary {
+    pub run_id: i64,
+    pub evaluated: i64,
+    pub counts: [i64; 4],
+    /// Subjects whose stored evaluation changed (a new grade, reasons or risk).
+    pub changed: i64,
+    pub grade_changes: i64,
+}
+
+impl RunSummary {
+    /// The last line of `xinjian evaluate`.
+    pub fn line(&self) -> String {
+        format!(
+            "evaluated {}: A={} B={} C={} D={}",
+            self.evaluated, self.counts[0], self.counts[1], self.counts[2], self.counts[3]
+        )
+    }
+}
+
+/// Stored evaluations are written in chunks of this many subjects, one transaction each.
+const WRITE_CHUNK: usize = 10_000;
+
+struct Writer<'a> {
+    run_id: i64,
+    actor: &'a Actor,
+    stored: HashMap<i64, (Grade, String)>,
+    pending: Vec<(GradeRow, Option<Grade>)>,
+    summary: RunSummary,
+    now: String,
+}
+
+impl Writer<'_> {
+    fn take(&mut self, conn: &mut Conn, row: GradeRow) -> Result<()> {
+        self.summary.evaluated += 1;
+        self.summary.counts[row.grade as usize] += 1;
+        match self.stored.get(&row.subject_id) {
+            Some((_, hash)) if *hash == row.content_hash => {}
+            before => {
+                let from = before.map(|(g, _)| *g);
+                self.pending.push((row, from));
+                if self.pending.len() >= WRITE_CHUNK {
+                    self.flush(conn)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, conn: &mut Conn) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let now = self.now.clone();
+        let (run_id, actor) = (self.run_id, self.actor);
+        let changes = conn.transaction(|tx| {
+            let mut changes = 0i64;
+            for (row, from) in &rows {
+                store::put_grade(tx, row)?;
+                if *from != Some(row.grade) {
+                    store::add_event(tx, row, *from, &now)?;
+                    changes += 1;
+                }
+            }
+            audit::append(
+                tx,
+                &actor.audit(),
+                "grade.run.chunk",
+                &format!("evaluation:{run_id}"),
+                &json!({ "written": rows.len(), "grade_changes": changes }),
+            )?;
+            Ok::<_, AppError>(changes)
+        })?;
+        self.summary.changed += rows.len() as i64;
+        self.summary.grade_changes += changes;
+        Ok(())
+    }
+}
+
+impl App {
+    /// The current rules and scorecard.
+    pub fn grade_rules(&self) -> Result<(GradeRules, Scorecard)> {
+        Ok(store::current_rules(&mut *self.db.conn()?)?)
+    }
+
+    /// Store a new version of the rules (the version name must be new).
+    pub fn save_grade_rules(
+        &self,
+        actor: &Actor,
+        rules: &GradeRules,
+        card: &Scorecard,
+    ) -> Result<()> {
+        actor.require(Permission::GradeRulesAdmin)?;
+        if rules.version.trim().is_empty() {
+            return Err(AppError::invalid("version", "请填写规则版本名称"));
+        }
+        if rules.window_months == 0 || rules.window_months > 60 {
+            return Err(AppError::invalid("window_months", "评价周期应为 1–60 个月"));
+        }
+        card.validate()
+            .map_err(|e| AppError::invalid("cutoffs", e))?;
+        let now = now();
+        let name = actor.name();
+        self.db.conn()?.transaction(|tx| {
+            if store::rules_version(tx, &rules.version)?.is_some() {
+                return Err(AppError::Conflict(format!(
+                    "规则版本“{}”已存在，请使用新的版本名称",
+                    rules.version
+                )));
+            }
+            store::save_rules(tx, rules, card, &name, &now)?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "grade.rules.save",
+                &format!("rules:{}", rules.version),
+                &json!({ "rules": rules, "scorecard": card }),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The facts of some subjects as of `t`.
+    fn facts_of(
+        &self,
+        conn: &mut Conn,
+        ids: &[i64],
+        t: NaiveDate,
+        rules: &GradeRules,
+    ) -> Result<(HashMap<i64, Facts>, HashMap<i64, NaiveDate>)> {
+        let since = t - Duration::days(365 * RISK_YEARS);
+        let mut facts: HashMap<i64, Facts> = HashMap::new();
+        for f in store::facts_of(conn, ids, since, t)? {
+            facts
+                .entry(f.subject_id)
+                .or_default()
+                .add_record(f.record, t, rules);
+        }
+        for (id, l) in store::lists_on(conn, t, Some(ids))? {
+            facts.entry(id).or_default().input.lists.push(l);
+        }
+        let revoked = store::revoked_since(conn, Some(ids))?;
+        Ok((facts, revoked))
+    }
+
+    /// The grade of a subject as of a day, evaluated now from the stored records with the
+    /// current rules. Staff, or the entity itself.
+    pub fn grade_of(
+        &self,
+        actor: &Actor,
+        code: &str,
+        as_of: Option<NaiveDate>,
+    ) -> Result<GradeView> {
+        let code = xinjian_core::uscc::normalize(code);
+        let own =
+            matches!(actor, Actor::User(u) if u.subject_code.as_deref() == Some(code.as_str()));
+        if !(actor.can(Permission::GradeRead) || (own && actor.can(Permission::OwnGradeRead))) {
+            return Err(if matches!(actor, Actor::Public) {
+                AppError::Unauthenticated
+            } else {
+                AppError::Forbidden
+            });
+        }
+        let t = as_of.unwrap_or_else(today);
+        let mut conn = self.db.conn()?;
+        let s = subjects::by_code(&mut conn, &code)?
+            .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
+        let (rules, card) = store::current_rules(&mut conn)?;
+        let (mut facts, revoked) = self.facts_of(&mut conn, &[s.id], t, &rules)?;
+        let subject = EvaluatedSubject {
+            id: s.id,
+            revoked: s.data.reg_status == xinjian_core::subject::RegStatus::Revoked,
+        };
+        let (e, risk, _) = evaluation_row(
+            &subject,
+            facts.remove(&s.id).unwrap_or_default(),
+            revoked.get(&s.id).copied(),
+            &rules,
+            &card,
+            t,
+            0,
+            "",
+        );
+        let events = store::events_of(&mut conn, s.id, 20)?;
+        Ok(GradeView {
+            json: GradeJson {
+                code: s.data.code.clone(),
+                as_of: t,
+                grade: e.grade.as_str(),
+                rule_version: e.rule_version.clone(),
+                reasons: reasons_json(&e),
+            },
+            grade_label: e.grade.label(),
+            outlook: e
+                .outlook
+                .iter()
+                .map(|(d, g)| OutlookStep {
+                    on: *d,
+                    grade: g.as_str(),
+                    label: g.label(),
+                })
+                .collect(),
+            returns_to_a_on: e.returns_to_a_on(),
+            // Internal: never for the entity, never public.
+            risk: actor.can(Permission::RiskRead).then(|| risk_view(&risk)),
+            events,
+        })
+    }
+
+    /// Evaluate the jurisdiction as of `as_of` (default today): every subject of the evaluated
+    /// directory (`full`), or only those whose facts changed since the last run or whose grade
+    /// changes by itself by then. Stored evaluations change only when their content does; each
+    /// change of grade is an event. Returns the counts of the evaluated subjects.
+    pub fn evaluate_jurisdiction(
+        &self,
+        actor: &Actor,
+        as_of: Option<NaiveDate>,
+        full: bool,
+        progress: &mut dyn FnMut(i64, i64),
+    ) -> Result<RunSummary> {
+        actor.require(Permission::GradeRun)?;
+        let t = as_of.unwrap_or_else(today);
+        let mut conn = self.db.connect()?;
+        conn.tune_for_bulk()?;
+        let (rules, card) = store::current_rules(&mut conn)?;
+        let last = store::last_run(&mut conn, false)?;
+        // Without a previous run there is nothing to be incremental from.
+        let full = full || last.is_none();
+        let now = now();
+        let run_id = conn.transaction(|tx| {
+            let id = store::start_run(tx, t, full, &rules.version, &actor.name(), &now)?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "grade.run.start",
+                &format!("evaluation:{id}"),
+                &json!({ "as_of": t, "full": full, "rule_version": rules.version }),
+            )?;
+            Ok::<_, AppError>(id)
+        })?;
+        let result = if full {
+            self.evaluate_all(&mut conn, actor, run_id, t, &rules, &card, &now, progress)
+        } else {
+            let since = last.map(|r| r.started_at).unwrap_or_default();
+            self.evaluate_some(
+                &mut conn, actor, run_id, t, &rules, &card, &now, &since, progress,
+            )
+        };
+        let finished = now_after(&now);
+        match &result {
+            Ok(s) => conn.transaction(|tx| {
+                store::finish_run(tx, run_id, "done", s.evaluated, s.counts, s.changed, &finished)?;
+                audit::append(tx, &actor.audit(), "grade.run.finish", &format!("evaluation:{run_id}"),
+                    &json!({ "evaluated": s.evaluated, "counts": s.counts, "changed": s.changed, "grade_changes": s.grade_changes }))?;
+                Ok::<_, AppError>(())
+            })?,
+            Err(e) => {
+                let _ = store::finish_run(&mut conn, run_id, &format!("failed: {e}"), 0, [0; 4], 0, &finished);
+            }
+        }
+        conn.checkpoint()?;
+        result
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_all(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        run_id: i64,
+        t: NaiveDate,
+        rules: &GradeRules,
+        card: &Scorecard,
+        now: &str,
+        progress: &mut dyn FnMut(i64, i64),
+    ) -> Result<RunSummary> {
+        let mut subjects: Vec<EvaluatedSubject> = Vec::new();
+        store::each_evaluated(conn, |s| {
+            subjects.push(s);
+            Ok::<(), AppError>(())
+        })?;
+        let total = subjects.len() as i64;
+        let since = t - Duration::days(365 * RISK_YEARS);
+        // The facts of all subjects, folded as they stream by (records of a subject are kept
+        // only while they can count on T).
+        let mut facts: HashMap<i64, Facts> = HashMap::new();
+        store::each_fact(conn, since, t, |f| {
+            facts
+                .entry(f.subject_id)
+                .or_default()
+                .add_record(f.record, t, rules);
+            Ok::<(), AppError>(())
+        })?;
+        for (id, l) in store::lists_on(conn, t, None)? {
+            facts.entry(id).or_default().input.lists.push(l);
+        }
+        let revoked = store::revoked_since(conn, None)?;
+        let mut w = Writer {
+            run_id,
+            actor,
+            stored: store::stored_hashes(conn, None)?,
+            pending: Vec::new(),
+            summary: RunSummary {
+                run_id,
+                ..Default::default()
+            },
+            now: now.to_owned(),
+        };
+        for (i, s) in subjects.iter().enumerate() {
+            let f = facts.remove(&s.id).unwrap_or_default();
+            let (_, _, row) = evaluation_row(
+                s,
+                f,
+                revoked.get(&s.id).copied(),
+                rules,
+                card,
+                t,
+                run_id,
+                now,
+            );
+            w.take(conn, row)?;
+            if i % 50_000 == 0 {
+                progress(i as i64, total);
+            }
+        }
+        w.flush(conn)?;
+        progress(total, total);
+        Ok(w.summary)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_some(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        run_id: i64,
+        t: NaiveDate,
+        rules: &GradeRules,
+        card: &Scorecard,
+        now: &str,
+        since: &str,
+        progress: &mut dyn FnMut(i64, i64),
+    ) -> Result<RunSummary> {
+        let mut ids = store::changed_since(conn, since)?;
+        ids.extend(store::due_for_change(conn, t)?);
+        ids.sort_unstable();
+        ids.dedup();
+        let subjects = store::evaluated_among(conn, &ids)?;
+        let total = subjects.len() as i64;
+        let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
+        let mut w = Writer {
+            run_id,
+            actor,
+            stored: store::stored_hashes(conn, Some(&ids))?,
+            pending: Vec::new(),
+            summary: RunSummary {
+                run_id,
+                ..Default::default()
+            },
+            now: now.to_owned(),
+        };
+        for (n, chunk) in subjects.chunks(5_000).enumerate() {
+            let chunk_ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
+            let (mut facts, revoked) = self.facts_of(conn, &chunk_ids, t, rules)?;
+            for s in chunk {
+                let f = facts.remove(&s.id).unwrap_or_default();
+                let (_, _, row) = evaluation_row(
+                    s,
+                    f,
+                    revoked.get(&s.id).copied(),
+                    rules,
+                    card,
+                    t,
+                    run_id,
+                    now,
+                );
+                w.take(conn, row)?;
+            }
+            progress(((n + 1) * 5_000).min(subjects.len()) as i64, total);
+        }
+        w.flush(conn)?;
+        Ok(w.summary)
+    }
+
+    /// Recent runs, for the statistics page.
+    pub fn evaluation_runs(&self, actor: &Actor) -> Result<Vec<store::RunRow>> {
+        actor.require(Permission::GradeRead)?;
+        Ok(store::recent_runs(&mut *self.db.conn()?, 20)?)
+    }
+
+    /// Grades and risk classes by industry or division (the statistics page; staff only, the
+    /// risk part internal).
+    pub fn grade_distribution(
+        &self,
+        actor: &Actor,
+        by_division: bool,
+    ) -> Result<Vec<store::DistributionRow>> {
+        actor.require(Permission::GradeRead)?;
+        let mut rows = store::distribution(&mut *self.db.conn()?, by_division)?;
+        if !actor.can(Permission::RiskRead) {
+            for r in &mut rows {
+                r.risk_class.clear();
+            }
+        }
+        Ok(rows)
+    }
+
+    /// The scheduled evaluation: incremental every day, full when the last full run is older
+    /// than the rules' window (the evaluation cycle). Returns what ran, if anything.
+    pub fn scheduled_evaluation(&self) -> Result<Option<RunSummary>> {
+        let day = today();
+        let (last_any, last_full, rules) = {
+            let mut conn = self.db.conn()?;
+            (
+                store::last_run(&mut conn, false)?,
+                store::last_run(&mut conn, true)?,
+                store::current_rules(&mut conn)?.0,
+            )
+        };
+        if last_any.as_ref().is_some_and(|r| r.as_of >= day) {
+            return Ok(None);
+        }
+        let full = last_full.is_none_or(|r| {
+            xinjian_core::credit::add_months(r.as_of, rules.window_months) <= day
+                || r.rule_version != rules.version
+        });
+        let system = Actor::System("system:schedule".into());
+        self.evaluate_jurisdiction(&system, Some(day), full, &mut |_, _| {})
+            .map(Some)
+    }
+}
+
+/// A finishing time that sorts after `start` even on a coarse clock.
+fn now_after(start: &str) -> String {
+    let n = now();
+    if n.as_str() > start {
+        n
+    } else {
+        start.to_owned()
+    }
+}
+
+/// Grades in display order with their labels.
+pub fn grade_labels() -> Vec<(&'static str, &'static str)> {
+    Grade::ALL.iter().map(|g| (g.as_str(), g.label())).collect()
+}
+
+/// Risk classes in display order with their labels.
+pub fn risk_labels() -> Vec<(&'static str, &'static str)> {
+    RiskClass::ALL
+        .iter()
+        .map(|c| (c.as_str(), c.label()))
+        .collect()
+}

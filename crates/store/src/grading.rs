@@ -1,0 +1,648 @@
+//! Credit grading: rule sets, the facts the evaluation reads, the stored evaluations, grade
+//! events and evaluation runs.
+
+use std::collections::HashMap;
+
+use chrono::NaiveDate;
+use xinjian_core::credit::{ListType, Severity};
+use xinjian_core::grade::{Grade, GradeListEntry, GradeRecord, GradeRules};
+use xinjian_core::risk::Scorecard;
+
+use crate::{params, Conn, Result, Row, StoreError, Value};
+
+fn bad(what: &str, v: impl std::fmt::Display) -> StoreError {
+    StoreError::Migration(format!("stored {what} not understood: {v}"))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rule sets
+
+pub(crate) fn seed_rules(conn: &mut Conn, now: &str) -> Result<()> {
+    save_rules(
+        conn,
+        &GradeRules::seed_004(),
+        &Scorecard::default_card(),
+        "system:migrate",
+        now,
+    )
+}
+
+/// Store a rule set as a new version and make it current. A version name is never reused.
+pub fn save_rules(
+    conn: &mut Conn,
+    rules: &GradeRules,
+    card: &Scorecard,
+    actor: &str,
+    now: &str,
+) -> Result<()> {
+    conn.execute("UPDATE grade_rule_sets SET is_current = 0", &[])?;
+    conn.execute(
+        "INSERT INTO grade_rule_sets (version, rules, scorecard, is_current, created_by, created_at) VALUES (?, ?, ?, 1, ?, ?)",
+        &params![
+            rules.version.as_str(),
+            serde_json::to_string(rules).expect("rules serialise"),
+            serde_json::to_string(card).expect("scorecard serialises"),
+            actor,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// The current rule set.
+pub fn current_rules(conn: &mut Conn) -> Result<(GradeRules, Scorecard)> {
+    let r = conn.query_row(
+        "SELECT rules, scorecard FROM grade_rule_sets WHERE is_current = 1",
+        &[],
+    )?;
+    rule_pair(&r)
+}
+
+/// A rule set by version.
+pub fn rules_version(conn: &mut Conn, version: &str) -> Result<Option<(GradeRules, Scorecard)>> {
+    conn.query_opt(
+        "SELECT rules, scorecard FROM grade_rule_sets WHERE version = ?",
+        &params![version],
+    )?
+    .map(|r| rule_pair(&r))
+    .transpose()
+}
+
+fn rule_pair(r: &Row) -> Result<(GradeRules, Scorecard)> {
+    let rules: String = r.get(0)?;
+    let card: String = r.get(1)?;
+    Ok((
+        serde_json::from_str(&rules).map_err(|e| bad("grade rules", e))?,
+        serde_json::from_str(&card).map_err(|e| bad("scorecard", e))?,
+    ))
+}
+
+/// `(version, created_by, created_at, is_current)`, newest first.
+pub fn rule_versions(conn: &mut Conn) -> Result<Vec<(String, String, String, bool)>> {
+    conn.query(
+        "SELECT version, created_by, created_at, is_current FROM grade_rule_sets ORDER BY created_at DESC, version",
+        &[],
+    )?
+    .iter()
+    .map(|r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+    .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts
+
+/// The evaluated directory: subjects registered in the jurisdiction (存续 or 吊销), natural
+/// persons excepted.
+pub const EVALUATED: &str = "s.reg_status IN ('active', 'revoked') AND s.kind <> 'natural_person'";
+
+/// A subject of the evaluated directory.
+#[derive(Debug, Clone)]
+pub struct EvaluatedSubject {
+    pub id: i64,
+    pub revoked: bool,
+}
+
+/// Visit the evaluated directory in id order.
+pub fn each_evaluated<E: From<StoreError>>(
+    conn: &mut Conn,
+    mut f: impl FnMut(EvaluatedSubject) -> Result<(), E>,
+) -> Result<(), E> {
+    conn.query_each(
+        &format!("SELECT s.id, s.reg_status FROM subjects s WHERE {EVALUATED} ORDER BY s.id"),
+        &[],
+        |r| {
+            let status: String = r.get(1)?;
+            f(EvaluatedSubject {
+                id: r.get(0)?,
+                revoked: status == "revoked",
+            })
+        },
+    )
+}
+
+/// Which of these subjects are in the evaluated directory, with their revoked flag.
+pub fn evaluated_among(conn: &mut Conn, ids: &[i64]) -> Result<Vec<EvaluatedSubject>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+        for r in conn.query(
+            &format!("SELECT s.id, s.reg_status FROM subjects s WHERE s.id IN ({marks}) AND {EVALUATED} ORDER BY s.id"),
+            &ps,
+        )? {
+            let status: String = r.get(1)?;
+            out.push(EvaluatedSubject {
+                id: r.get(0)?,
+                revoked: status == "revoked",
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// A record as the evaluation and the scorecard read it.
+#[derive(Debug, Clone)]
+pub struct FactRecord {
+    pub subject_id: i64,
+    pub record: GradeRecord,
+}
+
+const FACT_COLS: &str =
+    "r.subject_id, r.kind, r.document_number, r.decision_date, r.severity, r.revokes_business_licence, r.ended_on";
+
+fn fact(r: &Row) -> Result<FactRecord> {
+    let sev: Option<String> = r.get(4)?;
+    Ok(FactRecord {
+        subject_id: r.get(0)?,
+        record: GradeRecord {
+            kind: r.get(1)?,
+            document_number: r.get(2)?,
+            decision_date: r.get(3)?,
+            severity: sev.as_deref().and_then(Severity::parse),
+            revokes_business_licence: r.get(5)?,
+            ended_on: r.get(6)?,
+        },
+    })
+}
+
+/// The condition for records that matter to grading and risk: negative records decided in
+/// `(since, t]`, and business-licence revocations decided on or before `t`.
+const FACTS_WHERE: &str =
+    "r.decision_date <= ? AND ((r.nature = 'negative' AND r.decision_date > ?) \
+     OR r.revokes_business_licence = 1)";
+
+/// Visit the facts of every subject, in subject order.
+pub fn each_fact<E: From<StoreError>>(
+    conn: &mut Conn,
+    since: NaiveDate,
+    t: NaiveDate,
+    mut f: impl FnMut(FactRecord) -> Result<(), E>,
+) -> Result<(), E> {
+    conn.query_each(
+        &format!(
+            "SELECT {FACT_COLS} FROM credit_records r WHERE {FACTS_WHERE} ORDER BY r.subject_id"
+        ),
+        &params![t, since],
+        |r| f(fact(&r)?),
+    )
+}
+
+/// The facts of these subjects.
+pub fn facts_of(
+    conn: &mut Conn,
+    ids: &[i64],
+    since: NaiveDate,
+    t: NaiveDate,
+) -> Result<Vec<FactRecord>> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut ps = params![t, since];
+        ps.extend(chunk.iter().map(|c| Value::from(*c)));
+        for r in conn.query(
+            &format!("SELECT {FACT_COLS} FROM credit_records r WHERE {FACTS_WHERE} AND r.subject_id IN ({marks})"),
+            &ps,
+        )? {
+            out.push(fact(&r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// List entries on a list on `t` (all lists: the grade reads the serious list, the scorecard
+/// the others), by subject.
+pub fn lists_on(
+    conn: &mut Conn,
+    t: NaiveDate,
+    ids: Option<&[i64]>,
+) -> Result<Vec<(i64, GradeListEntry)>> {
+    let base = "SELECT l.subject_id, l.list_type, l.decision_number, l.entered_on, l.exited_on, l.term_until \
+                FROM list_entries l WHERE l.entered_on <= ? AND (l.exited_on IS NULL OR l.exited_on > ?) \
+                AND (l.term_until IS NULL OR l.term_until > ?)";
+    let row = |r: &Row| -> Result<(i64, GradeListEntry)> {
+        let lt: String = r.get(1)?;
+        let exited: Option<NaiveDate> = r.get(4)?;
+        let term: Option<NaiveDate> = r.get(5)?;
+        Ok((
+            r.get(0)?,
+            GradeListEntry {
+                list_type: ListType::parse(&lt).ok_or_else(|| bad("list type", &lt))?,
+                decision_number: r.get(2)?,
+                entered_on: r.get(3)?,
+                ends_on: match (exited, term) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                },
+            },
+        ))
+    };
+    let mut out = Vec::new();
+    match ids {
+        None => {
+            for r in conn.query(base, &params![t, t, t])? {
+                out.push(row(&r)?);
+            }
+        }
+        Some(ids) => {
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let mut ps = params![t, t, t];
+                ps.extend(chunk.iter().map(|c| Value::from(*c)));
+                for r in conn.query(&format!("{base} AND l.subject_id IN ({marks})"), &ps)? {
+                    out.push(row(&r)?);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// For subjects whose registration status is 吊销: the day it became so (the first version of
+/// the latest unbroken run of 吊销 versions).
+pub fn revoked_since(conn: &mut Conn, ids: Option<&[i64]>) -> Result<HashMap<i64, NaiveDate>> {
+    let base = "SELECT v.subject_id, v.data, v.created_at FROM subject_versions v JOIN subjects s ON s.id = v.subject_id \
+                WHERE s.reg_status = 'revoked'";
+    let mut rows: Vec<(i64, String, String)> = Vec::new();
+    let mut collect = |conn: &mut Conn, sql: &str, ps: &[Value]| -> Result<()> {
+        conn.query_each(sql, ps, |r| {
+            rows.push((r.get(0)?, r.get(1)?, r.get(2)?));
+            Ok::<(), StoreError>(())
+        })
+    };
+    match ids {
+        None => collect(
+            conn,
+            &format!("{base} ORDER BY v.subject_id, v.version"),
+            &[],
+        )?,
+        Some(ids) => {
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+                collect(
+                    conn,
+                    &format!(
+                        "{base} AND v.subject_id IN ({marks}) ORDER BY v.subject_id, v.version"
+                    ),
+                    &ps,
+                )?;
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    for (id, data, at) in rows {
+        let revoked = serde_json::from_str::<serde_json::Value>(&data)
+            .ok()
+            .and_then(|v| {
+                v.get("reg_status")
+                    .and_then(|s| s.as_str())
+                    .map(|s| s == "revoked")
+            })
+            .unwrap_or(false);
+        if revoked {
+            let day = NaiveDate::parse_from_str(&at[..10.min(at.len())], "%Y-%m-%d")
+                .map_err(|e| bad("version time", e))?;
+            out.entry(id).or_insert(day);
+        } else {
+            out.remove(&id);
+        }
+    }
+    Ok(out)
+}
+
+/// Subjects whose facts changed after `since` (an RFC 3339 time): records, list entries or
+/// registration.
+pub fn changed_since(conn: &mut Conn, since: &str) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = Vec::new();
+    for sql in [
+        "SELECT DISTINCT subject_id FROM credit_records WHERE updated_at > ?",
+        "SELECT DISTINCT subject_id FROM list_entries WHERE updated_at > ?",
+        "SELECT id FROM subjects WHERE updated_at > ?",
+    ] {
+        conn.query_each(sql, &params![since], |r| {
+            ids.push(r.get(0)?);
+            Ok::<(), StoreError>(())
+        })?;
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Subjects whose stored grade would change by `t` without new facts, or that have no grade.
+pub fn due_for_change(conn: &mut Conn, t: NaiveDate) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = Vec::new();
+    conn.query_each(
+        "SELECT subject_id FROM grades WHERE next_change_on IS NOT NULL AND next_change_on <= ?",
+        &params![t],
+        |r| {
+            ids.push(r.get(0)?);
+            Ok::<(), StoreError>(())
+        },
+    )?;
+    conn.query_each(
+        &format!("SELECT s.id FROM subjects s LEFT JOIN grades g ON g.subject_id = s.id WHERE g.subject_id IS NULL AND {EVALUATED}"),
+        &[],
+        |r| {
+            ids.push(r.get(0)?);
+            Ok::<(), StoreError>(())
+        },
+    )?;
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stored evaluations
+
+/// A stored evaluation.
+#[derive(Debug, Clone)]
+pub struct GradeRow {
+    pub subject_id: i64,
+    pub grade: Grade,
+    pub as_of: NaiveDate,
+    pub rule_version: String,
+    pub reasons: String,
+    pub outlook: String,
+    pub next_change_on: Option<NaiveDate>,
+    pub risk_score: i64,
+    pub risk_class: String,
+    pub risk_detail: String,
+    pub content_hash: String,
+    pub run_id: i64,
+    pub evaluated_at: String,
+}
+
+const GRADE_COLS: &str = "subject_id, grade, as_of, rule_version, reasons, outlook, next_change_on, risk_score, risk_class, \
+     risk_detail, content_hash, run_id, evaluated_at";
+
+fn grade_row(r: &Row) -> Result<GradeRow> {
+    let g: String = r.get(1)?;
+    Ok(GradeRow {
+        subject_id: r.get(0)?,
+        grade: Grade::parse(&g).ok_or_else(|| bad("grade", &g))?,
+        as_of: r.get(2)?,
+        rule_version: r.get(3)?,
+        reasons: r.get(4)?,
+        outlook: r.get(5)?,
+        next_change_on: r.get(6)?,
+        risk_score: r.get(7)?,
+        risk_class: r.get(8)?,
+        risk_detail: r.get(9)?,
+        content_hash: r.get(10)?,
+        run_id: r.get(11)?,
+        evaluated_at: r.get(12)?,
+    })
+}
+
+pub fn grade_of(conn: &mut Conn, subject_id: i64) -> Result<Option<GradeRow>> {
+    conn.query_opt(
+        &format!("SELECT {GRADE_COLS} FROM grades WHERE subject_id = ?"),
+        &params![subject_id],
+    )?
+    .map(|r| grade_row(&r))
+    .transpose()
+}
+
+/// `subject_id → (grade, content hash)` of the stored evaluations of these subjects (all when
+/// `None`).
+pub fn stored_hashes(
+    conn: &mut Conn,
+    ids: Option<&[i64]>,
+) -> Result<HashMap<i64, (Grade, String)>> {
+    let mut out = HashMap::new();
+    let mut put = |r: Row| -> Result<()> {
+        let g: String = r.get(1)?;
+        out.insert(
+            r.get(0)?,
+            (Grade::parse(&g).ok_or_else(|| bad("grade", &g))?, r.get(2)?),
+        );
+        Ok(())
+    };
+    match ids {
+        None => conn.query_each(
+            "SELECT subject_id, grade, content_hash FROM grades",
+            &[],
+            &mut put,
+        )?,
+        Some(ids) => {
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+                conn.query_each(
+                    &format!("SELECT subject_id, grade, content_hash FROM grades WHERE subject_id IN ({marks})"),
+                    &ps,
+                    &mut put,
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Insert or replace the evaluation of a subject.
+pub fn put_grade(conn: &mut Conn, g: &GradeRow) -> Result<()> {
+    conn.execute(
+        &format!("INSERT INTO grades ({GRADE_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                  ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
+                  rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
+                  next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
+                  risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
+                  content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
+        &params![
+            g.subject_id,
+            g.grade.as_str(),
+            g.as_of,
+            g.rule_version.as_str(),
+            g.reasons.as_str(),
+            g.outlook.as_str(),
+            g.next_change_on,
+            g.risk_score,
+            g.risk_class.as_str(),
+            g.risk_detail.as_str(),
+            g.content_hash.as_str(),
+            g.run_id,
+            g.evaluated_at.as_str()
+        ],
+    )?;
+    Ok(())
+}
+
+/// Record a change of grade.
+pub fn add_event(conn: &mut Conn, g: &GradeRow, from: Option<Grade>, now: &str) -> Result<()> {
+    conn.execute(
+        "INSERT INTO grade_events (subject_id, as_of, from_grade, to_grade, rule_version, reasons, run_id, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &params![
+            g.subject_id,
+            g.as_of,
+            from.map(Grade::as_str),
+            g.grade.as_str(),
+            g.rule_version.as_str(),
+            g.reasons.as_str(),
+            g.run_id,
+            now
+        ],
+    )?;
+    Ok(())
+}
+
+/// A grade change.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GradeEvent {
+    pub as_of: NaiveDate,
+    pub from_grade: Option<String>,
+    pub to_grade: String,
+    pub rule_version: String,
+    pub created_at: String,
+}
+
+pub fn events_of(conn: &mut Conn, subject_id: i64, limit: i64) -> Result<Vec<GradeEvent>> {
+    conn.query(
+        "SELECT as_of, from_grade, to_grade, rule_version, created_at FROM grade_events WHERE subject_id = ? ORDER BY id DESC LIMIT ?",
+        &params![subject_id, limit],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(GradeEvent {
+            as_of: r.get(0)?,
+            from_grade: r.get(1)?,
+            to_grade: r.get(2)?,
+            rule_version: r.get(3)?,
+            created_at: r.get(4)?,
+        })
+    })
+    .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runs
+
+/// An evaluation run.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunRow {
+    pub id: i64,
+    pub as_of: NaiveDate,
+    pub full_run: bool,
+    pub rule_version: String,
+    pub status: String,
+    pub evaluated: i64,
+    pub count_a: i64,
+    pub count_b: i64,
+    pub count_c: i64,
+    pub count_d: i64,
+    pub changed: i64,
+    pub started_by: String,
+    pub started_at: String,
+    pub finished_at: Option<String>,
+}
+
+const RUN_COLS: &str = "id, as_of, full_run, rule_version, status, evaluated, count_a, count_b, count_c, count_d, changed, \
+     started_by, started_at, finished_at";
+
+fn run_row(r: &Row) -> Result<RunRow> {
+    Ok(RunRow {
+        id: r.get(0)?,
+        as_of: r.get(1)?,
+        full_run: r.get(2)?,
+        rule_version: r.get(3)?,
+        status: r.get(4)?,
+        evaluated: r.get(5)?,
+        count_a: r.get(6)?,
+        count_b: r.get(7)?,
+        count_c: r.get(8)?,
+        count_d: r.get(9)?,
+        changed: r.get(10)?,
+        started_by: r.get(11)?,
+        started_at: r.get(12)?,
+        finished_at: r.get(13)?,
+    })
+}
+
+pub fn start_run(
+    conn: &mut Conn,
+    as_of: NaiveDate,
+    full: bool,
+    rule_version: &str,
+    by: &str,
+    now: &str,
+) -> Result<i64> {
+    conn.insert_id(
+        "INSERT INTO evaluation_runs (as_of, full_run, rule_version, status, started_by, started_at) VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
+        &params![as_of, full, rule_version, by, now],
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn finish_run(
+    conn: &mut Conn,
+    id: i64,
+    status: &str,
+    evaluated: i64,
+    counts: [i64; 4],
+    changed: i64,
+    now: &str,
+) -> Result<()> {
+    conn.execute(
+        "UPDATE evaluation_runs SET status = ?, evaluated = ?, count_a = ?, count_b = ?, count_c = ?, count_d = ?, changed = ?, finished_at = ? WHERE id = ?",
+        &params![status, evaluated, counts[0], counts[1], counts[2], counts[3], changed, now, id],
+    )?;
+    Ok(())
+}
+
+/// The last finished run (any kind), if any.
+pub fn last_run(conn: &mut Conn, full_only: bool) -> Result<Option<RunRow>> {
+    conn.query_opt(
+        &format!(
+            "SELECT {RUN_COLS} FROM evaluation_runs WHERE status = 'done' {} ORDER BY id DESC LIMIT 1",
+            if full_only { "AND full_run = 1" } else { "" }
+        ),
+        &[],
+    )?
+    .map(|r| run_row(&r))
+    .transpose()
+}
+
+pub fn recent_runs(conn: &mut Conn, limit: i64) -> Result<Vec<RunRow>> {
+    conn.query(
+        &format!("SELECT {RUN_COLS} FROM evaluation_runs ORDER BY id DESC LIMIT ?"),
+        &params![limit],
+    )?
+    .iter()
+    .map(run_row)
+    .collect()
+}
+
+/// One cell of the distribution: a group (industry or division), a grade and a risk class.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct DistributionRow {
+    pub group: String,
+    pub grade: String,
+    pub risk_class: String,
+    pub count: i64,
+}
+
+/// Grades and risk classes of the stored evaluations by `industry` or `division_code`.
+pub fn distribution(conn: &mut Conn, by_division: bool) -> Result<Vec<DistributionRow>> {
+    let col = if by_division {
+        "s.division_code"
+    } else {
+        "s.industry"
+    };
+    conn.query(
+        &format!("SELECT COALESCE({col}, ''), g.grade, g.risk_class, count(*) FROM grades g JOIN subjects s ON s.id = g.subject_id \
+                  GROUP BY COALESCE({col}, ''), g.grade, g.risk_class ORDER BY 1, 2, 3"),
+        &[],
+    )?
+    .iter()
+    .map(|r| {
+        Ok(DistributionRow {
+            group: r.get(0)?,
+            grade: r.get(1)?,
+            risk_class: r.get(2)?,
+            count: r.get(3)?,
+        })
+    })
+    .collect()
+}
