@@ -6,6 +6,7 @@ pub mod api;
 pub mod auth;
 pub mod credit;
 pub mod error;
+pub mod grading;
 pub mod openapi;
 pub mod pages;
 pub mod routes;
@@ -131,6 +132,10 @@ pub fn router(state: AppState) -> Router {
         .route("/catalog", get(credit::catalog_page))
         .route("/catalog/kinds", post(credit::catalog_kind_save))
         .route("/catalog/categories", post(credit::catalog_category_save))
+        .route("/grades", get(grading::grades_page))
+        .route("/grades/run", post(grading::grades_run))
+        .route("/grades/export.xlsx", get(grading::grades_export))
+        .route("/grades/rules", post(grading::rules_save))
         .route("/export", get(credit::export_page))
         .route("/export/download", get(credit::export_download))
         .route(
@@ -163,6 +168,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/v1/records/{id}", get(credit::api_record))
         .route("/api/v1/publicity", get(credit::api_publicity))
+        .route("/api/v1/subjects/{code}/grade", get(grading::api_grade))
         .route(
             "/api/v1/subjects/{code}/credit",
             get(credit::api_subject_credit),

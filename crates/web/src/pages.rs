@@ -81,10 +81,12 @@ fn nav(role: Role) -> Vec<NavGroup> {
         ),
         (
             "信用评价",
-            vec![
-                todo("公共信用综合评价", "A/B/C/D 分类与依据"),
-                todo("行业信用风险分类", "内部使用的风险分级"),
-            ],
+            vec![item(
+                "评价结果与统计",
+                "/grades",
+                Permission::GradeRead,
+                role,
+            )],
         ),
         (
             "双随机、一公开",
@@ -438,12 +440,19 @@ async fn subject_page(
     let (records, lists) = credit
         .map(|(r, l)| (Some(r), Some(l)))
         .unwrap_or((None, None));
+    // The grade: staff, or the entity itself (never the risk class for the entity).
+    let code = s.code.clone();
+    let grade = call(state, ctx, move |app, actor| {
+        Ok(app.grade_of(actor, &code, None).ok())
+    })
+    .await?;
     render(
         state,
         "subject_detail.html",
         ctx,
         json!({ "s": s, "history": history, "can_reveal": can_reveal, "can_edit": can_edit, "revealed": revealed,
-                "can_see_imports": ctx.actor.can(Permission::SubjectImport), "records": records, "lists": lists }),
+                "can_see_imports": ctx.actor.can(Permission::SubjectImport), "records": records, "lists": lists,
+                "grade": grade }),
     )
 }
 

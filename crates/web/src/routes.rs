@@ -90,6 +90,10 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/catalog", Any(&[P::CreditRead, P::CatalogAdmin]), "公共信用信息目录与处罚类别对照"),
     r("POST", "/catalog/kinds", Any(&[P::CatalogAdmin]), "新增或修改信息类别"),
     r("POST", "/catalog/categories", Any(&[P::CatalogAdmin]), "新增或修改处罚类别对照"),
+    r("GET", "/grades", Any(&[P::GradeRead]), "公共信用综合评价结果分布与评价批次"),
+    r("POST", "/grades/run", Any(&[P::GradeRun]), "开展评价（全量或增量）"),
+    r("GET", "/grades/export.xlsx", Any(&[P::GradeRead]), "导出评价结果分布"),
+    r("POST", "/grades/rules", Any(&[P::GradeRulesAdmin]), "保存新的评价规则版本"),
     r("GET", "/export", Any(&[P::CreditExport]), "数据共享导出"),
     r("GET", "/export/download", Any(&[P::CreditExport]), "下载导出文件"),
     r("GET", "/admin/users", Any(&[P::UserAdmin]), "用户管理"),
@@ -112,6 +116,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/api/v1/records/{id}", Any(&[P::CreditRead]), "信用记录及其版本"),
     r("GET", "/api/v1/publicity", Any(&[P::CreditRead]), "双公示公示情况（逾期、未公示、即将到期）"),
     r("GET", "/api/v1/subjects/{code}/credit", Any(&[P::CreditRead]), "主体的全部信用记录与名单"),
+    r("GET", "/api/v1/subjects/{code}/grade", Any(&[P::GradeRead, P::OwnGradeRead]), "公共信用综合评价结果及依据（工作人员或主体本身）"),
     r("GET", "/api/v1/calendar/add-workdays", Any(&[P::CalendarRead, P::DepartmentQuery]), "计算第 N 个工作日"),
     r("GET", "/api/v1/audit/verify", Any(&[P::AuditRead]), "校验审计日志哈希链"),
 ];

@@ -57,7 +57,9 @@ impl Templates {
             "publicity.html",
             "lists.html",
             "catalog.html",
-            "export.html"
+            "export.html",
+            "grades.html",
+            "_grade.html"
         );
         Templates { env }
     }
