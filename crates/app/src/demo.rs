@@ -468,6 +468,8 @@ impl App {
         let messy = self.data_dir().join(MESSY_FILE);
         write_messy(&messy, seed)?;
         let credit = self.load_demo_credit(n, seed)?;
+        // Grades with their explanations: the first run is full, later ones incremental.
+        self.evaluate_jurisdiction(&system, None, false, &mut |_, _| {})?;
         let penalty_file = self.data_dir().join(crate::demo_credit::PENALTY_FILE);
         crate::demo_credit::write_penalty_file(&penalty_file, n, seed)?;
         Ok(DemoReport {

@@ -153,6 +153,7 @@ impl Facts {
 }
 
 /// Evaluate one subject and make the stored row.
+#[allow(clippy::too_many_arguments)]
 fn evaluation_row(
     subject: &EvaluatedSubject,
     mut facts: Facts,
@@ -163,10 +164,11 @@ fn evaluation_row(
     run_id: i64,
     now: &str,
 ) -> (Evaluation, RiskScore, GradeRow) {
-    // A subject whose status is 吊销 but whose versions do not say since when (it came in
-    // revoked) counts as revoked from the start.
+    // Registration status 吊销 counts from the day the platform recorded it (the registry
+    // does not say when the licence was revoked); `revoked_on` is always known for a revoked
+    // subject, the fallback (today's run day) only guards against an inconsistent store.
     facts.input.licence_revoked_on = if subject.revoked {
-        Some(revoked_on.unwrap_or(NaiveDate::MIN))
+        Some(revoked_on.unwrap_or(t))
     } else {
         None
     };
@@ -445,8 +447,11 @@ impl App {
         conn.tune_for_bulk()?;
         let (rules, card) = store::current_rules(&mut conn)?;
         let last = store::last_run(&mut conn, false)?;
-        // Without a previous run there is nothing to be incremental from.
-        let full = full || last.is_none();
+        // Incremental needs a previous run under the same rules and not after this day.
+        let full = full
+            || last
+                .as_ref()
+                .is_none_or(|r| r.rule_version != rules.version || r.as_of > t);
         let now = now();
         let run_id = conn.transaction(|tx| {
             let id = store::start_run(tx, t, full, &rules.version, &actor.name(), &now)?;
@@ -462,9 +467,9 @@ impl App {
         let result = if full {
             self.evaluate_all(&mut conn, actor, run_id, t, &rules, &card, &now, progress)
         } else {
-            let since = last.map(|r| r.started_at).unwrap_or_default();
+            let last = last.expect("an incremental run follows a run");
             self.evaluate_some(
-                &mut conn, actor, run_id, t, &rules, &card, &now, &since, progress,
+                &mut conn, actor, run_id, t, &rules, &card, &now, &last, progress,
             )
         };
         let finished = now_after(&now);
@@ -495,6 +500,19 @@ impl App {
         now: &str,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
+        conn.transaction(|tx| {
+            let n = store::remove_outside_directory(tx, None)?;
+            if n > 0 {
+                audit::append(
+                    tx,
+                    &actor.audit(),
+                    "grade.run.remove",
+                    &format!("evaluation:{run_id}"),
+                    &json!({ "removed": n, "reason": "不在评价企业名录中（注销、迁出）" }),
+                )?;
+            }
+            Ok::<_, AppError>(())
+        })?;
         let mut subjects: Vec<EvaluatedSubject> = Vec::new();
         store::each_evaluated(conn, |s| {
             subjects.push(s);
@@ -559,13 +577,31 @@ impl App {
         rules: &GradeRules,
         card: &Scorecard,
         now: &str,
-        since: &str,
+        last: &store::RunRow,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
-        let mut ids = store::changed_since(conn, since)?;
+        // Changed since the last run, changing by themselves by now, or with facts decided
+        // after the last run's day (a run as of a later day).
+        let mut ids = store::changed_since(conn, &last.started_at)?;
         ids.extend(store::due_for_change(conn, t)?);
+        ids.extend(store::facts_decided_between(conn, last.as_of, t)?);
         ids.sort_unstable();
         ids.dedup();
+        // Changed subjects that left the directory lose their stored evaluation.
+        let removed = conn.transaction(|tx| {
+            let n = store::remove_outside_directory(tx, Some(&ids))?;
+            if n > 0 {
+                audit::append(
+                    tx,
+                    &actor.audit(),
+                    "grade.run.remove",
+                    &format!("evaluation:{run_id}"),
+                    &json!({ "removed": n, "reason": "不在评价企业名录中（注销、迁出）" }),
+                )?;
+            }
+            Ok::<_, AppError>(n)
+        })?;
+        let _ = removed;
         let subjects = store::evaluated_among(conn, &ids)?;
         let total = subjects.len() as i64;
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();

@@ -33,6 +33,20 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<std::path::PathBuf>,
     },
+    /// Full and incremental evaluation of a jurisdiction against the SQL a DBA would write
+    /// (one INSERT … SELECT … GROUP BY with CASE) and the floor of one scan of the records.
+    Evaluate {
+        #[arg(long, default_value_t = 1_000_000)]
+        subjects: u64,
+        #[arg(long, default_value_t = 10_000_000)]
+        records: u64,
+        /// Database URL (default: a fresh SQLite file in --dir). A PostgreSQL URL must name an
+        /// empty database.
+        #[arg(long)]
+        db: Option<String>,
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
     /// Import N penalty rows (national 双公示 CSV) against the floor of a bare bulk insert of
     /// the same rows.
     Penalties {
@@ -63,6 +77,12 @@ pub fn run(cmd: BenchCommand) -> anyhow::Result<ExitCode> {
             scans,
             dir,
         } => search(subjects, requests, scans, dir),
+        BenchCommand::Evaluate {
+            subjects,
+            records,
+            db,
+            dir,
+        } => evaluate(subjects, records, db, dir),
         BenchCommand::Penalties {
             rows,
             subjects,
@@ -454,6 +474,224 @@ fn penalties(
     if let (Some(a), Some(b)) = (rss_before, rss) {
         println!(
             "peak RSS        {:.0} MiB (before import: {:.0} MiB)",
+            b as f64 / 1024.0,
+            a as f64 / 1024.0
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Load `n` synthetic records for the evaluation benchmark straight into the tables (not
+/// measured): kinds, severities and dates spread over four years before `t`, over a third of
+/// the subjects.
+fn load_records(app: &App, n: u64, t: chrono::NaiveDate) -> anyhow::Result<()> {
+    let mut conn = app.db.connect().map_err(|e| anyhow!("{e}"))?;
+    let ids: Vec<i64> = {
+        let rows = conn
+            .query("SELECT id, code FROM subjects ORDER BY id", &[])
+            .map_err(|e| anyhow!("{e}"))?;
+        rows.iter()
+            .map(|r| r.get::<i64>(0))
+            .collect::<Result<_, _>>()
+            .map_err(|e| anyhow!("{e}"))?
+    };
+    let codes: Vec<String> = conn
+        .query("SELECT code FROM subjects ORDER BY id", &[])
+        .map_err(|e| anyhow!("{e}"))?
+        .iter()
+        .map(|r| r.get::<String>(0))
+        .collect::<Result<_, _>>()
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut rng = xinjian_app::demo::DemoRng::new(7);
+    let now = xinjian_app::now();
+    let batch = 100_000u64;
+    let mut done = 0u64;
+    while done < n {
+        let m = batch.min(n - done);
+        conn.transaction(|tx| {
+            let mut rows: Vec<xinjian_store::Value> = Vec::new();
+            let mut sql = String::new();
+            let mut k = 0;
+            let flush = |tx: &mut xinjian_store::Conn, sql: &mut String, rows: &mut Vec<xinjian_store::Value>| -> Result<(), xinjian_store::StoreError> {
+                if rows.is_empty() {
+                    return Ok(());
+                }
+                tx.execute(sql, rows)?;
+                sql.clear();
+                rows.clear();
+                Ok(())
+            };
+            for i in 0..m {
+                let seq = done + i;
+                let s = (rng.below(ids.len() as u64 / 3) * 3) as usize;
+                let (kind, nature, severity, revokes) = match rng.below(100) {
+                    0..=39 => ("license", "neutral", None, false),
+                    40..=53 => ("penalty", "negative", Some("minor"), false),
+                    54..=78 => ("penalty", "negative", Some("general"), false),
+                    79..=85 => ("penalty", "negative", Some("serious"), false),
+                    86 => ("penalty", "negative", Some("serious"), true),
+                    _ => ("tax_arrears", "negative", Some("general"), false),
+                };
+                let d = t - chrono::Duration::days(rng.below(4 * 365) as i64);
+                let doc = format!("B{seq}");
+                if k == 0 {
+                    sql.push_str("INSERT INTO credit_records (subject_id, subject_code, kind, document_number, decision_date, nature, severity, \
+                        revokes_business_licence, data, status, held, recorded_on, version, content_hash, created_at, updated_at) VALUES ");
+                } else {
+                    sql.push(',');
+                }
+                sql.push_str("(?, ?, ?, ?, ?, ?, ?, ?, '{}', 'active', 0, ?, 1, '', ?, ?)");
+                rows.extend(xinjian_store::params![ids[s], codes[s].as_str(), kind, doc, d, nature, severity, revokes, d, now.as_str(), now.as_str()]);
+                k += 1;
+                if k == 80 {
+                    flush(tx, &mut sql, &mut rows)?;
+                    k = 0;
+                }
+            }
+            flush(tx, &mut sql, &mut rows)?;
+            Ok::<(), xinjian_store::StoreError>(())
+        })
+        .map_err(|e| anyhow!("{e}"))?;
+        done += m;
+        eprint!("\rloaded {done} records");
+    }
+    eprintln!();
+    Ok(())
+}
+
+fn evaluate(
+    n_subjects: u64,
+    n_records: u64,
+    db: Option<String>,
+    dir: Option<std::path::PathBuf>,
+) -> anyhow::Result<ExitCode> {
+    let tmp = tempfile::tempdir()?;
+    let dir = dir.unwrap_or_else(|| tmp.path().to_owned());
+    std::fs::create_dir_all(&dir)?;
+    let url = db.unwrap_or_else(|| {
+        format!(
+            "sqlite:{}",
+            dir.join(format!("eval-{n_subjects}-{n_records}.db"))
+                .display()
+        )
+    });
+    let app = App::open(&url, &dir).map_err(|e| anyhow!("{e}"))?;
+    let t = xinjian_app::today();
+    let system = Actor::System("bench".into());
+    let have: i64 = app
+        .db
+        .conn()
+        .map_err(|e| anyhow!("{e}"))?
+        .query_row("SELECT count(*) FROM credit_records", &[])
+        .map_err(|e| anyhow!("{e}"))?
+        .get(0)
+        .map_err(|e| anyhow!("{e}"))?;
+    if have < n_records as i64 {
+        eprintln!("building {n_subjects} subjects and {n_records} records (not measured) …");
+        let csv = dir.join("eval-subjects.csv");
+        xinjian_app::demo::write_export(&csv, n_subjects, 1).map_err(|e| anyhow!("{e}"))?;
+        app.import_subjects(&system, &csv, ImportOptions::default(), &mut |_| {})
+            .map_err(|e| anyhow!("{e}"))?;
+        let _ = std::fs::remove_file(&csv);
+        load_records(&app, n_records, t)?;
+    }
+    let mut conn = app.db.conn().map_err(|e| anyhow!("{e}"))?;
+    let q = |conn: &mut xinjian_store::Conn, sql: &str| -> anyhow::Result<()> {
+        conn.execute_batch(sql).map_err(|e| anyhow!("{e}"))
+    };
+    // Floor: one full scan of the records.
+    let t0 = Instant::now();
+    // `NOT INDEXED` on SQLite: otherwise count(*) reads the smallest index and max() one entry
+    // of the date index, which is not reading the data.
+    let scan_sql = if app.db.backend() == xinjian_store::Backend::Sqlite {
+        "SELECT count(*), max(decision_date) FROM credit_records NOT INDEXED"
+    } else {
+        "SELECT count(*), max(decision_date) FROM credit_records"
+    };
+    let scanned: i64 = conn
+        .query_row(scan_sql, &[])
+        .map_err(|e| anyhow!("{e}"))?
+        .get(0)
+        .map_err(|e| anyhow!("{e}"))?;
+    let floor = t0.elapsed().as_secs_f64();
+    // The SQL a DBA would write: the same grades into a table, one statement.
+    let start = xinjian_core::grade::sub_months(t, 12);
+    q(&mut conn, "DROP TABLE IF EXISTS sql_grades; CREATE TABLE sql_grades (subject_id BIGINT PRIMARY KEY, grade TEXT NOT NULL)")?;
+    let sql = format!("INSERT INTO sql_grades (subject_id, grade) \
+        SELECT s.id, CASE \
+          WHEN s.reg_status = 'revoked' OR COALESCE(f.revoking, 0) > 0 THEN 'D' \
+          WHEN COALESCE(l.on_list, 0) > 0 OR COALESCE(f.serious, 0) > 0 OR COALESCE(f.general, 0) > 5 THEN 'C' \
+          WHEN COALESCE(f.general, 0) > 0 THEN 'B' ELSE 'A' END \
+        FROM subjects s \
+        LEFT JOIN (SELECT subject_id, \
+            sum(CASE WHEN revokes_business_licence = 1 AND decision_date <= '{t}' AND (ended_on IS NULL OR ended_on > '{t}') THEN 1 ELSE 0 END) AS revoking, \
+            sum(CASE WHEN severity = 'serious' AND decision_date > '{start}' AND decision_date <= '{t}' AND (ended_on IS NULL OR ended_on > '{t}') THEN 1 ELSE 0 END) AS serious, \
+            sum(CASE WHEN severity = 'general' AND decision_date > '{start}' AND decision_date <= '{t}' AND (ended_on IS NULL OR ended_on > '{t}') THEN 1 ELSE 0 END) AS general \
+          FROM credit_records GROUP BY subject_id) f ON f.subject_id = s.id \
+        LEFT JOIN (SELECT subject_id, count(*) AS on_list FROM list_entries WHERE list_type = 'serious_dishonest' \
+            AND entered_on <= '{t}' AND (exited_on IS NULL OR exited_on > '{t}') AND (term_until IS NULL OR term_until > '{t}') \
+            GROUP BY subject_id) l ON l.subject_id = s.id \
+        WHERE s.reg_status IN ('active', 'revoked') AND s.kind <> 'natural_person'");
+    let t0 = Instant::now();
+    q(&mut conn, &sql)?;
+    let dba = t0.elapsed().as_secs_f64();
+    drop(conn);
+    // Ours: a full evaluation with reasons, outlook, risk class, stored results and events.
+    let _ = app
+        .db
+        .conn()
+        .map_err(|e| anyhow!("{e}"))?
+        .execute("DELETE FROM grades", &[]);
+    let rss0 = peak_rss_kib();
+    let t0 = Instant::now();
+    let first = app
+        .evaluate_jurisdiction(&system, Some(t), true, &mut |_, _| {})
+        .map_err(|e| anyhow!("{e}"))?;
+    let full_first = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let again = app
+        .evaluate_jurisdiction(&system, Some(t), true, &mut |_, _| {})
+        .map_err(|e| anyhow!("{e}"))?;
+    let full_again = t0.elapsed().as_secs_f64();
+    let rss = peak_rss_kib();
+    // Incremental after 1 % of the subjects changed (one record each touched).
+    let mut conn = app.db.conn().map_err(|e| anyhow!("{e}"))?;
+    let later = xinjian_app::now();
+    let touched = conn.execute(
+        "UPDATE credit_records SET updated_at = ? WHERE id IN (SELECT min(id) FROM credit_records GROUP BY subject_id HAVING subject_id % 100 = 0)",
+        &xinjian_store::params![later.as_str()],
+    ).map_err(|e| anyhow!("{e}"))?;
+    drop(conn);
+    let t0 = Instant::now();
+    let inc = app
+        .evaluate_jurisdiction(&system, Some(t), false, &mut |_, _| {})
+        .map_err(|e| anyhow!("{e}"))?;
+    let incremental = t0.elapsed().as_secs_f64();
+    // Agreement with the SQL grades.
+    let mut conn = app.db.conn().map_err(|e| anyhow!("{e}"))?;
+    let disagree: i64 = conn.query_row("SELECT count(*) FROM sql_grades q JOIN grades g ON g.subject_id = q.subject_id WHERE g.grade <> q.grade", &[])
+        .map_err(|e| anyhow!("{e}"))?.get(0).map_err(|e| anyhow!("{e}"))?;
+    println!("backend          {}", app.db.describe());
+    println!(
+        "subjects         {} evaluated ({})",
+        first.evaluated,
+        first.line()
+    );
+    println!("records          {scanned}");
+    println!("scan floor       {floor:.2} s");
+    println!("DBA SQL          {dba:.2} s");
+    println!("full (first)     {full_first:.2} s  {:.2}x the SQL, {:.1}x the floor (writes {} evaluations)", full_first / dba, full_first / floor, first.changed);
+    println!(
+        "full (again)     {full_again:.2} s  {:.2}x the SQL, {:.1}x the floor (writes {})",
+        full_again / dba,
+        full_again / floor,
+        again.changed
+    );
+    println!("incremental      {incremental:.2} s  {:.1}% of the full run ({} records touched, {} subjects evaluated)", incremental * 100.0 / full_again, touched, inc.evaluated);
+    println!("disagreements    {disagree} (grades vs the SQL)");
+    if let (Some(a), Some(b)) = (rss0, rss) {
+        println!(
+            "peak RSS         {:.0} MiB (before: {:.0} MiB)",
             b as f64 / 1024.0,
             a as f64 / 1024.0
         );

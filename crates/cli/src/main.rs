@@ -635,8 +635,12 @@ fn publicity_report(as_of: Option<&str>, json: bool, db: &DbArgs) -> anyhow::Res
     Ok(ExitCode::SUCCESS)
 }
 
+fn parse_iso_day(s: &str) -> anyhow::Result<chrono::NaiveDate> {
+    xinjian_core::dates::parse_iso_date(s).map_err(|e| anyhow!("{e}"))
+}
+
 fn evaluate(as_of: Option<&str>, full: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
-    let as_of = as_of.map(parse_day).transpose()?;
+    let as_of = as_of.map(parse_iso_day).transpose()?;
     let app = db.open()?;
     let pb = if std::io::stderr().is_terminal() {
         let pb = ProgressBar::new(0);
@@ -665,7 +669,7 @@ fn evaluate(as_of: Option<&str>, full: bool, db: &DbArgs) -> anyhow::Result<Exit
 }
 
 fn grade(code: &str, as_of: Option<&str>, json: bool, db: &DbArgs) -> anyhow::Result<ExitCode> {
-    let as_of = as_of.map(parse_day).transpose()?;
+    let as_of = as_of.map(parse_iso_day).transpose()?;
     let app = db.open()?;
     let v = app
         .grade_of(&Actor::operator(), code, as_of)

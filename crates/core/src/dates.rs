@@ -2,6 +2,16 @@
 
 use chrono::{Duration, NaiveDate};
 
+/// Parse a date written exactly `YYYY-MM-DD` (the API and command-line contracts).
+pub fn parse_iso_date(input: &str) -> Result<NaiveDate, String> {
+    let t = input.trim();
+    let b = t.as_bytes();
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return Err(format!("日期“{t}”应写作 YYYY-MM-DD（如 2026-03-05）"));
+    }
+    NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| format!("“{t}”不是有效日期"))
+}
+
 /// Parse a date written the ways Chinese government spreadsheets write them:
 /// `2024-03-05`, `2024/3/5`, `2024.3.5`, `2024年3月5日`, `20240305`, an optional time after a
 /// space or `T`, or an Excel serial number (1900 date system). Day-first or month-first forms

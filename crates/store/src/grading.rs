@@ -171,7 +171,7 @@ const FACTS_WHERE: &str =
     "r.decision_date <= ? AND ((r.nature = 'negative' AND r.decision_date > ?) \
      OR r.revokes_business_licence = 1)";
 
-/// Visit the facts of every subject, in subject order.
+/// Visit the facts of every subject (in storage order).
 pub fn each_fact<E: From<StoreError>>(
     conn: &mut Conn,
     since: NaiveDate,
@@ -257,8 +257,9 @@ pub fn lists_on(
     Ok(out)
 }
 
-/// For subjects whose registration status is 吊销: the day it became so (the first version of
-/// the latest unbroken run of 吊销 versions).
+/// For subjects whose registration status is 吊销: the day (China time) the platform recorded
+/// it — the first version of the latest unbroken run of 吊销 versions. Registry exports do not
+/// say when a licence was revoked; a grade as of an earlier day is what the platform knew then.
 pub fn revoked_since(conn: &mut Conn, ids: Option<&[i64]>) -> Result<HashMap<i64, NaiveDate>> {
     let base = "SELECT v.subject_id, v.data, v.created_at FROM subject_versions v JOIN subjects s ON s.id = v.subject_id \
                 WHERE s.reg_status = 'revoked'";
@@ -300,7 +301,9 @@ pub fn revoked_since(conn: &mut Conn, ids: Option<&[i64]>) -> Result<HashMap<i64
             })
             .unwrap_or(false);
         if revoked {
-            let day = NaiveDate::parse_from_str(&at[..10.min(at.len())], "%Y-%m-%d")
+            // The day in China (the platform's days are UTC+8) the version was recorded.
+            let day = chrono::DateTime::parse_from_rfc3339(&at)
+                .map(|t| (t.with_timezone(&chrono::Utc) + chrono::Duration::hours(8)).date_naive())
                 .map_err(|e| bad("version time", e))?;
             out.entry(id).or_insert(day);
         } else {
@@ -314,9 +317,11 @@ pub fn revoked_since(conn: &mut Conn, ids: Option<&[i64]>) -> Result<HashMap<i64
 /// registration.
 pub fn changed_since(conn: &mut Conn, since: &str) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = Vec::new();
+    // No DISTINCT: with it a planner may walk the subject index over the whole table
+    // instead of the updated_at range; duplicates are removed below.
     for sql in [
-        "SELECT DISTINCT subject_id FROM credit_records WHERE updated_at > ?",
-        "SELECT DISTINCT subject_id FROM list_entries WHERE updated_at > ?",
+        "SELECT subject_id FROM credit_records WHERE updated_at > ?",
+        "SELECT subject_id FROM list_entries WHERE updated_at > ?",
         "SELECT id FROM subjects WHERE updated_at > ?",
     ] {
         conn.query_each(sql, &params![since], |r| {
@@ -329,7 +334,8 @@ pub fn changed_since(conn: &mut Conn, since: &str) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
-/// Subjects whose stored grade would change by `t` without new facts, or that have no grade.
+/// Subjects whose stored grade would change by `t` without new facts. (Subjects never graded
+/// are new or changed since the last run, which [`changed_since`] finds; the first run is full.)
 pub fn due_for_change(conn: &mut Conn, t: NaiveDate) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = Vec::new();
     conn.query_each(
@@ -340,14 +346,24 @@ pub fn due_for_change(conn: &mut Conn, t: NaiveDate) -> Result<Vec<i64>> {
             Ok::<(), StoreError>(())
         },
     )?;
-    conn.query_each(
-        &format!("SELECT s.id FROM subjects s LEFT JOIN grades g ON g.subject_id = s.id WHERE g.subject_id IS NULL AND {EVALUATED}"),
-        &[],
-        |r| {
+    ids.sort_unstable();
+    ids.dedup();
+    Ok(ids)
+}
+
+/// Subjects with records decided, or list entries entered, in `(after, t]`: facts that did not
+/// exist for an evaluation as of `after` (a later run may be as of a later day).
+pub fn facts_decided_between(conn: &mut Conn, after: NaiveDate, t: NaiveDate) -> Result<Vec<i64>> {
+    let mut ids: Vec<i64> = Vec::new();
+    for sql in [
+        "SELECT subject_id FROM credit_records WHERE decision_date > ? AND decision_date <= ?",
+        "SELECT subject_id FROM list_entries WHERE entered_on > ? AND entered_on <= ?",
+    ] {
+        conn.query_each(sql, &params![after, t], |r| {
             ids.push(r.get(0)?);
             Ok::<(), StoreError>(())
-        },
-    )?;
+        })?;
+    }
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)
@@ -439,6 +455,26 @@ pub fn stored_hashes(
         }
     }
     Ok(out)
+}
+
+/// Remove the stored evaluations of subjects that left the evaluated directory (deregistered,
+/// moved out): among `ids`, or all such when `None`. Returns how many were removed.
+pub fn remove_outside_directory(conn: &mut Conn, ids: Option<&[i64]>) -> Result<u64> {
+    let base = format!(
+        "DELETE FROM grades WHERE subject_id IN (SELECT s.id FROM subjects s WHERE NOT ({EVALUATED}))"
+    );
+    match ids {
+        None => conn.execute(&base, &[]),
+        Some(ids) => {
+            let mut n = 0;
+            for chunk in ids.chunks(500) {
+                let marks = vec!["?"; chunk.len()].join(",");
+                let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+                n += conn.execute(&format!("{base} AND subject_id IN ({marks})"), &ps)?;
+            }
+            Ok(n)
+        }
+    }
 }
 
 /// Insert or replace the evaluation of a subject.

@@ -26,7 +26,7 @@ fn as_of(s: &str) -> Result<Option<chrono::NaiveDate>, WebError> {
     if s.trim().is_empty() {
         return Ok(None);
     }
-    xinjian_core::dates::parse_date(s)
+    xinjian_core::dates::parse_iso_date(s)
         .map(Some)
         .map_err(|e| WebError::bad_request("as_of", e))
 }

@@ -12,6 +12,7 @@ mod audit_demo;
 mod calendar;
 mod crash;
 mod credit;
+mod grading;
 mod import;
 mod uscc;
 mod users;
