@@ -318,7 +318,13 @@ impl App {
             return Err(AppError::invalid("version", "请填写规则版本名称"));
         }
         if rules.window_months == 0 || rules.window_months > 60 {
-            return Err(AppError::invalid("window_months", "评价周期应为 1–60 个月"));
+            return Err(AppError::invalid("window_months", "评价期应为 1–60 个月"));
+        }
+        if rules.cycle_months == 0 || rules.cycle_months > 12 {
+            return Err(AppError::invalid(
+                "cycle_months",
+                "评价周期应为 1–12 个月（原则为 1 年，可缩短）",
+            ));
         }
         card.validate()
             .map_err(|e| AppError::invalid("cutoffs", e))?;
@@ -662,8 +668,8 @@ impl App {
         Ok(rows)
     }
 
-    /// The scheduled evaluation: incremental every day, full when the last full run is older
-    /// than the rules' window (the evaluation cycle). Returns what ran, if anything.
+    /// The scheduled evaluation: incremental every day, full when the last full run is a cycle
+    /// (`cycle_months`) old or the rules changed. Returns what ran, if anything.
     pub fn scheduled_evaluation(&self) -> Result<Option<RunSummary>> {
         let day = today();
         let (last_any, last_full, rules) = {

@@ -57,6 +57,14 @@ pub struct GradeRules {
     pub d_on_revoked_status: bool,
     /// A penalty revoking the business licence (吊销营业执照) decided on or before T makes D.
     pub d_on_licence_revocation: bool,
+    /// The evaluation cycle (评价周期): a full evaluation at least this often; incremental
+    /// evaluations run daily in between (seed 004: 原则为 1 年，可缩短).
+    #[serde(default = "twelve")]
+    pub cycle_months: u32,
+}
+
+fn twelve() -> u32 {
+    12
 }
 
 impl GradeRules {
@@ -70,6 +78,7 @@ impl GradeRules {
             c_lists: vec![ListType::SeriousDishonest],
             d_on_revoked_status: true,
             d_on_licence_revocation: true,
+            cycle_months: 12,
         }
     }
 

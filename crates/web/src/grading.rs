@@ -185,6 +185,8 @@ pub async fn grades_export(
 pub struct RulesForm {
     version: String,
     window_months: u32,
+    #[serde(default)]
+    cycle_months: Option<u32>,
     general_b_max: u32,
     cutoff_general: u32,
     cutoff_higher: u32,
@@ -201,6 +203,7 @@ pub async fn rules_save(
         let rules = GradeRules {
             version: f.version.trim().to_owned(),
             window_months: f.window_months,
+            cycle_months: f.cycle_months.unwrap_or(base.cycle_months),
             general_b_max: f.general_b_max,
             ..base
         };
