@@ -151,7 +151,23 @@ describe('Credit information journey', { timeout: 300_000 }, () => {
     assertNoProblems(page);
   });
 
-  step('03 the public finds the penalty with a 2-character search', async (t) => {
+  step('03 staff see the grade the penalty caused, why, and when it returns to A', async () => {
+    await page.goto(`${base}/subjects/${penalised.code}`);
+    const grade = page.locator('#grade');
+    await grade.waitFor();
+    const g = await grade.getAttribute('data-grade');
+    assert.ok(['B', 'C'].includes(g), `a general penalty within the year makes B or C, got ${g}`);
+    const reasons = await page.locator('#grade-reasons').innerText();
+    assert.match(reasons, new RegExp(DOC.replace(/[〔〕]/g, '.')));
+    assert.match(reasons, /一般/);
+    assert.match(await page.locator('#grade-outlook').innerText(), /起为 A 类（守信）/);
+    // Staff see the internal risk class.
+    await page.locator('#risk').waitFor();
+    await shot(page, 'c03-grade', false);
+    assertNoProblems(page);
+  });
+
+  step('04 the public finds the penalty with a 2-character search', async (t) => {
     const ctx = await browser.newContext(DESKTOP);
     try {
       const p = await newPage(ctx);
@@ -170,7 +186,7 @@ describe('Credit information journey', { timeout: 300_000 }, () => {
       await Promise.all([p.waitForURL(/\/search\?q=/), p.locator('form.search input[name=q]').press('Enter')]);
       const hit = p.locator('ul.results a', { hasText: penalised.name });
       await hit.waitFor();
-      await shot(p, 'c03-portal-search');
+      await shot(p, 'c04-portal-search');
       await Promise.all([p.waitForURL(`${base}/s/${penalised.code}`), hit.click()]);
       const card = p.locator('.card.record', { hasText: DOC });
       await card.waitFor();
@@ -181,7 +197,10 @@ describe('Credit information journey', { timeout: 300_000 }, () => {
       const body = await p.locator('body').innerText();
       assert.doesNotMatch(body.split(penalised.code).join(' '), /\d{17}[\dX]/, 'an ID number is on the public page');
       assert.ok(!body.includes('********'), 'a masked ID is on the public page');
-      await shot(p, 'c04-portal-subject');
+      // The grade is for staff and the entity itself, the risk class for staff only.
+      assert.equal(await p.locator('#grade, #risk').count(), 0, 'grade or risk on the public page');
+      assert.doesNotMatch(body, /行业信用风险|风险分类/);
+      await shot(p, 'c05-portal-subject');
 
       const json = await (await fetch(`${base}/api/v1/public/subjects/${penalised.code}`)).json();
       const rec = json.records.find((r) => r.document_number === DOC);
