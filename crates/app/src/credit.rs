@@ -665,6 +665,23 @@ pub(crate) fn commit_rows(
                 continue;
             }
             let unchanged = same.is_some_and(|e| e.content_hash == hash);
+            // Through the API a department changes only what it reported itself.
+            // (The account, not the token: a department keeps its records when its token is
+            // replaced.)
+            let account = |a: &str| a.rsplit(':').next().unwrap_or("").to_owned();
+            if let Some(e) = same.filter(|e| {
+                !unchanged && p.source == "api" && account(&e.first_actor) != account(p.actor)
+            }) {
+                rejected.push(refuse(
+                    &cols.doc,
+                    &d.document_number,
+                    format!(
+                        "该文号的记录由{}报送，不能通过接口修改；如记录有误，请联系信用办更正",
+                        crate::registry::actor_label(&e.first_actor)
+                    ),
+                ));
+                continue;
+            }
             if !unchanged
                 && d.kind == "penalty"
                 && statuses
@@ -719,8 +736,22 @@ pub(crate) fn commit_rows(
                 }
             }
             CreditRow::List(l) => {
-                let hash = hash.as_str();
-                match entries.get(&r.key()) {
+                let stored = entries.get(&r.key());
+                // A file without exit columns never clears a stored exit (removal by staff, or
+                // the end of the term).
+                let merged;
+                let (l, hash) = match stored {
+                    Some(e) if l.exited_on.is_none() && e.data.exited_on.is_some() => {
+                        let mut m = l.clone();
+                        m.exited_on = e.data.exited_on;
+                        m.exit_reason = e.data.exit_reason.clone();
+                        let h = m.canonical_json_and_hash().1;
+                        merged = (m, h);
+                        (&merged.0, merged.1.as_str())
+                    }
+                    _ => (l, hash.as_str()),
+                };
+                match stored {
                     Some(e) if e.content_hash == hash => done.unchanged += 1,
                     Some(e) => {
                         let pp = Provenance {
@@ -914,7 +945,7 @@ pub struct BatchResult {
 }
 
 /// Most records one batch may carry.
-pub const MAX_BATCH: usize = 10_000;
+pub const MAX_BATCH: usize = 2_000;
 
 impl App {
     /// Record a batch of records (department push or staff form) in one transaction. Valid
@@ -1592,6 +1623,16 @@ impl App {
                 return Err(AppError::invalid("periods", "最长公示期不能短于最短公示期"));
             }
         }
+        if k.nature == Nature::Negative {
+            for sev in ["minor", "general", "serious"] {
+                if k.periods.get(sev).and_then(|p| p.max_months).is_none() {
+                    return Err(AppError::invalid(
+                        "periods",
+                        "失信类信息须为轻微、一般、严重分别规定最长公示期限（国办发〔2025〕22号：轻微至多 3 个月，一般至多 1 年，严重至多 3 年）",
+                    ));
+                }
+            }
+        }
         if k.nature != Nature::Negative && k.default_severity.is_some() {
             return Err(AppError::invalid(
                 "default_severity",
@@ -1656,11 +1697,7 @@ impl App {
     ) -> Result<Vec<PublicityRow>> {
         actor.require(Permission::CreditRead)?;
         let cal = self.calendar();
-        let due_until = cal.add_workdays(as_of, DUE_SOON_WORKDAYS).map_err(|e| {
-            AppError::Unprocessable(format!(
-                "无法计算 3 个工作日后的日期：{e}（请在“工作日历”中载入下一年度日历）"
-            ))
-        })?;
+        let due_until = due_soon_until(&cal, as_of)?;
         let mut conn = self.db.conn()?;
         let catalog = store::catalog(&mut conn)?;
         let rows = store::publication_candidates_since(&mut conn, as_of, due_until, late_since)?;
@@ -2104,6 +2141,8 @@ impl App {
                 }
             }
         }
+        // One pooled connection at a time: give back the reading one before auditing.
+        drop(conn);
         // The export itself is a disclosure to another system: audited.
         self.db.conn()?.transaction(|tx| {
             audit::append(

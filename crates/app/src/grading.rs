@@ -21,6 +21,18 @@ use crate::{now, today, Actor, App, AppError, Result};
 /// How far back the scorecard looks.
 pub const RISK_YEARS: i64 = 3;
 
+/// How far before the last run's start an incremental run looks for changes.
+pub const CHANGE_MARGIN_MINUTES: i64 = 30;
+
+/// A run marked running for longer than this was left by a process that is gone.
+pub const STALE_RUN_HOURS: i64 = 6;
+
+/// The earliest decision date the evaluation reads: the scorecard's lookback or the grade's
+/// window, whichever reaches further back.
+fn facts_since(t: NaiveDate, rules: &GradeRules) -> NaiveDate {
+    (t - Duration::days(365 * RISK_YEARS)).min(rules.window_start_exclusive(t))
+}
+
 /// One reason as the contract shows it.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReasonJson {
@@ -357,7 +369,7 @@ impl App {
         t: NaiveDate,
         rules: &GradeRules,
     ) -> Result<(HashMap<i64, Facts>, HashMap<i64, NaiveDate>)> {
-        let since = t - Duration::days(365 * RISK_YEARS);
+        let since = facts_since(t, rules);
         let mut facts: HashMap<i64, Facts> = HashMap::new();
         for f in store::facts_of(conn, ids, since, t)? {
             facts
@@ -449,6 +461,9 @@ impl App {
     ) -> Result<RunSummary> {
         actor.require(Permission::GradeRun)?;
         let t = as_of.unwrap_or_else(today);
+        if t > today() {
+            return Err(AppError::invalid("as_of", "评价日期不能晚于今天"));
+        }
         let mut conn = self.db.connect()?;
         conn.tune_for_bulk()?;
         let (rules, card) = store::current_rules(&mut conn)?;
@@ -460,6 +475,16 @@ impl App {
                 .is_none_or(|r| r.rule_version != rules.version || r.as_of > t);
         let now = now();
         let run_id = conn.transaction(|tx| {
+            // One run at a time: a run still marked running and recently started is refused; an
+            // older one was left by a process that is gone and is marked interrupted.
+            let stale = (chrono::Utc::now() - Duration::hours(STALE_RUN_HOURS))
+                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            if store::running_since(tx, &stale)? {
+                return Err(AppError::Conflict(
+                    "已有评价正在进行，请待其完成后再开始".into(),
+                ));
+            }
+            store::interrupt_runs_before(tx, &stale, &now)?;
             let id = store::start_run(tx, t, full, &rules.version, &actor.name(), &now)?;
             audit::append(
                 tx,
@@ -487,7 +512,12 @@ impl App {
                 Ok::<_, AppError>(())
             })?,
             Err(e) => {
-                let _ = store::finish_run(&mut conn, run_id, &format!("failed: {e}"), 0, [0; 4], 0, &finished);
+                let _ = conn.transaction(|tx| {
+                    store::finish_run(tx, run_id, "failed", 0, [0; 4], 0, &finished)?;
+                    audit::append(tx, &actor.audit(), "grade.run.fail", &format!("evaluation:{run_id}"),
+                        &json!({ "error": e.to_string() }))?;
+                    Ok::<_, AppError>(())
+                });
             }
         }
         conn.checkpoint()?;
@@ -525,7 +555,7 @@ impl App {
             Ok::<(), AppError>(())
         })?;
         let total = subjects.len() as i64;
-        let since = t - Duration::days(365 * RISK_YEARS);
+        let since = facts_since(t, rules);
         // The facts of all subjects, folded as they stream by (records of a subject are kept
         // only while they can count on T).
         let mut facts: HashMap<i64, Facts> = HashMap::new();
@@ -588,7 +618,21 @@ impl App {
     ) -> Result<RunSummary> {
         // Changed since the last run, changing by themselves by now, or with facts decided
         // after the last run's day (a run as of a later day).
-        let mut ids = store::changed_since(conn, &last.started_at)?;
+        // On PostgreSQL transactions commit in any order: a change stamped before the last run
+        // started may have committed after it read its facts, so look back a margin. (SQLite
+        // has one writer at a time; the remaining window there — a change stamped while it
+        // waited for the write lock — is noted in ARCHITECTURE.md.)
+        let margin = match conn.backend() {
+            xinjian_store::Backend::Postgres => Duration::minutes(CHANGE_MARGIN_MINUTES),
+            xinjian_store::Backend::Sqlite => Duration::zero(),
+        };
+        let since = chrono::DateTime::parse_from_rfc3339(&last.started_at)
+            .map(|t| {
+                (t.with_timezone(&chrono::Utc) - margin)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            })
+            .unwrap_or_default();
+        let mut ids = store::changed_since(conn, &since)?;
         ids.extend(store::due_for_change(conn, t)?);
         ids.extend(store::facts_decided_between(conn, last.as_of, t)?);
         ids.sort_unstable();
@@ -684,7 +728,7 @@ impl App {
             return Ok(None);
         }
         let full = last_full.is_none_or(|r| {
-            xinjian_core::credit::add_months(r.as_of, rules.window_months) <= day
+            xinjian_core::credit::add_months(r.as_of, rules.cycle_months) <= day
                 || r.rule_version != rules.version
         });
         let system = Actor::System("system:schedule".into());

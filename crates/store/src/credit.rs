@@ -197,6 +197,8 @@ pub struct ExistingRecord {
     pub content_hash: String,
     pub state: RecordState,
     pub data: RecordData,
+    /// Who recorded the first version (`token:…`, `user:…`, `cli:…`, `demo`).
+    pub first_actor: String,
 }
 
 /// Stored records with the given document numbers, by document number.
@@ -209,7 +211,9 @@ pub fn records_by_documents(
         let marks = vec!["?"; chunk.len()].join(",");
         let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
         for r in conn.query(
-            &format!("SELECT {RECORD_COLS}, r.subject_code, r.document_number FROM credit_records r WHERE r.document_number IN ({marks})"),
+            &format!("SELECT {RECORD_COLS}, r.subject_code, r.document_number, \
+                      (SELECT v.actor FROM credit_record_versions v WHERE v.record_id = r.id AND v.version = 1) \
+                      FROM credit_records r WHERE r.document_number IN ({marks})"),
             &ps,
         )? {
             let row = record(&r)?;
@@ -221,6 +225,7 @@ pub fn records_by_documents(
                 content_hash: row.content_hash,
                 state: row.state,
                 data: row.data,
+                first_actor: r.get::<Option<String>>(15)?.unwrap_or_default(),
             });
         }
     }
@@ -507,16 +512,20 @@ pub fn publication_candidates_since(
     due_until: NaiveDate,
     late_since: Option<NaiveDate>,
 ) -> Result<Vec<RecordWithSubject>> {
-    let late_from = late_since.unwrap_or(NaiveDate::MIN);
+    let (late_from, mut ps) = match late_since {
+        Some(d) => (" AND r.published_on >= ?", params![as_of, as_of, d]),
+        None => ("", params![as_of, as_of]),
+    };
+    ps.extend(params![as_of, due_until]);
     conn.query(
         &format!("SELECT {RECORD_COLS}, s.name FROM credit_records r JOIN subjects s ON s.id = r.subject_id \
                   WHERE r.publish_deadline IS NOT NULL AND r.decision_date <= ? AND ( \
-                    (r.published_on IS NOT NULL AND r.published_on <= ? AND r.published_on >= ? \
+                    (r.published_on IS NOT NULL AND r.published_on <= ?{late_from} \
                         AND r.published_on > r.publish_deadline) \
                     OR ((r.published_on IS NULL OR r.published_on > ?) AND r.publish_deadline <= ? \
                         AND r.status NOT IN ('corrected', 'revoked'))) \
                   ORDER BY r.publish_deadline, r.id"),
-        &params![as_of, as_of, late_from, as_of, due_until],
+        &ps,
     )?
     .iter()
     .map(with_subject)

@@ -627,6 +627,24 @@ pub fn finish_run(
     Ok(())
 }
 
+/// Whether a run marked running started after `since`.
+pub fn running_since(conn: &mut Conn, since: &str) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT id FROM evaluation_runs WHERE status = 'running' AND started_at > ?",
+            &params![since],
+        )?
+        .is_some())
+}
+
+/// Mark runs left running since before `before` as interrupted.
+pub fn interrupt_runs_before(conn: &mut Conn, before: &str, now: &str) -> Result<u64> {
+    conn.execute(
+        "UPDATE evaluation_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running' AND started_at <= ?",
+        &params![now, before],
+    )
+}
+
 /// The last finished run (any kind), if any.
 pub fn last_run(conn: &mut Conn, full_only: bool) -> Result<Option<RunRow>> {
     conn.query_opt(

@@ -2141,3 +2141,59 @@ fn publicity_ends_on_the_publicity_until_day() {
         assert_eq!(r["publicity_until"], until(day).to_string());
     }
 }
+
+/// Through the API a department changes only the records it reported: another department
+/// pushing the same document number and code with other facts is refused (the record stays),
+/// while the reporting department — with a new token too — may correct its own.
+#[test]
+fn a_department_cannot_rewrite_another_departments_record() {
+    let srv = TestServer::start();
+    let system = xinjian_app::Actor::System("test".into());
+    let token_for = |user: &str| {
+        let id = xinjian_store::users::by_username(&mut srv.app.db.conn().unwrap(), user)
+            .unwrap()
+            .unwrap()
+            .id;
+        srv.app.issue_token(&system, id, "第二个令牌").unwrap()
+    };
+    let s = &demo_subjects()[7];
+    let doc = "利税罚〔2026〕跨部门1号";
+    let (st, v) = push(
+        &srv,
+        &srv.department_token,
+        vec![penalty(s, doc, ago(5), "罚款")],
+        false,
+    );
+    assert_eq!((st, v["imported"].clone()), (200, json!(1)), "{v}");
+    // Another department ("tax" in the demo) sends the same key as a warning only.
+    let mut other = penalty(s, doc, ago(5), "警告");
+    other["severity"] = json!("轻微");
+    let (st, v) = push(&srv, &token_for("tax"), vec![other.clone()], false);
+    assert_eq!(st, 422, "{v}");
+    assert_eq!(v["rejected"], 1, "{v}");
+    assert!(
+        v["errors"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("不能通过接口修改"),
+        "{v}"
+    );
+    let public = srv
+        .client()
+        .get(srv.url(&format!("/api/v1/public/subjects/{}", s.code)))
+        .send()
+        .unwrap()
+        .json::<Value>()
+        .unwrap();
+    let rec = public["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["document_number"] == doc)
+        .cloned()
+        .unwrap();
+    assert_eq!(rec["severity"], "general", "{rec}");
+    // The reporting department, with a new token, may correct its own record.
+    let (st, v) = push(&srv, &token_for("t_department"), vec![other], false);
+    assert_eq!((st, v["updated"].clone()), (200, json!(1)), "{v}");
+}

@@ -2076,3 +2076,28 @@ fn a_stored_penalty_stays_unchanged_after_its_subject_is_deregistered() {
     deregistered(&fx);
     import_kind(&fx, "penalties", &file, &[]).assert_summary(0, 0, 1, 0);
 }
+
+/// A department's list file without exits, imported again after an exit was recorded (here by
+/// an earlier file with 移出日期), leaves the exit in place: re-importing never puts a subject
+/// back on a list it was removed from.
+#[test]
+fn re_importing_a_list_file_without_exits_keeps_a_recorded_exit() {
+    let fx = Fixture::new();
+    registered(&fx);
+    let row = |exit: &str, reason: &str| {
+        format!(
+            "{LIST_HEAD}\n{},腾讯科技（深圳）有限公司,严重失信主体名单,2024-06-01,利信认〔2024〕9号,广元市利州区财政局,受到严重行政处罚,,{exit},{reason}\n",
+            SAMPLE_CODES[1]
+        )
+    };
+    let entered = fx.write("entered.csv", row("", ""));
+    import_kind(&fx, "lists", &entered, &[]).assert_summary(1, 0, 0, 0);
+    let exited = fx.write("exited.csv", row("2024-09-01", "信用修复"));
+    import_kind(&fx, "lists", &exited, &[]).assert_summary(0, 1, 0, 0);
+    // The department sends its original file again.
+    import_kind(&fx, "lists", &entered, &[]).assert_summary(0, 0, 1, 0);
+    let got = list_entries(&fx);
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].5.as_deref(), Some("2024-09-01"), "{got:?}");
+    assert_eq!(got[0].6.as_deref(), Some("信用修复"), "{got:?}");
+}
