@@ -162,7 +162,7 @@ pub struct GradeInput {
 }
 
 /// Why a fact counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Basis {
     /// Registration status 吊销 (D).
@@ -256,6 +256,7 @@ pub fn grade_on(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> (Grade,
         }
     }
     if !d.is_empty() {
+        sort(&mut d);
         return (Grade::D, d);
     }
     // C and B: serious lists, serious and general records in the window.
@@ -324,12 +325,17 @@ fn reason(basis: Basis, r: &GradeRecord, window: Option<&GradeRules>) -> Reason 
     }
 }
 
-/// Most recent first, then by document number (a stable, explainable order).
+/// Most recent first, then by document number — a total order, so that the explanation does
+/// not depend on the order the database returned the facts in.
 fn sort(reasons: &mut [Reason]) {
     reasons.sort_by(|a, b| {
         b.decision_date
             .cmp(&a.decision_date)
             .then_with(|| a.document_number.cmp(&b.document_number))
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.basis.cmp(&b.basis))
+            .then_with(|| a.severity.cmp(&b.severity))
+            .then_with(|| a.counts_until.cmp(&b.counts_until))
     });
 }
 
@@ -698,6 +704,11 @@ mod tests {
             prop_assert_eq!(e.grade, naive(&input, t));
             // The reasons are exactly the facts of the grade.
             prop_assert_eq!(e.reasons.is_empty(), e.grade == Grade::A);
+            // Nothing depends on the order the facts were read in (databases scan in any order).
+            let mut reversed = input.clone();
+            reversed.records.reverse();
+            reversed.lists.reverse();
+            prop_assert_eq!(&evaluate(&reversed, &rules, t), &e);
             // The outlook ("without new facts": only what was decided or entered by T) is what
             // the naive reading says on those days, and the day before each change is unchanged.
             let mut known = input.clone();
