@@ -944,6 +944,9 @@ pub struct BatchResult {
     pub errors: Vec<ItemError>,
 }
 
+/// List entries and records the upkeep handles per transaction.
+const UPKEEP_CHUNK: i64 = 5_000;
+
 /// Most records one batch may carry.
 pub const MAX_BATCH: usize = 2_000;
 
@@ -1489,6 +1492,19 @@ impl App {
     /// (期满移出) and records past their publicity become `expired`, each as a new version,
     /// with one audit entry. Returns `(entries ended, records expired)`.
     pub fn credit_upkeep(&self) -> Result<(usize, usize)> {
+        // In chunks, each its own transaction: the write lock is never held for long.
+        let mut total = (0, 0);
+        loop {
+            let (ended, expired) = self.credit_upkeep_chunk(UPKEEP_CHUNK)?;
+            total.0 += ended;
+            total.1 += expired;
+            if ended < UPKEEP_CHUNK as usize && expired < UPKEEP_CHUNK as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn credit_upkeep_chunk(&self, limit: i64) -> Result<(usize, usize)> {
         let day = today();
         let now = now();
         self.db.conn()?.transaction(|tx| {
@@ -1498,7 +1514,7 @@ impl App {
                 reason: Some("期满自动移出"),
                 now: &now,
             };
-            let ended = store::entries_past_term(tx, day)?;
+            let ended = store::entries_past_term_limit(tx, day, limit)?;
             for e in &ended {
                 let mut d = e.data.clone();
                 let until = d.term_until.expect("past term has a term");
@@ -1507,7 +1523,7 @@ impl App {
                 let (_, hash) = d.canonical_json_and_hash();
                 store::update_entry(tx, e.id, e.version, &d, &hash, &p)?;
             }
-            let expired = store::records_past_publicity(tx, day)?;
+            let expired = store::records_past_publicity_limit(tx, day, limit)?;
             let p = Provenance {
                 reason: Some("公示期满，自动停止公示"),
                 ..p

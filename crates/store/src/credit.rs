@@ -564,12 +564,21 @@ pub fn records_for_deadlines(
 
 /// Active records whose publicity ended on or before `on` (to be marked expired).
 pub fn records_past_publicity(conn: &mut Conn, on: NaiveDate) -> Result<Vec<RecordRow>> {
+    records_past_publicity_limit(conn, on, i64::MAX)
+}
+
+/// At most `limit` of [`records_past_publicity`] (the upkeep works in chunks).
+pub fn records_past_publicity_limit(
+    conn: &mut Conn,
+    on: NaiveDate,
+    limit: i64,
+) -> Result<Vec<RecordRow>> {
     conn.query(
         &format!(
             "SELECT {RECORD_COLS} FROM credit_records r WHERE r.status = 'active' \
-                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id"
+                  AND r.publicity_until IS NOT NULL AND r.publicity_until <= ? ORDER BY r.id LIMIT ?"
         ),
-        &params![on],
+        &params![on, limit],
     )?
     .iter()
     .map(record)
@@ -834,9 +843,14 @@ pub fn members(
 
 /// Entries whose term has run out on or before `on` but that carry no exit yet.
 pub fn entries_past_term(conn: &mut Conn, on: NaiveDate) -> Result<Vec<ListRow>> {
+    entries_past_term_limit(conn, on, i64::MAX)
+}
+
+/// At most `limit` of [`entries_past_term`] (the upkeep works in chunks).
+pub fn entries_past_term_limit(conn: &mut Conn, on: NaiveDate, limit: i64) -> Result<Vec<ListRow>> {
     conn.query(
-        &format!("SELECT {LIST_COLS} FROM list_entries l WHERE l.exited_on IS NULL AND l.term_until IS NOT NULL AND l.term_until <= ? ORDER BY l.id"),
-        &params![on],
+        &format!("SELECT {LIST_COLS} FROM list_entries l WHERE l.exited_on IS NULL AND l.term_until IS NOT NULL AND l.term_until <= ? ORDER BY l.id LIMIT ?"),
+        &params![on, limit],
     )?
     .iter()
     .map(list_row)
