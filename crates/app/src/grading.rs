@@ -289,14 +289,15 @@ impl Writer<'_> {
         let now = self.now.clone();
         let (run_id, actor) = (self.run_id, self.actor);
         let changes = conn.transaction(|tx| {
-            let mut changes = 0i64;
-            for (row, from) in &rows {
-                store::put_grade(tx, row)?;
-                if *from != Some(row.grade) {
-                    store::add_event(tx, row, *from, &now)?;
-                    changes += 1;
-                }
-            }
+            let all: Vec<&GradeRow> = rows.iter().map(|(r, _)| r).collect();
+            store::put_grades(tx, &all)?;
+            let events: Vec<(&GradeRow, Option<Grade>)> = rows
+                .iter()
+                .filter(|(r, from)| *from != Some(r.grade))
+                .map(|(r, from)| (r, *from))
+                .collect();
+            store::add_events(tx, &events, &now)?;
+            let changes = events.len() as i64;
             audit::append(
                 tx,
                 &actor.audit(),

@@ -505,6 +505,67 @@ pub fn put_grade(conn: &mut Conn, g: &GradeRow) -> Result<()> {
     Ok(())
 }
 
+/// Insert or replace many evaluations, several rows per statement (one round trip per
+/// statement on PostgreSQL).
+pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
+    for chunk in rows.chunks(400) {
+        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut ps: Vec<Value> = Vec::with_capacity(chunk.len() * 13);
+        for g in chunk {
+            ps.extend(params![
+                g.subject_id,
+                g.grade.as_str(),
+                g.as_of,
+                g.rule_version.as_str(),
+                g.reasons.as_str(),
+                g.outlook.as_str(),
+                g.next_change_on,
+                g.risk_score,
+                g.risk_class.as_str(),
+                g.risk_detail.as_str(),
+                g.content_hash.as_str(),
+                g.run_id,
+                g.evaluated_at.as_str()
+            ]);
+        }
+        conn.execute(
+            &format!("INSERT INTO grades ({GRADE_COLS}) VALUES {marks} \
+                      ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
+                      rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
+                      next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
+                      risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
+                      content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
+            &ps,
+        )?;
+    }
+    Ok(())
+}
+
+/// Record many changes of grade, several rows per statement.
+pub fn add_events(conn: &mut Conn, events: &[(&GradeRow, Option<Grade>)], now: &str) -> Result<()> {
+    for chunk in events.chunks(500) {
+        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
+        let mut ps: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
+        for (g, from) in chunk {
+            ps.extend(params![
+                g.subject_id,
+                g.as_of,
+                from.map(Grade::as_str),
+                g.grade.as_str(),
+                g.rule_version.as_str(),
+                g.reasons.as_str(),
+                g.run_id,
+                now
+            ]);
+        }
+        conn.execute(
+            &format!("INSERT INTO grade_events (subject_id, as_of, from_grade, to_grade, rule_version, reasons, run_id, created_at) VALUES {marks}"),
+            &ps,
+        )?;
+    }
+    Ok(())
+}
+
 /// Record a change of grade.
 pub fn add_event(conn: &mut Conn, g: &GradeRow, from: Option<Grade>, now: &str) -> Result<()> {
     conn.execute(
