@@ -815,7 +815,7 @@ fn serve(addr: SocketAddr, db: DbArgs, demo: bool, demo_subjects: u64) -> anyhow
         println!("信监已启动：http://{bound}/  （数据库 {backend}）");
         if demo {
             println!(
-                "工作人员登录：http://{bound}/login  演示账号 regulator / admin，密码 {}",
+                "工作人员登录：http://{bound}/login  演示账号 regulator（监管人员）/ credit（信用办）/ admin（管理员）/ agency（企业），密码 {}",
                 xinjian_app::demo::DEMO_PASSWORD
             );
         }
