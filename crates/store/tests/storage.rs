@@ -2508,7 +2508,7 @@ fn names(idx: &[usize]) -> Vec<String> {
 /// missing") on both backends; only searches that match nothing, and code searches, work.
 /// Fix: add `, s.code_flag` to both name-branch SELECT lists. (With that one change every
 /// name-search test of this section passes on both backends, except the three marked with
-/// their own bugs below.) Remove the `#[ignore]`s that cite this bug once fixed.
+/// their own bugs below.) Regression test: fixed, and the tests that were ignored for it run.
 #[test]
 fn find_reports_flagged_codes_by_name_and_by_code() {
     for_each_backend(|db| {

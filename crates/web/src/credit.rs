@@ -14,7 +14,7 @@ use xinjian_store::credit::RecordQuery;
 
 use crate::auth::Ctx;
 use crate::error::WebError;
-use crate::pages::{render, xlsx};
+use crate::pages::{render, show_refusal, xlsx};
 use crate::{blocking, call, AppState};
 
 const PAGE: i64 = 50;
@@ -280,19 +280,7 @@ pub async fn record_change(
     .await;
     match r {
         Ok(_) => Ok(Redirect::to(&format!("/records/{id}")).into_response()),
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            let status = e.status;
-            let mut resp = record_page(
-                &state,
-                &ctx,
-                id,
-                json!({ "flash": e.detail, "flash_kind": "error" }),
-            )
-            .await?;
-            *resp.status_mut() = status;
-            Ok(resp)
-        }
-        Err(e) => Err(e),
+        Err(e) => show_refusal(e, |flash| record_page(&state, &ctx, id, flash)).await,
     }
 }
 
@@ -543,19 +531,14 @@ pub async fn list_enter(
     .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/lists?type={}", f.list_type)).into_response()),
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            let status = e.status;
-            let mut r = lists_view(
-                &state,
-                &ctx,
-                &q,
-                json!({ "flash": e.detail, "flash_kind": "error", "f": f }),
-            )
-            .await?;
-            *r.status_mut() = status;
-            Ok(r)
+        // The form comes back filled in.
+        Err(e) => {
+            show_refusal(e, |mut flash| {
+                flash["f"] = json!(f);
+                lists_view(&state, &ctx, &q, flash)
+            })
+            .await
         }
-        Err(e) => Err(e),
     }
 }
 
@@ -611,19 +594,7 @@ pub async fn list_exit(
     .await
     {
         Ok(_) => Ok(Redirect::to(&format!("/lists?type={}", q.r#type)).into_response()),
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            let status = e.status;
-            let mut r = lists_view(
-                &state,
-                &ctx,
-                &q,
-                json!({ "flash": e.detail, "flash_kind": "error" }),
-            )
-            .await?;
-            *r.status_mut() = status;
-            Ok(r)
-        }
-        Err(e) => Err(e),
+        Err(e) => show_refusal(e, |flash| lists_view(&state, &ctx, &q, flash)).await,
     }
 }
 
@@ -733,18 +704,7 @@ async fn catalog_result(
 ) -> Result<Response, WebError> {
     match r {
         Ok(()) => catalog_view(state, ctx, json!({ "flash": ok, "flash_kind": "ok" })).await,
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            let status = e.status;
-            let mut resp = catalog_view(
-                state,
-                ctx,
-                json!({ "flash": e.detail, "flash_kind": "error" }),
-            )
-            .await?;
-            *resp.status_mut() = status;
-            Ok(resp)
-        }
-        Err(e) => Err(e),
+        Err(e) => show_refusal(e, |flash| catalog_view(state, ctx, flash)).await,
     }
 }
 

@@ -2,7 +2,6 @@
 //! with its chart and export, evaluation runs, and the rules.
 
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
 use serde::Deserialize;
@@ -13,7 +12,7 @@ use xinjian_core::role::Permission;
 
 use crate::auth::Ctx;
 use crate::error::WebError;
-use crate::pages::{render, xlsx};
+use crate::pages::{render, show_refusal, xlsx};
 use crate::{call, AppState};
 
 #[derive(Deserialize)]
@@ -214,18 +213,6 @@ pub async fn rules_save(
     .await;
     match r {
         Ok(()) => Ok(Redirect::to("/grades?saved=1").into_response()),
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            let status = e.status;
-            let mut resp = grades_view(
-                &state,
-                &ctx,
-                false,
-                json!({ "flash": e.detail, "flash_kind": "error" }),
-            )
-            .await?;
-            *resp.status_mut() = status;
-            Ok(resp)
-        }
-        Err(e) => Err(e),
+        Err(e) => show_refusal(e, |flash| grades_view(&state, &ctx, false, flash)).await,
     }
 }

@@ -176,6 +176,22 @@ pub(crate) fn render(
         .into_response())
 }
 
+/// A form refused for a reason the user can fix (a client error other than 403): the page is
+/// shown again, by `view`, with the reason on top and the error's status. Other errors pass on.
+pub(crate) async fn show_refusal<F, Fut>(e: WebError, view: F) -> Result<Response, WebError>
+where
+    F: FnOnce(Value) -> Fut,
+    Fut: std::future::Future<Output = Result<Response, WebError>>,
+{
+    if !e.status.is_client_error() || e.status == StatusCode::FORBIDDEN {
+        return Err(e);
+    }
+    let status = e.status;
+    let mut resp = view(json!({ "flash": e.detail, "flash_kind": "error" })).await?;
+    *resp.status_mut() = status;
+    Ok(resp)
+}
+
 // ---------- portal ----------
 
 pub async fn portal_home(
@@ -901,17 +917,7 @@ async fn with_flash(
 ) -> Result<Response, WebError> {
     match r {
         Ok(extra) => users_view(state, ctx, extra).await,
-        Err(e) if e.status.is_client_error() && e.status != StatusCode::FORBIDDEN => {
-            let mut resp = users_view(
-                state,
-                ctx,
-                json!({ "flash": e.detail, "flash_kind": "error" }),
-            )
-            .await?;
-            *resp.status_mut() = e.status;
-            Ok(resp)
-        }
-        Err(e) => Err(e),
+        Err(e) => show_refusal(e, |flash| users_view(state, ctx, flash)).await,
     }
 }
 

@@ -1966,7 +1966,7 @@ fn credit_commands_keep_the_audit_chain_whole() {
 // ---------------------------------------------------------------------------------------------
 // Bugs found while writing these tests.
 
-/// Bug (crates/app/src/credit.rs, `commit_rows`; crates/store/src/credit.rs,
+/// Regression (fixed; found by this test in crates/app/src/credit.rs, `commit_rows`; crates/store/src/credit.rs,
 /// `records_by_documents`): records are keyed by document number and code only, whatever
 /// their kind, so a licence whose document number equals that of a penalty of the same
 /// subject is taken as a new version of the penalty: the penalty becomes a licence (kind
@@ -2004,7 +2004,7 @@ fn a_licence_never_overwrites_a_penalty_with_the_same_document_number() {
     assert_eq!(penalty, 1, "the penalty is still there: {:?}", records(&fx));
 }
 
-/// Bug (crates/core/src/credit_row.rs, `parse_amount`, and the XLSX cell text in
+/// Regression (fixed; found by this test in crates/core/src/credit_row.rs, `parse_amount`, and the XLSX cell text in
 /// crates/app/src/sources.rs): the fine amount is kept as written, so the same amount
 /// written `0.50` in a CSV and stored as the number 0.5 in the XLSX of the same data (or
 /// `0.5` in a later CSV) hashes differently: re-importing the same facts makes a new
@@ -2026,7 +2026,7 @@ fn the_same_amount_written_differently_is_unchanged() {
     assert_eq!(fx.count("SELECT count(*) FROM credit_record_versions"), 1);
 }
 
-/// Bug (crates/app/src/credit.rs, `commit_rows`): the rows refused at commit — a document
+/// Regression (fixed; found by this test in crates/app/src/credit.rs, `commit_rows`): the rows refused at commit — a document
 /// number used for another subject, a penalty for a deregistered subject — are reported under
 /// fixed column names (`决定文书号`, `统一社会信用代码`) instead of the file's own headers,
 /// unlike every other error; `决定文书号` is not a column of any 双公示 file, so the error
@@ -2056,7 +2056,7 @@ fn commit_time_rejections_name_the_files_columns() {
     }
 }
 
-/// Bug (crates/app/src/credit.rs, `commit_rows`): the deregistered-subject check runs before
+/// Regression (fixed; found by this test in crates/app/src/credit.rs, `commit_rows`): the deregistered-subject check runs before
 /// the record is looked up, so once a subject is deregistered, re-importing the same,
 /// unchanged file reports its stored penalty as `rejected` with “处罚记录未导入”, although
 /// the record is in the database (imported while the subject was active). A re-import of

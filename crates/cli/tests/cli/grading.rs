@@ -1391,7 +1391,7 @@ fn evaluation_runs_keep_the_audit_chain_whole_and_tampering_shows() {
 // ---------------------------------------------------------------------------------------------
 // Bugs found while writing these tests.
 
-/// Bug (crates/app/src/grading.rs, `evaluate_some`; crates/store/src/grading.rs,
+/// Regression (fixed; found by this test in crates/app/src/grading.rs, `evaluate_some`; crates/store/src/grading.rs,
 /// `due_for_change`; crates/core/src/grade.rs, `evaluate`): the incremental run re-evaluates
 /// only subjects changed since the last run or whose stored `next_change_on` has come, and
 /// `next_change_on` is computed "without new facts", i.e. from what was decided by the stored
@@ -1422,7 +1422,7 @@ fn an_incremental_run_equals_a_full_run_for_records_decided_after_the_last_run()
     assert_eq!(stored(&fx, &gen_code(1)).0, "B");
 }
 
-/// Bug (crates/app/src/grading.rs, `evaluate_all`/`evaluate_some`; crates/store/src/grading.rs,
+/// Regression (fixed; found by this test in crates/app/src/grading.rs, `evaluate_all`/`evaluate_some`; crates/store/src/grading.rs,
 /// `distribution`): a subject that leaves the evaluated directory (注销, 迁出) keeps its last
 /// stored grade. After it is deregistered, `evaluate --full` prints `evaluated 2: …` but the
 /// `grades` table still holds 3 grades, including the deregistered subject's B; the statistics
@@ -1460,7 +1460,7 @@ fn a_subject_registered_as_revoked_is_d_from_the_day_it_was_recorded() {
     assert_eq!(g(&fx, 1, "2025-01-01"), "A");
 }
 
-/// Bug (crates/store/src/grading.rs, `revoked_since`): the day a subject became 吊销 is the
+/// Regression (fixed; found by this test in crates/store/src/grading.rs, `revoked_since`): the day a subject became 吊销 is the
 /// first 10 characters of the version's `created_at`, an RFC 3339 time in UTC, while every day
 /// of the platform is China's (`today()`, UTC+8). A change recorded at 01:00 on 5 March in
 /// China (`…-03-04T17:00:00Z`) counts from 4 March: as of 4 March the subject is already D.
