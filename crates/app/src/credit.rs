@@ -580,6 +580,7 @@ fn ensure_subjects(
             reg_status: RegStatus::Pending,
             reg_authority: None,
             industry: None,
+            person_id: None,
         };
         let hash = data.content_hash();
         let pp = Provenance {

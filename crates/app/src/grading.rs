@@ -407,6 +407,12 @@ impl App {
         let mut conn = self.db.conn()?;
         let s = subjects::by_code(&mut conn, &code)?
             .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
+        if s.data.kind == xinjian_core::subject::SubjectKind::NaturalPerson {
+            // Seed 004 grades the enterprises of the evaluated directory, not persons.
+            return Err(AppError::Unprocessable(
+                "自然人不参加公共信用综合评价".into(),
+            ));
+        }
         let (rules, card) = store::current_rules(&mut conn)?;
         let (mut facts, revoked) = self.facts_of(&mut conn, &[s.id], t, &rules)?;
         let subject = EvaluatedSubject {

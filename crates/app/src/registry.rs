@@ -22,6 +22,8 @@ pub struct SubjectView {
     pub entity_type: Option<String>,
     pub legal_rep: Option<String>,
     pub legal_rep_id_masked: Option<String>,
+    /// A natural person's ID number, masked.
+    pub person_id_masked: Option<String>,
     pub address: Option<String>,
     pub division_code: Option<String>,
     pub business_scope: Option<String>,
@@ -47,6 +49,7 @@ impl From<&SubjectRow> for SubjectView {
             entity_type: d.entity_type.clone(),
             legal_rep: d.legal_rep.clone(),
             legal_rep_id_masked: d.legal_rep_id.as_deref().map(mask_str),
+            person_id_masked: d.person_id.as_deref().map(mask_str),
             address: d.address.clone(),
             division_code: d.division_code.clone(),
             business_scope: d.business_scope.clone(),
@@ -129,6 +132,9 @@ pub struct SubjectInput {
     pub reg_status: String,
     pub reg_authority: String,
     pub industry: String,
+    /// A natural person's resident ID number (then `code` stays empty). When editing, empty
+    /// keeps the stored number.
+    pub person_id: String,
 }
 
 fn opt(s: &str) -> Option<String> {
@@ -137,8 +143,25 @@ fn opt(s: &str) -> Option<String> {
 }
 
 impl SubjectInput {
-    /// Validate into registry data; the first problem is reported with its field.
-    pub fn into_data(self, keep_legal_rep_id: Option<String>) -> Result<SubjectData> {
+    /// Validate into registry data; the first problem is reported with its field. `current`
+    /// is the stored subject when editing: an empty ID number then keeps the stored one.
+    ///
+    /// A natural person (自然人) is entered with a resident ID number (`person_id`) and no
+    /// code: the registry gives the person a key (`P…`) when it is created.
+    pub fn into_data(self, current: Option<&SubjectData>) -> Result<SubjectData> {
+        let is_person = match current {
+            Some(c) => c.kind == SubjectKind::NaturalPerson,
+            None => self.code.trim().is_empty() && !self.person_id.trim().is_empty(),
+        };
+        if is_person {
+            return self.into_person(current);
+        }
+        if !self.person_id.trim().is_empty() {
+            return Err(AppError::invalid(
+                "身份证号码",
+                "组织机构以统一社会信用代码登记，不填身份证号码；登记自然人时请不填统一社会信用代码",
+            ));
+        }
         let code = xinjian_core::uscc::Uscc::parse(&self.code)
             .map_err(|e| AppError::invalid("统一社会信用代码", e.to_string()))?;
         let name = self.name.trim().to_owned();
@@ -160,7 +183,7 @@ impl SubjectInput {
             ),
         };
         let legal_rep_id = match opt(&self.legal_rep_id) {
-            None => keep_legal_rep_id,
+            None => current.and_then(|c| c.legal_rep_id.clone()),
             Some(id) => Some(
                 xinjian_core::person_id::PersonId::parse(&id)
                     .map_err(|e| AppError::invalid("法定代表人证件号码", e.to_string()))?
@@ -184,6 +207,53 @@ impl SubjectInput {
             reg_status,
             reg_authority: opt(&self.reg_authority),
             industry: opt(&self.industry),
+            person_id: None,
+        })
+    }
+
+    fn into_person(self, current: Option<&SubjectData>) -> Result<SubjectData> {
+        let name = self.name.trim().to_owned();
+        if name.is_empty() {
+            return Err(AppError::invalid("姓名", "不能为空"));
+        }
+        if opt(&self.legal_rep).is_some() || opt(&self.legal_rep_id).is_some() {
+            return Err(AppError::invalid(
+                "法定代表人",
+                "自然人没有法定代表人，请不填",
+            ));
+        }
+        let person_id = match (opt(&self.person_id), current) {
+            (Some(id), _) => xinjian_core::person_id::PersonId::parse(&id)
+                .map_err(|e| AppError::invalid("身份证号码", e.to_string()))?,
+            (None, Some(c)) => {
+                xinjian_core::person_id::PersonId::parse(c.person_id.as_deref().unwrap_or(""))
+                    .map_err(|e| AppError::invalid("身份证号码", e.to_string()))?
+            }
+            (None, None) => return Err(AppError::invalid("身份证号码", "不能为空")),
+        };
+        let reg_status = match self.reg_status.trim() {
+            "" => xinjian_core::subject::RegStatus::Active,
+            s => xinjian_core::subject::RegStatus::parse(s)
+                .map(Ok)
+                .unwrap_or_else(|| xinjian_core::subject::RegStatus::parse_zh(s))
+                .map_err(|e| AppError::invalid("状态", e))?,
+        };
+        Ok(SubjectData {
+            code: current.map(|c| c.code.clone()).unwrap_or_default(),
+            code_flag: None,
+            name,
+            kind: SubjectKind::NaturalPerson,
+            entity_type: Some(SubjectKind::NaturalPerson.label().to_owned()),
+            legal_rep: None,
+            legal_rep_id: None,
+            address: opt(&self.address),
+            division_code: Some(person_id.division_code().to_owned()),
+            business_scope: None,
+            established_on: None,
+            reg_status,
+            reg_authority: None,
+            industry: opt(&self.industry),
+            person_id: Some(person_id.as_str().to_owned()),
         })
     }
 }
@@ -247,6 +317,11 @@ fn describe_changes(old: &SubjectData, new: &SubjectData) -> Vec<String> {
         "法定代表人证件号码",
         old.legal_rep_id.as_deref().map(mask_str),
         new.legal_rep_id.as_deref().map(mask_str),
+    );
+    diff(
+        "身份证号码",
+        old.person_id.as_deref().map(mask_str),
+        new.person_id.as_deref().map(mask_str),
     );
     diff("住所", old.address.clone(), new.address.clone());
     diff(
@@ -334,7 +409,8 @@ impl App {
     pub fn public_subject(&self, code: &str) -> Result<PublicSubject> {
         let code = xinjian_core::uscc::normalize(code);
         let row = subjects::by_code(&mut *self.db.conn()?, &code)?
-            .filter(|r| r.data.code_flag.is_none())
+            // Flagged codes and natural persons are never public.
+            .filter(|r| r.data.code_flag.is_none() && r.data.kind != SubjectKind::NaturalPerson)
             .ok_or_else(|| AppError::NotFound(format!("主体 {code} ")))?;
         Ok(PublicSubject::from(&row))
     }
@@ -366,8 +442,9 @@ impl App {
         Ok(out)
     }
 
-    /// The full ID number of the legal representative. Each reveal is audited.
-    pub fn reveal_legal_rep_id(
+    /// The full ID number of the subject's person: the legal representative's, or a natural
+    /// person's own. Each reveal is audited.
+    pub fn reveal_id_number(
         &self,
         actor: &Actor,
         code: &str,
@@ -388,26 +465,38 @@ impl App {
                 &actor.audit(),
                 "personal_data.read",
                 &format!("subject:{code}"),
-                &json!({ "field": "legal_rep_id", "purpose": purpose }),
+                &json!({ "field": if row.data.person_id.is_some() { "person_id" } else { "legal_rep_id" }, "purpose": purpose }),
             )?;
-            Ok(row.data.legal_rep_id)
+            Ok(row.data.person_id.or(row.data.legal_rep_id))
         })
     }
 
-    /// Create a subject by hand (e.g. one missing from the last market-regulation export).
+    /// Create a subject by hand (e.g. one missing from the last market-regulation export), or
+    /// register a natural person (`data.code` empty: the person gets a new key `P…`).
     pub fn create_subject(
         &self,
         actor: &Actor,
-        data: SubjectData,
+        mut data: SubjectData,
         reason: &str,
     ) -> Result<SubjectView> {
         actor.require(Permission::SubjectWrite)?;
-        validate_manual(&data)?;
-        let hash = data.content_hash();
         let now = now();
         let name = actor.name();
         let mut conn = self.db.conn()?;
         let row = conn.transaction(|tx| {
+            if let Some(pid) = data.person_id.as_deref() {
+                if let Some(other) = subjects::by_person_id(tx, pid)? {
+                    return Err(AppError::Conflict(format!(
+                        "该身份证号码已登记为自然人主体 {}（{}）",
+                        other.data.code, other.data.name
+                    )));
+                }
+                if data.code.is_empty() {
+                    data.code = new_person_key(tx)?;
+                }
+            }
+            validate_manual(&data)?;
+            let hash = data.content_hash();
             if subjects::by_code(tx, &data.code)?.is_some() {
                 return Err(AppError::Conflict(format!(
                     "统一社会信用代码 {} 已登记",
@@ -456,7 +545,7 @@ impl App {
     ) -> Result<SubjectView> {
         actor.require(Permission::SubjectWrite)?;
         let current = self.subject_row(actor, code)?;
-        let data = input.into_data(current.data.legal_rep_id.clone())?;
+        let data = input.into_data(Some(&current.data))?;
         if data.code != current.data.code {
             return Err(AppError::invalid(
                 "统一社会信用代码",
@@ -487,6 +576,14 @@ impl App {
             let cur = subjects::by_code(tx, &data.code)?.ok_or_else(|| AppError::NotFound(format!("主体 {} ", data.code)))?;
             if cur.content_hash == hash {
                 return Ok(cur);
+            }
+            if let Some(pid) = data.person_id.as_deref() {
+                if let Some(other) = subjects::by_person_id(tx, pid)?.filter(|o| o.id != cur.id) {
+                    return Err(AppError::Conflict(format!(
+                        "该身份证号码已登记为另一自然人主体 {}（{}）",
+                        other.data.code, other.data.name
+                    )));
+                }
             }
             let p = Provenance { source: "manual", actor: &name, reason: Some(reason), now: &now };
             let v = subjects::update(tx, cur.id, expected_version, &data, &hash, &p)?;
@@ -534,10 +631,38 @@ impl App {
     }
 }
 
-/// Hand-entered subjects must carry a valid code (flagged codes only come from imports).
+/// A key no subject has yet (17 random characters: a clash is astronomically rare, but checked).
+fn new_person_key(tx: &mut xinjian_store::Conn) -> Result<String> {
+    loop {
+        let mut random = [0u8; 17];
+        getrandom::fill(&mut random)
+            .map_err(|e| AppError::Internal(format!("random source: {e}")))?;
+        let key = xinjian_core::subject::person_key(random);
+        if subjects::by_code(tx, &key)?.is_none() {
+            return Ok(key);
+        }
+    }
+}
+
+/// Hand-entered subjects must carry a valid code (flagged codes only come from imports); a
+/// natural person a person key and a valid ID number.
 fn validate_manual(d: &SubjectData) -> Result<()> {
-    xinjian_core::uscc::Uscc::parse(&d.code)
-        .map_err(|e| AppError::invalid("统一社会信用代码", e.to_string()))?;
+    match &d.person_id {
+        Some(pid) => {
+            if d.kind != SubjectKind::NaturalPerson || !xinjian_core::subject::is_person_key(&d.code) {
+                return Err(AppError::invalid("身份证号码", "只有自然人主体登记身份证号码"));
+            }
+            xinjian_core::person_id::PersonId::parse(pid)
+                .map_err(|e| AppError::invalid("身份证号码", e.to_string()))?;
+        }
+        None => {
+            if d.kind == SubjectKind::NaturalPerson && xinjian_core::subject::is_person_key(&d.code) {
+                return Err(AppError::invalid("身份证号码", "自然人须登记身份证号码"));
+            }
+            xinjian_core::uscc::Uscc::parse(&d.code)
+                .map_err(|e| AppError::invalid("统一社会信用代码", e.to_string()))?;
+        }
+    }
     if d.name.trim().is_empty() {
         return Err(AppError::invalid("名称", "不能为空"));
     }

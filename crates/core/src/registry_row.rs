@@ -378,6 +378,7 @@ pub fn parse_row(
                 reg_status,
                 reg_authority,
                 industry,
+                person_id: None,
             })
         }
         _ => Err(errors),

@@ -225,6 +225,32 @@ pub struct SubjectData {
     pub reg_status: RegStatus,
     pub reg_authority: Option<String>,
     pub industry: Option<String>,
+    /// A natural person's resident ID number (GB 11643), the person's real identity. Personal
+    /// information: stored, shown masked, never public. `None` for organisations (and then
+    /// absent from the canonical JSON, so organisations' hashes do not depend on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
+}
+
+/// The alphabet of codes (GB 32100): no I, O, S, V, Z.
+const CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
+
+/// The registry key of a natural person: `P` and 17 random characters of the code alphabet.
+/// A person is identified by the ID number, but the number is personal information and must
+/// not travel in addresses, exports or audit targets the way a code does; the key does. `P`
+/// is no registration-authority character of GB 32100, so a key never collides with a code.
+pub fn person_key(random: [u8; 17]) -> String {
+    let mut key = String::with_capacity(18);
+    key.push('P');
+    for b in random {
+        key.push(CODE_ALPHABET[b as usize % CODE_ALPHABET.len()] as char);
+    }
+    key
+}
+
+/// Whether `s` has the shape of a [`person_key`].
+pub fn is_person_key(s: &str) -> bool {
+    s.len() == 18 && s.starts_with('P') && s[1..].bytes().all(|b| CODE_ALPHABET.contains(&b))
 }
 
 impl SubjectData {
@@ -301,6 +327,7 @@ mod tests {
     #[test]
     fn hash_changes_with_any_field() {
         let a = SubjectData {
+            person_id: None,
             code: "914403001922038216".into(),
             code_flag: None,
             name: "华为技术有限公司".into(),
@@ -320,5 +347,28 @@ mod tests {
         assert_eq!(a.content_hash(), b.content_hash());
         b.reg_status = RegStatus::Revoked;
         assert_ne!(a.content_hash(), b.content_hash());
+        // An organisation's canonical JSON has no person_id (hashes stored before natural
+        // persons existed stay valid); a person's has it, and it changes the hash.
+        assert!(!a.canonical_json_and_hash().0.contains("person_id"));
+        let mut p = a.clone();
+        p.person_id = Some("11010519491231002X".into());
+        assert!(p.canonical_json_and_hash().0.contains("\"person_id\":\"11010519491231002X\""));
+        assert_ne!(a.content_hash(), p.content_hash());
+    }
+
+    #[test]
+    fn person_keys_have_their_own_shape() {
+        let k = person_key([0; 17]);
+        assert_eq!(k, "P00000000000000000");
+        assert!(is_person_key(&k));
+        let k = person_key([30, 31, 255, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        assert_eq!(k.len(), 18);
+        assert!(is_person_key(&k), "{k}");
+        // Codes are never person keys (P is no registration authority), nor are odd strings.
+        assert!(!is_person_key("914403001922038216"));
+        assert!(!is_person_key("P0000000000000000"));
+        assert!(!is_person_key("P0000000000000000I"));
+        assert!(!is_person_key("p00000000000000000"));
+        assert!(crate::uscc::Uscc::parse(&person_key([1; 17])).is_err());
     }
 }

@@ -16,6 +16,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0003_grading",
         include_str!("../migrations/sqlite/0003_grading.sql"),
     ),
+    (
+        "0004_persons",
+        include_str!("../migrations/sqlite/0004_persons.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -29,6 +33,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0003_grading",
         include_str!("../migrations/postgres/0003_grading.sql"),
+    ),
+    (
+        "0004_persons",
+        include_str!("../migrations/postgres/0004_persons.sql"),
     ),
 ];
 

@@ -18,7 +18,7 @@ pub struct SubjectRow {
 }
 
 pub(crate) const COLS: &str = "id, code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at";
+     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at, person_id";
 
 fn bad(what: &str, v: String) -> StoreError {
     StoreError::Migration(format!("stored {what} not understood: {v}"))
@@ -45,6 +45,7 @@ pub(crate) fn subject(r: &Row) -> Result<SubjectRow> {
             reg_status: RegStatus::parse(&status).ok_or_else(|| bad("status", status.clone()))?,
             reg_authority: r.get(13)?,
             industry: r.get(14)?,
+            person_id: r.get(19)?,
         },
         version: r.get(15)?,
         content_hash: r.get(16)?,
@@ -68,7 +69,8 @@ fn data_params(d: &SubjectData) -> Vec<Value> {
         d.established_on,
         d.reg_status.as_str(),
         d.reg_authority.as_deref(),
-        d.industry.as_deref()
+        d.industry.as_deref(),
+        d.person_id.as_deref()
     ]
 }
 
@@ -86,6 +88,16 @@ pub fn by_code(conn: &mut Conn, code: &str) -> Result<Option<SubjectRow>> {
     conn.query_opt(
         &format!("SELECT {COLS} FROM subjects WHERE code = ?"),
         &params![code],
+    )?
+    .map(|r| subject(&r))
+    .transpose()
+}
+
+/// The natural person registered with this resident ID number (normalised), if any.
+pub fn by_person_id(conn: &mut Conn, person_id: &str) -> Result<Option<SubjectRow>> {
+    conn.query_opt(
+        &format!("SELECT {COLS} FROM subjects WHERE person_id = ?"),
+        &params![person_id],
     )?
     .map(|r| subject(&r))
     .transpose()
@@ -143,8 +155,8 @@ pub struct NewSubject<'a> {
 }
 
 const INSERT_SUBJECT: &str = "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)";
+     business_scope, established_on, reg_status, reg_authority, industry, person_id, version, content_hash, created_at, updated_at) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)";
 const INSERT_VERSION: &str = "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) \
      VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
 
@@ -174,6 +186,7 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
                 d.reg_status.as_str(),
                 d.reg_authority,
                 d.industry,
+                d.person_id,
                 it.hash,
                 p.now,
                 p.now
@@ -233,7 +246,7 @@ pub fn update(
     let n = conn.execute(
         "UPDATE subjects SET code = ?, code_flag = ?, name = ?, kind = ?, entity_type = ?, legal_rep = ?, legal_rep_id = ?, \
          address = ?, division_code = ?, business_scope = ?, established_on = ?, reg_status = ?, reg_authority = ?, \
-         industry = ?, version = ?, content_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
+         industry = ?, person_id = ?, version = ?, content_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
         &ps,
     )?;
     if n == 0 {
@@ -367,7 +380,7 @@ pub struct NameHit {
 const CANDIDATES: i64 = 200;
 
 /// Find subjects by a name fragment (any length, one Chinese character included) or by a
-/// code or code prefix. Best first: the exact name, names starting with the text, then
+/// code or code prefix — the portal's search: natural persons are never found. Best first: the exact name, names starting with the text, then
 /// names containing it, shorter names first. Uses the search index, never a table scan.
 pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
     let q = xinjian_core::text::normalize_text(q.trim());
@@ -390,7 +403,7 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
         // A range on the unique code index: `code >= q AND code < q + '~'`.
         return conn
             .query(
-                "SELECT id, code, name, reg_status, code_flag FROM subjects WHERE code >= ? AND code < ? ORDER BY code LIMIT ?",
+                "SELECT id, code, name, reg_status, code_flag FROM subjects WHERE code >= ? AND code < ? AND kind <> 'natural_person' ORDER BY code LIMIT ?",
                 &params![upper.as_str(), format!("{upper}~"), limit],
             )?
             .iter()
@@ -414,13 +427,14 @@ pub fn find(conn: &mut Conn, q: &str, limit: i64) -> Result<Vec<NameHit>> {
         let rows = match conn.backend() {
             crate::Backend::Sqlite => conn.query(
                 "SELECT s.id, s.code, s.name, s.reg_status, s.code_flag FROM subjects s \
-                 WHERE s.id IN (SELECT rowid FROM subject_names WHERE subject_names MATCH ? LIMIT ?)",
+                 WHERE s.id IN (SELECT rowid FROM subject_names WHERE subject_names MATCH ? LIMIT ?) \
+                 AND s.kind <> 'natural_person'",
                 &params![format!("\"{}\"", phrase.replace('"', "\"\"")), CANDIDATES],
             )?,
             crate::Backend::Postgres => conn.query(
                 "SELECT s.id, s.code, s.name, s.reg_status, s.code_flag FROM subjects s \
                  WHERE to_tsvector('simple', 'x' || regexp_replace(s.name, '(.)', '\\1 ', 'g')) \
-                       @@ phraseto_tsquery('simple', ?) LIMIT ?",
+                       @@ phraseto_tsquery('simple', ?) AND s.kind <> 'natural_person' LIMIT ?",
                 &params![phrase.as_str(), CANDIDATES],
             )?,
         };
@@ -480,7 +494,14 @@ pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>,
     let mut order = "id".to_owned();
     let mut order_ps: Vec<Value> = Vec::new();
     if !q.is_empty() {
-        if looks_like_code(q) {
+        if let Ok(pid) = xinjian_core::person_id::PersonId::parse(q) {
+            // A whole ID number finds the natural person it identifies (staff only: this is
+            // the registry search), or an organisation whose code happens to be these
+            // characters. Never a prefix: ID numbers are not browsable.
+            clauses.push("(person_id = ? OR code = ?)");
+            ps.push(pid.as_str().into());
+            ps.push(q.to_ascii_uppercase().into());
+        } else if looks_like_code(q) {
             clauses.push("code LIKE ?");
             ps.push(format!("{}%", q.to_ascii_uppercase()).into());
             order = "code".into();
@@ -574,11 +595,12 @@ pub struct NameConflict {
     pub codes: Vec<String>,
 }
 
-/// Names shared by several codes, most codes first.
+/// Names shared by several codes, most codes first (people sharing a name are no conflict).
 pub fn name_conflicts(conn: &mut Conn, limit: i64) -> Result<Vec<NameConflict>> {
     let names: Vec<String> = conn
         .query(
-            "SELECT name FROM subjects GROUP BY name HAVING count(*) > 1 ORDER BY count(*) DESC, name LIMIT ?",
+            "SELECT name FROM subjects WHERE kind <> 'natural_person' GROUP BY name HAVING count(*) > 1 \
+             ORDER BY count(*) DESC, name LIMIT ?",
             &params![limit],
         )?
         .iter()
@@ -588,7 +610,7 @@ pub fn name_conflicts(conn: &mut Conn, limit: i64) -> Result<Vec<NameConflict>> 
     for name in names {
         let codes = conn
             .query(
-                "SELECT code FROM subjects WHERE name = ? ORDER BY code",
+                "SELECT code FROM subjects WHERE name = ? AND kind <> 'natural_person' ORDER BY code",
                 &params![name.as_str()],
             )?
             .iter()

@@ -1206,6 +1206,7 @@ fn subject(code: &str, name: &str, status: RegStatus) -> SubjectData {
         reg_status: status,
         reg_authority: Some("广元市利州区市场监督管理局".into()),
         industry: Some("I65".into()),
+        person_id: None,
     }
 }
 
@@ -4534,4 +4535,88 @@ fn harness_reports_the_failing_backend() {
         msg.contains("[sqlite]") && msg.contains("deliberate"),
         "{msg}"
     );
+}
+
+/// A natural person as the registry keeps one: a person key, the ID number in its own column.
+fn person(key: &str, name: &str, id_number: &str) -> SubjectData {
+    SubjectData {
+        code: key.to_owned(),
+        code_flag: None,
+        name: name.to_owned(),
+        kind: SubjectKind::NaturalPerson,
+        entity_type: Some("自然人".into()),
+        legal_rep: None,
+        legal_rep_id: None,
+        address: Some("四川省广元市利州区".into()),
+        division_code: Some(id_number[..6].to_owned()),
+        business_scope: None,
+        established_on: None,
+        reg_status: RegStatus::Active,
+        reg_authority: None,
+        industry: None,
+        person_id: Some(id_number.to_owned()),
+    }
+}
+
+#[test]
+fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_search() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let key = xinjian_core::subject::person_key([7; 17]);
+        let p = person(&key, "王会计", "11010519491231002X");
+        let id = insert_subject(&mut c, &p);
+        let row = subjects::by_person_id(&mut c, "11010519491231002X")
+            .unwrap()
+            .expect("found by ID number");
+        assert_eq!((row.id, &row.data), (id, &p), "every field round-trips");
+        assert!(subjects::by_person_id(&mut c, "110105194912310029").unwrap().is_none());
+
+        // One subject per ID number: a second person with the same number is refused.
+        let twin = person(&xinjian_core::subject::person_key([8; 17]), "王会计", "11010519491231002X");
+        let err = c
+            .transaction(|t| subjects::insert(t, &twin, &twin.content_hash(), &prov(T0)))
+            .unwrap_err();
+        assert!(err.is_unique_violation(), "{err:?}");
+
+        // An organisation of the same name, and another person sharing the name.
+        let org = subject(&code(1), "王会计", RegStatus::Active);
+        insert_subject(&mut c, &org);
+        let other = person(&xinjian_core::subject::person_key([9; 17]), "王会计", "510802199001011234");
+        insert_subject(&mut c, &other);
+
+        // The portal search finds the organisation only: by name, by key prefix, by the key.
+        let codes = |c: &mut Conn, q: &str| -> Vec<String> {
+            subjects::find(c, q, 10).unwrap().into_iter().map(|h| h.code).collect()
+        };
+        assert_eq!(codes(&mut c, "王会计"), vec![org.code.clone()]);
+        assert_eq!(codes(&mut c, "会计"), vec![org.code.clone()]);
+        assert!(codes(&mut c, &key).is_empty());
+        assert!(codes(&mut c, &key[..4]).is_empty());
+        assert!(codes(&mut c, "11010519491231002X").is_empty());
+
+        // Staff search: the whole ID number finds the person; a part of it finds nobody.
+        let staff = |c: &mut Conn, q: &str| -> Vec<String> {
+            let (rows, total) = subjects::search(
+                c,
+                &SubjectQuery { q: q.into(), limit: 20, ..Default::default() },
+            )
+            .unwrap();
+            assert_eq!(total as usize, rows.len());
+            rows.into_iter().map(|r| r.data.code).collect()
+        };
+        assert_eq!(staff(&mut c, "11010519491231002x"), vec![key.clone()]);
+        assert!(staff(&mut c, "110105194912").is_empty());
+        assert_eq!(staff(&mut c, "王会计").len(), 3);
+
+        // People sharing a name are no 重码 conflict; organisations are.
+        assert!(subjects::name_conflicts(&mut c, 10).unwrap().is_empty());
+        insert_subject(&mut c, &subject(&code(2), "王会计", RegStatus::Active));
+        let conflicts = subjects::name_conflicts(&mut c, 10).unwrap();
+        assert_eq!(conflicts.len(), 1);
+        assert_eq!(conflicts[0].codes, {
+            let mut v = vec![org.code.clone(), code(2)];
+            v.sort();
+            v
+        });
+    });
 }

@@ -487,15 +487,24 @@ fn status_options() -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
+#[derive(Deserialize)]
+pub struct NewSubjectQuery {
+    /// `natural_person` for the form that registers a person.
+    #[serde(default)]
+    kind: String,
+}
+
 pub async fn subject_new(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
+    Query(q): Query<NewSubjectQuery>,
 ) -> Result<Response, WebError> {
+    let person = q.kind == "natural_person";
     render(
         &state,
         "subject_form.html",
         &ctx,
-        json!({ "s": {}, "statuses": status_options(), "is_new": true }),
+        json!({ "s": {}, "statuses": status_options(), "is_new": true, "person": person }),
     )
 }
 
@@ -509,7 +518,7 @@ pub async fn subject_edit(
         &state,
         "subject_form.html",
         &ctx,
-        json!({ "s": s, "statuses": status_options(), "is_new": false }),
+        json!({ "s": s, "statuses": status_options(), "is_new": false, "person": s.kind == "natural_person" }),
     )
 }
 
@@ -527,13 +536,17 @@ fn form_error(
     // The ID number is never echoed back to the browser.
     let mut echo = f.subject.clone();
     echo.legal_rep_id.clear();
+    echo.person_id.clear();
+    // A person's form: a new one (no code, an ID number given) or an edit (a person key).
+    let person = (is_new && f.subject.code.trim().is_empty() && !f.subject.person_id.trim().is_empty())
+        || xinjian_core::subject::is_person_key(&xinjian_core::uscc::normalize(&f.subject.code));
     let mut s = serde_json::to_value(echo).unwrap_or_default();
     s["version"] = json!(f.version);
     let mut r = render(
         state,
         "subject_form.html",
         ctx,
-        json!({ "s": s, "statuses": status_options(), "is_new": is_new, "flash": e.detail, "flash_kind": "error", "reason": f.reason }),
+        json!({ "s": s, "statuses": status_options(), "is_new": is_new, "person": person, "flash": e.detail, "flash_kind": "error", "reason": f.reason }),
     )?;
     *r.status_mut() = e.status;
     Ok(r)
@@ -607,7 +620,7 @@ pub async fn subject_reveal(
 ) -> Result<Response, WebError> {
     let c = code.clone();
     let full = call(&state, &ctx, move |app, actor| {
-        app.reveal_legal_rep_id(actor, &c, &f.purpose)
+        app.reveal_id_number(actor, &c, &f.purpose)
     })
     .await?;
     subject_page(

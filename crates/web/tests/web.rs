@@ -137,7 +137,7 @@ fn public_endpoints_show_no_personal_data() {
     let system = xinjian_app::Actor::System("t".into());
     let s = srv
         .app
-        .reveal_legal_rep_id(&system, &srv.agency_code, "测试")
+        .reveal_id_number(&system, &srv.agency_code, "测试")
         .unwrap()
         .unwrap();
     let masked = xinjian_core::person_id::mask_str(&s);
