@@ -15,7 +15,7 @@ use xinjian_core::credit::{
     SeverityMap, DUE_SOON_WORKDAYS,
 };
 use xinjian_core::credit_row::{
-    parse_credit_row, Col, ColumnMap, CreditRow, CreditRowOptions, FileKind,
+    parse_credit_row, Col, ColumnMap, CreditRow, CreditRowOptions, FileKind, PreparedRow,
 };
 use xinjian_core::registry_row::CellError;
 use xinjian_core::role::Permission;
@@ -279,16 +279,16 @@ struct CreditParser<'a> {
 }
 
 impl RowParser for CreditParser<'_> {
-    type Row = CreditRow;
+    type Row = PreparedRow;
     type Key = String;
-    fn parse(&self, cells: &[&str]) -> std::result::Result<CreditRow, Vec<CellError>> {
-        parse_credit_row(self.map, cells, self.opts)
+    fn parse(&self, cells: &[&str]) -> std::result::Result<PreparedRow, Vec<CellError>> {
+        parse_credit_row(self.map, cells, self.opts).map(PreparedRow::new)
     }
-    fn key(&self, row: &CreditRow) -> String {
-        row.key()
+    fn key(&self, row: &PreparedRow) -> String {
+        row.row.key()
     }
-    fn duplicate(&self, row: &CreditRow, first: u64) -> (String, String, String) {
-        match row {
+    fn duplicate(&self, row: &PreparedRow, first: u64) -> (String, String, String) {
+        match &row.row {
             CreditRow::Record(r) => (
                 self.map.header_text(match self.map.kind {
                     FileKind::Licenses => Col::LicDocNumber,
@@ -448,6 +448,7 @@ impl App {
             code: map.header_text(Col::Code),
         };
         run_pipeline(
+            &self.db,
             table,
             &parser,
             |chunk| {
@@ -547,7 +548,7 @@ fn finish_chunk<R>(
 /// return every code's `(id, status)`.
 fn ensure_subjects(
     tx: &mut Conn,
-    rows: &[(u64, &CreditRow, String)],
+    rows: &[(u64, &CreditRow, &PreparedRow)],
     mut known: HashMap<String, (i64, RegStatus)>,
     p: &Provenance<'_>,
     extra: &mut CreditExtra,
@@ -601,7 +602,7 @@ fn ensure_subjects(
 pub(crate) fn commit_rows(
     tx: &mut Conn,
     rec: &Recorder,
-    rows: &[(u64, CreditRow)],
+    rows: &[(u64, PreparedRow)],
     p: &Provenance<'_>,
     hold: bool,
     cols: &RowColumns,
@@ -612,23 +613,20 @@ pub(crate) fn commit_rows(
     // Refuse before creating pending subjects, so a refused row creates nothing.
     let docs: Vec<&str> = rows
         .iter()
-        .filter_map(|(_, r)| match r {
+        .filter_map(|(_, r)| match &r.row {
             CreditRow::Record(d) => Some(d.document_number.as_str()),
             CreditRow::List(_) => None,
         })
         .collect();
     let by_doc = store::records_by_documents(tx, &docs)?;
-    let codes: Vec<&str> = rows.iter().map(|(_, r)| r.subject_code()).collect();
+    let codes: Vec<&str> = rows.iter().map(|(_, r)| r.row.subject_code()).collect();
     let statuses = subjects::ids_by_codes(tx, &codes)?;
     // Document number → code, for this chunk's rows.
     let mut chunk_docs: HashMap<&str, &str> = HashMap::new();
-    // Accepted rows with their content hash (computed once).
-    let mut accepted: Vec<(u64, &CreditRow, String)> = Vec::with_capacity(rows.len());
-    for (row_no, r) in rows {
-        let hash = match r {
-            CreditRow::Record(d) => d.canonical_json_and_hash().1,
-            CreditRow::List(l) => l.canonical_json_and_hash().1,
-        };
+    // Accepted rows with their content hash and canonical JSON.
+    let mut accepted: Vec<(u64, &CreditRow, &PreparedRow)> = Vec::with_capacity(rows.len());
+    for (row_no, prepared) in rows {
+        let (r, hash) = (&prepared.row, &prepared.hash);
         if let CreditRow::Record(d) = r {
             let refuse = |column: &str, value: &str, reason: String| ImportError {
                 row_no: *row_no as i64,
@@ -665,7 +663,7 @@ pub(crate) fn commit_rows(
                 ));
                 continue;
             }
-            let unchanged = same.is_some_and(|e| e.content_hash == hash);
+            let unchanged = same.is_some_and(|e| e.content_hash == *hash);
             // Through the API a department changes only what it reported itself.
             // (The account, not the token: a department keeps its records when its token is
             // replaced.)
@@ -695,7 +693,7 @@ pub(crate) fn commit_rows(
             }
             chunk_docs.insert(&d.document_number, &d.subject_code);
         }
-        accepted.push((*row_no, r, hash));
+        accepted.push((*row_no, r, prepared));
     }
     let ids = ensure_subjects(tx, &accepted, statuses, p, &mut extra)?;
     let list_codes: Vec<&str> = accepted
@@ -710,11 +708,12 @@ pub(crate) fn commit_rows(
     } else {
         store::entries_by_codes(tx, &list_codes)?
     };
-    for (_, r, hash) in &accepted {
+    let mut fresh: Vec<store::NewRecord> = Vec::new();
+    for (_, r, prepared) in &accepted {
         let subject_id = ids[r.subject_code()].0;
-        match r {
+        let hash = prepared.hash.as_str();
+        match *r {
             CreditRow::Record(d) => {
-                let hash = hash.as_str();
                 let existing = by_doc
                     .get(&d.document_number)
                     .and_then(|v| v.iter().find(|e| e.subject_code == d.subject_code));
@@ -730,8 +729,13 @@ pub(crate) fn commit_rows(
                         done.updated += 1;
                     }
                     None => {
-                        let st = rec.initial_state(d, hold)?;
-                        store::insert_record(tx, subject_id, d, hash, &st, rec.today, p)?;
+                        fresh.push(store::NewRecord {
+                            subject_id,
+                            data: d,
+                            json: &prepared.json,
+                            hash,
+                            state: rec.initial_state(d, hold)?,
+                        });
                         done.imported += 1;
                     }
                 }
@@ -750,7 +754,7 @@ pub(crate) fn commit_rows(
                         merged = (m, h);
                         (&merged.0, merged.1.as_str())
                     }
-                    _ => (l, hash.as_str()),
+                    _ => (l, hash),
                 };
                 match stored {
                     Some(e) if e.content_hash == hash => done.unchanged += 1,
@@ -770,6 +774,7 @@ pub(crate) fn commit_rows(
             }
         }
     }
+    store::insert_records(tx, &mut fresh, rec.today, p)?;
     Ok((done, rejected, extra))
 }
 
@@ -1006,7 +1011,7 @@ impl App {
             today: rec.today,
         };
         let mut errors = Vec::new();
-        let mut rows: Vec<(u64, CreditRow)> = Vec::new();
+        let mut rows: Vec<(u64, PreparedRow)> = Vec::new();
         let mut seen: HashMap<String, usize> = HashMap::new();
         for (i, it) in items.iter().enumerate() {
             let it = match it {
@@ -1041,7 +1046,7 @@ impl App {
                         });
                     } else {
                         seen.insert(key, i);
-                        rows.push((i as u64, row));
+                        rows.push((i as u64, PreparedRow::new(row)));
                     }
                 }
                 Err(errs) => errors.extend(errs.into_iter().map(|e| ItemError {

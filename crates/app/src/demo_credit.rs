@@ -13,7 +13,7 @@ use chrono::{Duration, NaiveDate};
 use xinjian_core::credit::{
     split_categories, ListEntryData, ListType, Nature, RecordData, Severity, SeverityMap,
 };
-use xinjian_core::credit_row::CreditRow;
+use xinjian_core::credit_row::{CreditRow, PreparedRow};
 use xinjian_core::WorkdayCalendar;
 use xinjian_store::credit as store;
 use xinjian_store::subjects::Provenance;
@@ -361,9 +361,12 @@ impl App {
     pub fn load_demo_credit(&self, n: u64, seed: u64) -> Result<Written> {
         let cal = self.calendar();
         let planned = plan(n, seed, &cal);
-        let mut by_day: BTreeMap<(NaiveDate, bool), Vec<(u64, CreditRow)>> = BTreeMap::new();
+        let mut by_day: BTreeMap<(NaiveDate, bool), Vec<(u64, PreparedRow)>> = BTreeMap::new();
         for (i, (day, hold, row)) in planned.into_iter().enumerate() {
-            by_day.entry((day, hold)).or_default().push((i as u64, row));
+            by_day
+                .entry((day, hold))
+                .or_default()
+                .push((i as u64, PreparedRow::new(row)));
         }
         let mut conn = self.db.conn()?;
         let catalog = store::catalog(&mut conn)?

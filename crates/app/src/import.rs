@@ -234,14 +234,17 @@ fn parse_chunks<P: RowParser>(
 
 /// Run the two stages of an import on two threads: reading, validating and hashing rows (the
 /// parser thread) and committing chunks (`commit`, on this thread, one transaction each).
-/// The channel holds two chunks, so memory stays bounded whatever the file size.
+/// The channel holds two chunks, so memory stays bounded whatever the file size. On SQLite a
+/// third thread checkpoints the write-ahead log behind the writer.
 pub(crate) fn run_pipeline<P: RowParser>(
+    db: &xinjian_store::Db,
     table: TableReader,
     parser: &P,
     mut commit: impl FnMut(&Chunk<P::Row>) -> Result<()>,
     progress: &mut dyn FnMut(&ImportProgress),
     counts: &dyn Fn() -> Counts,
 ) -> Result<()> {
+    let checkpointer = db.checkpointer()?;
     let mut table = table;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk<P::Row>>>(2);
@@ -249,6 +252,9 @@ pub(crate) fn run_pipeline<P: RowParser>(
         for chunk in rx {
             let chunk = chunk?;
             commit(&chunk)?;
+            if let Some(c) = &checkpointer {
+                c.nudge();
+            }
             progress(&ImportProgress {
                 counts: counts(),
                 bytes_read: chunk.bytes_read,
@@ -364,6 +370,7 @@ impl App {
             opts: row_opts,
         };
         run_pipeline(
+            &self.db,
             table,
             &parser,
             |chunk| {

@@ -649,14 +649,20 @@ fn new_person_key(tx: &mut xinjian_store::Conn) -> Result<String> {
 fn validate_manual(d: &SubjectData) -> Result<()> {
     match &d.person_id {
         Some(pid) => {
-            if d.kind != SubjectKind::NaturalPerson || !xinjian_core::subject::is_person_key(&d.code) {
-                return Err(AppError::invalid("身份证号码", "只有自然人主体登记身份证号码"));
+            if d.kind != SubjectKind::NaturalPerson
+                || !xinjian_core::subject::is_person_key(&d.code)
+            {
+                return Err(AppError::invalid(
+                    "身份证号码",
+                    "只有自然人主体登记身份证号码",
+                ));
             }
             xinjian_core::person_id::PersonId::parse(pid)
                 .map_err(|e| AppError::invalid("身份证号码", e.to_string()))?;
         }
         None => {
-            if d.kind == SubjectKind::NaturalPerson && xinjian_core::subject::is_person_key(&d.code) {
+            if d.kind == SubjectKind::NaturalPerson && xinjian_core::subject::is_person_key(&d.code)
+            {
                 return Err(AppError::invalid("身份证号码", "自然人须登记身份证号码"));
             }
             xinjian_core::uscc::Uscc::parse(&d.code)

@@ -308,6 +308,25 @@ impl CreditRow {
     }
 }
 
+/// A parsed row with its canonical JSON and content hash, computed once — on an import's
+/// parser thread, so the writer does not.
+#[derive(Debug, Clone)]
+pub struct PreparedRow {
+    pub row: CreditRow,
+    pub json: String,
+    pub hash: String,
+}
+
+impl PreparedRow {
+    pub fn new(row: CreditRow) -> PreparedRow {
+        let (json, hash) = match &row {
+            CreditRow::Record(d) => d.canonical_json_and_hash(),
+            CreditRow::List(l) => l.canonical_json_and_hash(),
+        };
+        PreparedRow { row, json, hash }
+    }
+}
+
 struct Cells<'a> {
     map: &'a ColumnMap,
     cells: &'a [&'a str],

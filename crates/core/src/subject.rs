@@ -352,7 +352,10 @@ mod tests {
         assert!(!a.canonical_json_and_hash().0.contains("person_id"));
         let mut p = a.clone();
         p.person_id = Some("11010519491231002X".into());
-        assert!(p.canonical_json_and_hash().0.contains("\"person_id\":\"11010519491231002X\""));
+        assert!(p
+            .canonical_json_and_hash()
+            .0
+            .contains("\"person_id\":\"11010519491231002X\""));
         assert_ne!(a.content_hash(), p.content_hash());
     }
 
@@ -361,7 +364,9 @@ mod tests {
         let k = person_key([0; 17]);
         assert_eq!(k, "P00000000000000000");
         assert!(is_person_key(&k));
-        let k = person_key([30, 31, 255, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+        let k = person_key([
+            30, 31, 255, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
+        ]);
         assert_eq!(k.len(), 18);
         assert!(is_person_key(&k), "{k}");
         // Codes are never person keys (P is no registration authority), nor are odd strings.

@@ -4569,10 +4569,16 @@ fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_searc
             .unwrap()
             .expect("found by ID number");
         assert_eq!((row.id, &row.data), (id, &p), "every field round-trips");
-        assert!(subjects::by_person_id(&mut c, "110105194912310029").unwrap().is_none());
+        assert!(subjects::by_person_id(&mut c, "110105194912310029")
+            .unwrap()
+            .is_none());
 
         // One subject per ID number: a second person with the same number is refused.
-        let twin = person(&xinjian_core::subject::person_key([8; 17]), "王会计", "11010519491231002X");
+        let twin = person(
+            &xinjian_core::subject::person_key([8; 17]),
+            "王会计",
+            "11010519491231002X",
+        );
         let err = c
             .transaction(|t| subjects::insert(t, &twin, &twin.content_hash(), &prov(T0)))
             .unwrap_err();
@@ -4581,12 +4587,20 @@ fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_searc
         // An organisation of the same name, and another person sharing the name.
         let org = subject(&code(1), "王会计", RegStatus::Active);
         insert_subject(&mut c, &org);
-        let other = person(&xinjian_core::subject::person_key([9; 17]), "王会计", "510802199001011234");
+        let other = person(
+            &xinjian_core::subject::person_key([9; 17]),
+            "王会计",
+            "510802199001011234",
+        );
         insert_subject(&mut c, &other);
 
         // The portal search finds the organisation only: by name, by key prefix, by the key.
         let codes = |c: &mut Conn, q: &str| -> Vec<String> {
-            subjects::find(c, q, 10).unwrap().into_iter().map(|h| h.code).collect()
+            subjects::find(c, q, 10)
+                .unwrap()
+                .into_iter()
+                .map(|h| h.code)
+                .collect()
         };
         assert_eq!(codes(&mut c, "王会计"), vec![org.code.clone()]);
         assert_eq!(codes(&mut c, "会计"), vec![org.code.clone()]);
@@ -4598,7 +4612,11 @@ fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_searc
         let staff = |c: &mut Conn, q: &str| -> Vec<String> {
             let (rows, total) = subjects::search(
                 c,
-                &SubjectQuery { q: q.into(), limit: 20, ..Default::default() },
+                &SubjectQuery {
+                    q: q.into(),
+                    limit: 20,
+                    ..Default::default()
+                },
             )
             .unwrap();
             assert_eq!(total as usize, rows.len());
@@ -4618,5 +4636,96 @@ fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_searc
             v.sort();
             v
         });
+    });
+}
+
+/// The bulk path of imports writes exactly what the one-by-one path writes: the same row,
+/// the same version snapshot (byte for byte), whatever the order it is given.
+#[test]
+fn bulk_record_insert_writes_what_single_inserts_write() {
+    #[derive(serde::Serialize)]
+    struct Snap<'a> {
+        data: &'a RecordData,
+        state: &'a RecordState,
+    }
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let s = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let sid = insert_subject(&mut c, &s);
+        let mut lic = record_data("license", &s, "利市监许〔2026〕3号", "2026-03-02");
+        lic.subject_name = "名称里有\"引号\"和\\反斜杠".into();
+        let datas = [
+            record_data("penalty", &s, "利市监罚〔2026〕9号", "2026-03-05"),
+            lic,
+            record_data("penalty", &s, "利市监罚〔2026〕1号", "2026-01-05"),
+        ];
+        let states = [
+            state(
+                RecordStatus::Active,
+                Some("2026-03-16"),
+                Some("2026-03-06"),
+                false,
+                Some("2029-03-05"),
+            ),
+            state(RecordStatus::Active, None, None, true, None),
+            published("2026-01-06", None),
+        ];
+        let prepared: Vec<(String, String)> =
+            datas.iter().map(|d| d.canonical_json_and_hash()).collect();
+        let mut items: Vec<credit::NewRecord> = datas
+            .iter()
+            .zip(&states)
+            .zip(&prepared)
+            .map(|((d, st), (json, hash))| credit::NewRecord {
+                subject_id: sid,
+                data: d,
+                json,
+                hash,
+                state: st.clone(),
+            })
+            .collect();
+        tx(&mut c, |t| {
+            credit::insert_records(t, &mut items, day("2026-03-06"), &prov(T0))
+        });
+        for ((d, st), (_, hash)) in datas.iter().zip(&states).zip(&prepared) {
+            let id: i64 = c
+                .query_row(
+                    "SELECT id FROM credit_records WHERE document_number = ?",
+                    &params![d.document_number.as_str()],
+                )
+                .unwrap()
+                .get(0)
+                .unwrap();
+            let row = credit::record_by_id(&mut c, id).unwrap().unwrap();
+            assert_eq!((&row.data, &row.state, &row.content_hash), (d, st, hash));
+            assert_eq!(row.subject_id, sid);
+            let raw: String = c
+                .query_row(
+                    "SELECT data FROM credit_record_versions WHERE record_id = ? AND version = 1",
+                    &params![id],
+                )
+                .unwrap()
+                .get(0)
+                .unwrap();
+            assert_eq!(
+                raw,
+                serde_json::to_string(&Snap { data: d, state: st }).unwrap()
+            );
+            let v = credit::record_versions(&mut c, id).unwrap();
+            assert_eq!((v.len(), &v[0].data, &v[0].state), (1, d, st));
+        }
+        // Ids follow the key order (document number, code), not the order given.
+        let docs: Vec<String> = c
+            .query(
+                "SELECT document_number FROM credit_records ORDER BY id",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0).unwrap())
+            .collect();
+        let mut sorted = docs.clone();
+        sorted.sort();
+        assert_eq!(docs, sorted);
     });
 }

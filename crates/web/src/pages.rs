@@ -538,7 +538,9 @@ fn form_error(
     echo.legal_rep_id.clear();
     echo.person_id.clear();
     // A person's form: a new one (no code, an ID number given) or an edit (a person key).
-    let person = (is_new && f.subject.code.trim().is_empty() && !f.subject.person_id.trim().is_empty())
+    let person = (is_new
+        && f.subject.code.trim().is_empty()
+        && !f.subject.person_id.trim().is_empty())
         || xinjian_core::subject::is_person_key(&xinjian_core::uscc::normalize(&f.subject.code));
     let mut s = serde_json::to_value(echo).unwrap_or_default();
     s["version"] = json!(f.version);

@@ -508,31 +508,58 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
         .text()
         .unwrap();
     assert!(page.contains("登记自然人") && page.contains("name=\"person_id\""));
-    assert!(!page.contains("name=\"legal_rep\""), "no organisation fields");
+    assert!(
+        !page.contains("name=\"legal_rep\""),
+        "no organisation fields"
+    );
 
     // A wrong check character: refused with the reason, the number not echoed back.
-    let r = c.post(srv.url("/subjects")).form(&form("110105194912310021")).send().unwrap();
+    let r = c
+        .post(srv.url("/subjects"))
+        .form(&form("110105194912310021"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 400);
     let body = r.text().unwrap();
-    assert!(body.contains("身份证号码") && body.contains("登记自然人"), "{body}");
+    assert!(
+        body.contains("身份证号码") && body.contains("登记自然人"),
+        "{body}"
+    );
     assert!(!body.contains("110105194912310021"));
 
-    let r = c.post(srv.url("/subjects")).form(&form(id_number)).send().unwrap();
+    let r = c
+        .post(srv.url("/subjects"))
+        .form(&form(id_number))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().unwrap_or_default());
     let at = r.headers()["location"].to_str().unwrap().to_owned();
-    let key = at.strip_prefix("/subjects/").expect("subject page").to_owned();
+    let key = at
+        .strip_prefix("/subjects/")
+        .expect("subject page")
+        .to_owned();
     assert!(xinjian_core::subject::is_person_key(&key), "{key}");
 
     // The same person again: a conflict naming the existing subject.
-    let r = c.post(srv.url("/subjects")).form(&form("11010519491231002x")).send().unwrap();
+    let r = c
+        .post(srv.url("/subjects"))
+        .form(&form("11010519491231002x"))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 409);
     assert!(r.text().unwrap().contains(&key));
 
     // Staff see the person with the number masked; the full number needs a purpose.
     let detail = c.get(srv.url(&at)).send().unwrap().text().unwrap();
-    assert!(detail.contains("王会计") && detail.contains("110105********002X"), "{detail}");
+    assert!(
+        detail.contains("王会计") && detail.contains("110105********002X"),
+        "{detail}"
+    );
     assert!(!detail.contains(id_number));
-    assert!(!detail.contains("公共信用综合评价"), "persons are not graded");
+    assert!(
+        !detail.contains("公共信用综合评价"),
+        "persons are not graded"
+    );
     let r = c
         .post(srv.url(&format!("{at}/reveal")))
         .form(&[("_csrf", csrf.as_str()), ("purpose", "核实当事人身份")])
@@ -546,12 +573,25 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
     let audit = audit.unwrap();
     assert_eq!(audit.len(), 1);
     let detail: String = audit[0].get(0).unwrap();
-    assert!(detail.contains("person_id") && detail.contains("核实当事人身份"), "{detail}");
+    assert!(
+        detail.contains("person_id") && detail.contains("核实当事人身份"),
+        "{detail}"
+    );
 
     // Staff find the person by the whole number, not by a part of it.
-    let list = c.get(srv.url(&format!("/subjects?q={id_number}"))).send().unwrap().text().unwrap();
+    let list = c
+        .get(srv.url(&format!("/subjects?q={id_number}")))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(list.contains(&key), "found by the whole ID number");
-    let list = c.get(srv.url("/subjects?q=110105194912")).send().unwrap().text().unwrap();
+    let list = c
+        .get(srv.url("/subjects?q=110105194912"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(!list.contains(&key));
 
     // A change keeps the key and the number (an empty number field keeps it).
@@ -571,20 +611,36 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
     assert_eq!(r.status(), 303, "{}", r.text().unwrap_or_default());
     let system = xinjian_app::Actor::System("t".into());
     let v = srv.app.subject(&system, &key).unwrap();
-    assert_eq!((v.version, v.address.as_deref()), (2, Some("四川省广元市昭化区")));
     assert_eq!(
-        srv.app.reveal_id_number(&system, &key, "测试").unwrap().as_deref(),
+        (v.version, v.address.as_deref()),
+        (2, Some("四川省广元市昭化区"))
+    );
+    assert_eq!(
+        srv.app
+            .reveal_id_number(&system, &key, "测试")
+            .unwrap()
+            .as_deref(),
         Some(id_number)
     );
 
     // Not graded through the API either.
-    let r = c.get(srv.url(&format!("/api/v1/subjects/{key}/grade"))).send().unwrap();
+    let r = c
+        .get(srv.url(&format!("/api/v1/subjects/{key}/grade")))
+        .send()
+        .unwrap();
     assert_eq!(r.status(), 422);
 
     // The portal knows nothing of the person: not by key, name or number.
     let public = srv.client();
-    for path in [format!("/s/{key}"), format!("/api/v1/public/subjects/{key}")] {
-        assert_eq!(public.get(srv.url(&path)).send().unwrap().status(), 404, "{path}");
+    for path in [
+        format!("/s/{key}"),
+        format!("/api/v1/public/subjects/{key}"),
+    ] {
+        assert_eq!(
+            public.get(srv.url(&path)).send().unwrap().status(),
+            404,
+            "{path}"
+        );
     }
     for path in [
         "/api/v1/public/search?q=%E7%8E%8B%E4%BC%9A%E8%AE%A1".to_owned(),
@@ -593,6 +649,9 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
         format!("/api/v1/public/search?q={id_number}"),
     ] {
         let body = public.get(srv.url(&path)).send().unwrap().text().unwrap();
-        assert!(!body.contains(&key) && !body.contains("110105"), "{path}: {body}");
+        assert!(
+            !body.contains(&key) && !body.contains("110105"),
+            "{path}: {body}"
+        );
     }
 }
