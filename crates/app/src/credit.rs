@@ -320,6 +320,8 @@ pub struct CreditImportOptions {
 pub struct CreditExtra {
     /// Subjects created as 待核实 because their code was not in the registry.
     pub pending_subjects: i64,
+    /// Natural persons registered because a record named them by ID number.
+    pub persons: i64,
 }
 
 /// The result of a credit import: the common summary and the pending subjects created.
@@ -328,6 +330,8 @@ pub struct CreditImportSummary {
     #[serde(flatten)]
     pub summary: ImportSummary,
     pub pending_subjects: i64,
+    /// Natural persons registered because a row named them by ID number.
+    pub persons: i64,
 }
 
 impl App {
@@ -465,6 +469,7 @@ impl App {
                         commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold, &cols)?;
                     finish_chunk(tx, actor, import_id, chunk, &done, &rejected, &mut c, &now)?;
                     extra.pending_subjects += x.pending_subjects;
+                    extra.persons += x.persons;
                     Ok::<_, AppError>(())
                 })?;
                 counts.set(c);
@@ -482,6 +487,7 @@ impl App {
                 recognised_headers,
             },
             pending_subjects: extra.pending_subjects,
+            persons: extra.persons,
         })
     }
 }
@@ -546,6 +552,46 @@ fn finish_chunk<R>(
 
 /// Create the subjects the rows name that are not in the registry, as 待核实 (pending), and
 /// return every code's `(id, status)`.
+/// Give records of natural persons (an ID number and no code) the person's registry key: the
+/// key of the person registered with that number, or a new key (the person is then registered
+/// with the record, by [`ensure_subjects`]). Their canonical JSON and hash are made again.
+fn resolve_persons<'a>(
+    tx: &mut Conn,
+    rows: &'a [(u64, PreparedRow)],
+) -> Result<Vec<(u64, std::borrow::Cow<'a, PreparedRow>)>> {
+    use std::borrow::Cow;
+    let person = |r: &PreparedRow| match &r.row {
+        CreditRow::Record(d) if d.subject_code.is_empty() => d.person_id.clone(),
+        _ => None,
+    };
+    let ids: Vec<String> = rows.iter().filter_map(|(_, r)| person(r)).collect();
+    if ids.is_empty() {
+        return Ok(rows.iter().map(|(n, r)| (*n, Cow::Borrowed(r))).collect());
+    }
+    let refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let mut keys = subjects::keys_by_person_ids(tx, &refs)?;
+    let mut out = Vec::with_capacity(rows.len());
+    for (n, r) in rows {
+        match (person(r), &r.row) {
+            (Some(pid), CreditRow::Record(d)) => {
+                let key = match keys.get(&pid) {
+                    Some(k) => k.clone(),
+                    None => {
+                        let k = crate::registry::new_person_key(tx)?;
+                        keys.insert(pid, k.clone());
+                        k
+                    }
+                };
+                let mut d = d.clone();
+                d.subject_code = key;
+                out.push((*n, Cow::Owned(PreparedRow::new(CreditRow::Record(d)))));
+            }
+            _ => out.push((*n, Cow::Borrowed(r))),
+        }
+    }
+    Ok(out)
+}
+
 fn ensure_subjects(
     tx: &mut Conn,
     rows: &[(u64, &CreditRow, &PreparedRow)],
@@ -564,6 +610,42 @@ fn ensure_subjects(
             CreditRow::List(l) => l.subject_name.clone(),
         }
         .unwrap_or_else(|| "（名称待核实）".into());
+        if let Some(pid) = match r {
+            CreditRow::Record(d) if xinjian_core::subject::is_person_key(code) => {
+                d.person_id.clone()
+            }
+            _ => None,
+        } {
+            // A natural person named by a record: registered with the ID number the department
+            // gave (checked when the row was read).
+            let data = SubjectData {
+                code: code.to_owned(),
+                code_flag: None,
+                name,
+                kind: SubjectKind::NaturalPerson,
+                entity_type: Some(SubjectKind::NaturalPerson.label().to_owned()),
+                legal_rep: None,
+                legal_rep_id: None,
+                address: None,
+                division_code: xinjian_core::person_id::PersonId::parse(&pid)
+                    .ok()
+                    .map(|p| p.division_code().to_owned()),
+                business_scope: None,
+                established_on: None,
+                reg_status: RegStatus::Active,
+                reg_authority: None,
+                industry: None,
+                person_id: Some(pid),
+            };
+            let pp = Provenance {
+                reason: Some("信用信息的当事人为自然人（按证件号码识别），随信用信息登记"),
+                ..p.clone()
+            };
+            let id = subjects::insert(tx, &data, &data.content_hash(), &pp)?;
+            known.insert(code.to_owned(), (id, RegStatus::Active));
+            extra.persons += 1;
+            continue;
+        }
         let data = SubjectData {
             code: code.to_owned(),
             code_flag: None,
@@ -599,6 +681,9 @@ fn ensure_subjects(
 /// changed ones as a new version, identical ones untouched. Returns the counts and the rows
 /// refused here (a document number already used for another subject, a penalty for a
 /// deregistered subject).
+///
+/// A record whose party is a natural person (an ID number, no code) is stored under the
+/// person's registry key: the person registered with that number, or a new one.
 pub(crate) fn commit_rows(
     tx: &mut Conn,
     rec: &Recorder,
@@ -610,6 +695,9 @@ pub(crate) fn commit_rows(
     let mut extra = CreditExtra::default();
     let mut done = Written::default();
     let mut rejected = Vec::new();
+    let resolved = resolve_persons(tx, rows)?;
+    let rows: Vec<(u64, &PreparedRow)> = resolved.iter().map(|(n, r)| (*n, r.as_ref())).collect();
+    let rows = rows.as_slice();
     // Refuse before creating pending subjects, so a refused row creates nothing.
     let docs: Vec<&str> = rows
         .iter()
@@ -788,6 +876,9 @@ pub struct RecordInput {
     /// `penalty` or `license`.
     pub kind: String,
     pub code: String,
+    /// 证件号码: a natural person's resident ID number, when `code` is empty.
+    #[serde(default)]
+    pub person_id: String,
     pub name: String,
     pub document_number: String,
     pub decision_date: String,
@@ -821,9 +912,10 @@ pub struct RecordInput {
 
 impl RecordInput {
     /// The fields of an item, as the API names them.
-    pub const FIELDS: [&'static str; 17] = [
+    pub const FIELDS: [&'static str; 18] = [
         "kind",
         "code",
+        "person_id",
         "name",
         "document_number",
         "decision_date",
@@ -887,6 +979,7 @@ impl RecordInput {
                 FileKind::Penalties,
                 vec![
                     (Col::Code, &self.code),
+                    (Col::IdNumber, &self.person_id),
                     (Col::Name, &self.name),
                     (Col::DocNumber, &self.document_number),
                     (Col::Categories, &self.categories),
@@ -904,6 +997,7 @@ impl RecordInput {
                 FileKind::Licenses,
                 vec![
                     (Col::Code, &self.code),
+                    (Col::IdNumber, &self.person_id),
                     (Col::Name, &self.name),
                     (Col::LicDocNumber, &self.document_number),
                     (Col::LicCategory, &self.categories),
@@ -947,6 +1041,8 @@ pub struct BatchResult {
     pub unchanged: i64,
     pub rejected: i64,
     pub pending_subjects: i64,
+    /// Natural persons registered because an item named them by ID number.
+    pub persons: i64,
     pub errors: Vec<ItemError>,
 }
 
@@ -1098,6 +1194,7 @@ impl App {
             unchanged: done.unchanged,
             rejected: refused.len() as i64,
             pending_subjects: extra.pending_subjects,
+            persons: extra.persons,
             errors,
         })
     }
@@ -1107,6 +1204,7 @@ impl App {
 fn field_of_header(h: &str) -> String {
     let f = match h {
         "统一社会信用代码" => "code",
+        "证件号码" => "person_id",
         "行政相对人名称" => "name",
         "行政处罚决定书文号" | "行政许可决定文书号" | "决定文书号" => {
             "document_number"
@@ -1918,10 +2016,13 @@ impl ExportFormat {
 }
 
 /// Columns of the record export (CSV and XLSX headers; JSON uses the English keys).
-const RECORD_COLUMNS: [(&str, &str); 22] = [
+/// A natural person's record carries the ID number (证件号码, as the national format does) and
+/// no code: the person's registry key means nothing to the platform.
+const RECORD_COLUMNS: [(&str, &str); 23] = [
     ("kind", "信息类别"),
     ("name", "行政相对人名称"),
     ("code", "统一社会信用代码"),
+    ("person_id", "证件号码"),
     ("document_number", "决定文书号"),
     ("decision_date", "决定日期"),
     ("categories", "处罚类别/许可类别"),
@@ -1969,7 +2070,12 @@ fn record_cells(r: &store::RecordWithSubject, kinds: &HashMap<String, String>) -
             .cloned()
             .unwrap_or_else(|| d.kind.clone()),
         d.subject_name.clone(),
-        d.subject_code.clone(),
+        if d.person_id.is_some() {
+            String::new()
+        } else {
+            d.subject_code.clone()
+        },
+        s(&d.person_id),
         d.document_number.clone(),
         d.decision_date.to_string(),
         d.categories.join("；"),
@@ -1996,7 +2102,8 @@ fn record_json(r: &store::RecordWithSubject) -> serde_json::Value {
     let d = &r.record.data;
     let st = &r.record.state;
     json!({
-        "kind": d.kind, "name": d.subject_name, "code": d.subject_code,
+        "kind": d.kind, "name": d.subject_name,
+        "code": if d.person_id.is_some() { "" } else { d.subject_code.as_str() }, "person_id": d.person_id,
         "document_number": d.document_number, "decision_date": d.decision_date,
         "categories": d.categories, "severity": d.severity.map(Severity::as_str),
         "content": d.content, "facts": d.facts, "basis": d.basis, "fine_amount": d.fine_amount,

@@ -151,6 +151,7 @@ fn record(
         valid_from: None,
         valid_to: None,
         source_department: None,
+        person_id: None,
     }
 }
 

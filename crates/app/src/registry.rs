@@ -632,7 +632,7 @@ impl App {
 }
 
 /// A key no subject has yet (17 random characters: a clash is astronomically rare, but checked).
-fn new_person_key(tx: &mut xinjian_store::Conn) -> Result<String> {
+pub(crate) fn new_person_key(tx: &mut xinjian_store::Conn) -> Result<String> {
     loop {
         let mut random = [0u8; 17];
         getrandom::fill(&mut random)

@@ -576,6 +576,12 @@ fn import_credit(kind: FileKind, a: &CreditImportArgs) -> anyhow::Result<ExitCod
         std::fs::write(out, bytes).with_context(|| format!("写入 {} 失败", out.display()))?;
         eprintln!("错误明细已写入 {}", out.display());
     }
+    if summary.persons > 0 {
+        eprintln!(
+            "有 {} 名当事人为自然人（按证件号码识别）且尚未登记，已随信用信息登记为自然人主体",
+            summary.persons
+        );
+    }
     if summary.pending_subjects > 0 {
         eprintln!(
             "有 {} 个统一社会信用代码不在登记库中，已建立待核实主体（见“市场主体”中登记状态为“待核实”的记录）",

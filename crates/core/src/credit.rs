@@ -562,6 +562,12 @@ pub struct RecordData {
     pub valid_to: Option<NaiveDate>,
     /// 数据来源单位.
     pub source_department: Option<String>,
+    /// When the party is a natural person (行政相对人类别 自然人): the resident ID number the
+    /// department gave (证件号码). `subject_code` is then the person's registry key, found or
+    /// given when the record is stored. Personal information: never public. Absent from the
+    /// canonical JSON of organisations' records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person_id: Option<String>,
 }
 
 impl RecordData {

@@ -7,6 +7,7 @@ use crate::credit::{
     split_categories, ListEntryData, ListType, Nature, RecordData, Severity, SeverityMap,
 };
 use crate::dates::parse_date;
+use crate::person_id::PersonId;
 use crate::registry_row::{normalize_header, CellError};
 use crate::subject::MAX_NAME_CHARS;
 use crate::text::normalize_text;
@@ -53,6 +54,7 @@ impl FileKind {
         match self {
             FileKind::Penalties => &[
                 Code,
+                IdNumber,
                 Name,
                 DocNumber,
                 Categories,
@@ -67,6 +69,7 @@ impl FileKind {
             ],
             FileKind::Licenses => &[
                 Code,
+                IdNumber,
                 Name,
                 LicDocNumber,
                 LicCategory,
@@ -144,6 +147,8 @@ pub enum Col {
     TermUntil,
     ExitedOn,
     ExitReason,
+    /// 证件号码: a natural person's resident ID number (when the code is empty).
+    IdNumber,
 }
 
 impl Col {
@@ -192,6 +197,12 @@ impl Col {
             TermUntil => &["有效期至", "期限至", "列入期限至"],
             ExitedOn => &["移出日期"],
             ExitReason => &["移出原因"],
+            IdNumber => &[
+                "证件号码",
+                "行政相对人证件号码",
+                "身份证号码",
+                "居民身份证号码",
+            ],
         }
     }
 }
@@ -297,7 +308,13 @@ impl CreditRow {
     /// entry by code, list and decision number.
     pub fn key(&self) -> String {
         match self {
-            CreditRow::Record(r) => format!("{}\u{1f}{}", r.document_number, r.subject_code),
+            CreditRow::Record(r) => match &r.person_id {
+                // A person's key is not known before the record is stored: the ID number is.
+                Some(id) if r.subject_code.is_empty() => {
+                    format!("{}\u{1f}person:{id}", r.document_number)
+                }
+                _ => format!("{}\u{1f}{}", r.document_number, r.subject_code),
+            },
             CreditRow::List(l) => format!(
                 "{}\u{1f}{}\u{1f}{}",
                 l.subject_code,
@@ -401,6 +418,30 @@ impl<'a> Cells<'a> {
         }
         self.date(c, today, true)
     }
+    /// The party of a record: its code, or — the code left empty and an ID number given (a
+    /// natural person) — an empty code and the ID number.
+    fn party(&mut self) -> Option<(String, Option<String>)> {
+        let id = self.raw(Col::IdNumber);
+        if self.raw(Col::Code).is_empty() && !id.is_empty() {
+            return match PersonId::parse(id) {
+                Ok(p) => Some((String::new(), Some(p.as_str().to_owned()))),
+                Err(e) => {
+                    let id = id.to_owned();
+                    self.err(Col::IdNumber, &id, format!("证件号码：{e}"));
+                    None
+                }
+            };
+        }
+        if self.raw(Col::Code).is_empty() {
+            self.err(
+                Col::Code,
+                "",
+                "统一社会信用代码为空；当事人为自然人时，请填写证件号码（居民身份证号码）",
+            );
+            return None;
+        }
+        self.code().map(|c| (c, None))
+    }
     fn code(&mut self) -> Option<String> {
         let raw = self.raw(Col::Code);
         match classify(raw) {
@@ -458,11 +499,19 @@ pub fn parse_credit_row(
         cells,
         errors: Vec::new(),
     };
-    let code = c.code();
     let out = match map.kind {
-        FileKind::Penalties => penalty(&mut c, code, opts).map(CreditRow::Record),
-        FileKind::Licenses => license(&mut c, code, opts).map(CreditRow::Record),
-        FileKind::Lists => list(&mut c, code, opts).map(CreditRow::List),
+        FileKind::Penalties => {
+            let party = c.party();
+            penalty(&mut c, party, opts).map(CreditRow::Record)
+        }
+        FileKind::Licenses => {
+            let party = c.party();
+            license(&mut c, party, opts).map(CreditRow::Record)
+        }
+        FileKind::Lists => {
+            let code = c.code();
+            list(&mut c, code, opts).map(CreditRow::List)
+        }
     };
     match out {
         Some(row) if c.errors.is_empty() => Ok(row),
@@ -470,7 +519,11 @@ pub fn parse_credit_row(
     }
 }
 
-fn penalty(c: &mut Cells, code: Option<String>, o: CreditRowOptions) -> Option<RecordData> {
+fn penalty(
+    c: &mut Cells,
+    party: Option<(String, Option<String>)>,
+    o: CreditRowOptions,
+) -> Option<RecordData> {
     let name = c.required_text(Col::Name, MAX_NAME_CHARS);
     let doc = c.required_text(Col::DocNumber, 200);
     let cats_raw = c.raw(Col::Categories);
@@ -517,9 +570,10 @@ fn penalty(c: &mut Cells, code: Option<String>, o: CreditRowOptions) -> Option<R
     let content = c.text(Col::Content, TEXT_MAX);
     let source_department = c.text(Col::SourceDept, 200);
     let (severity, revokes) = class?;
+    let (subject_code, person_id) = party?;
     Some(RecordData {
         kind: "penalty".into(),
-        subject_code: code?,
+        subject_code,
         subject_name: name?,
         document_number: normalize_text(&doc?),
         decision_date: decision_date?,
@@ -537,10 +591,15 @@ fn penalty(c: &mut Cells, code: Option<String>, o: CreditRowOptions) -> Option<R
         valid_from: None,
         valid_to: None,
         source_department,
+        person_id,
     })
 }
 
-fn license(c: &mut Cells, code: Option<String>, o: CreditRowOptions) -> Option<RecordData> {
+fn license(
+    c: &mut Cells,
+    party: Option<(String, Option<String>)>,
+    o: CreditRowOptions,
+) -> Option<RecordData> {
     let name = c.required_text(Col::Name, MAX_NAME_CHARS);
     let doc = c.required_text(Col::LicDocNumber, 200);
     let categories = split_categories(c.raw(Col::LicCategory));
@@ -558,9 +617,10 @@ fn license(c: &mut Cells, code: Option<String>, o: CreditRowOptions) -> Option<R
     }
     let authority = c.text(Col::LicAuthority, 200);
     let source_department = c.text(Col::SourceDept, 200);
+    let (subject_code, person_id) = party?;
     Some(RecordData {
         kind: "license".into(),
-        subject_code: code?,
+        subject_code,
         subject_name: name?,
         document_number: normalize_text(&doc?),
         decision_date: decision_date?,
@@ -578,6 +638,7 @@ fn license(c: &mut Cells, code: Option<String>, o: CreditRowOptions) -> Option<R
         valid_from,
         valid_to,
         source_department,
+        person_id,
     })
 }
 

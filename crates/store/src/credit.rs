@@ -533,7 +533,8 @@ fn with_subject(r: &Row) -> Result<RecordWithSubject> {
     })
 }
 
-/// The latest public records of a kind (portal), newest decision first.
+/// The latest public records of a kind (portal), newest decision first; natural persons' are
+/// kept off the portal.
 pub fn latest_public(
     conn: &mut Conn,
     kind: &str,
@@ -543,7 +544,8 @@ pub fn latest_public(
 ) -> Result<Vec<RecordWithSubject>> {
     conn.query(
         &format!("SELECT {RECORD_COLS}, s.name FROM credit_records r JOIN subjects s ON s.id = r.subject_id \
-                  WHERE r.kind = ? AND {PUBLIC_ON} ORDER BY r.decision_date DESC, r.id DESC LIMIT ? OFFSET ?"),
+                  WHERE r.kind = ? AND {PUBLIC_ON} AND s.kind <> 'natural_person' \
+                  ORDER BY r.decision_date DESC, r.id DESC LIMIT ? OFFSET ?"),
         &params![kind, today, today, limit, offset],
     )?
     .iter()

@@ -716,7 +716,6 @@ impl Db {
     }
 }
 
-
 /// Rewrite `?` placeholders to PostgreSQL's `$1, $2, …`, leaving quoted text and comments alone.
 pub(crate) fn rewrite_placeholders(sql: &str) -> String {
     let mut out = String::with_capacity(sql.len() + 16);

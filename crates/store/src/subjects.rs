@@ -103,6 +103,24 @@ pub fn by_person_id(conn: &mut Conn, person_id: &str) -> Result<Option<SubjectRo
     .transpose()
 }
 
+/// The registry keys of the natural persons registered with these ID numbers, by number.
+pub fn keys_by_person_ids(conn: &mut Conn, ids: &[&str]) -> Result<HashMap<String, String>> {
+    let mut out = HashMap::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+        conn.query_each(
+            &format!("SELECT person_id, code FROM subjects WHERE person_id IN ({marks})"),
+            &ps,
+            |r| {
+                out.insert(r.get(0)?, r.get(1)?);
+                Ok::<(), StoreError>(())
+            },
+        )?;
+    }
+    Ok(out)
+}
+
 /// Current `(id, version, content_hash)` of the given codes that exist.
 pub fn current_hashes(
     conn: &mut Conn,

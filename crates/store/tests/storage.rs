@@ -3192,6 +3192,7 @@ fn record_data(kind: &str, s: &SubjectData, doc: &str, decided: &str) -> RecordD
         valid_from: (!penalty).then(|| day("2026-01-01")),
         valid_to: (!penalty).then(|| day("2030-12-31")),
         source_department: Some("利州区市场监管局".into()),
+        person_id: None,
     }
 }
 

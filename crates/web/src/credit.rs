@@ -314,16 +314,23 @@ pub async fn record_create(
     })
     .await?;
     if let Some(e) = res.errors.first() {
+        // The ID number is never echoed back to the browser.
+        let mut echo = f.input.clone();
+        echo.person_id.clear();
         let mut r = render(
             &state,
             "record_form.html",
             &ctx,
-            json!({ "f": f.input, "hold": hold, "flash": format!("{}：{}", field_label(&e.field), e.reason), "flash_kind": "error" }),
+            json!({ "f": echo, "hold": hold, "flash": format!("{}：{}", field_label(&e.field), e.reason), "flash_kind": "error" }),
         )?;
         *r.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
         return Ok(r);
     }
     let code = xinjian_core::uscc::normalize(&f.input.code);
+    if code.is_empty() {
+        // A natural person's record: the person's key was given on storing.
+        return Ok(Redirect::to("/records").into_response());
+    }
     Ok(Redirect::to(&format!("/records?code={code}")).into_response())
 }
 
@@ -334,6 +341,8 @@ pub struct RecordFormRaw {
     kind: String,
     #[serde(default)]
     code: String,
+    #[serde(default)]
+    person_id: String,
     #[serde(default)]
     name: String,
     #[serde(default)]
@@ -374,6 +383,7 @@ impl RecordFormRaw {
             input: RecordInput {
                 kind: self.kind,
                 code: self.code,
+                person_id: self.person_id,
                 name: self.name,
                 document_number: self.document_number,
                 decision_date: self.decision_date,
@@ -398,6 +408,7 @@ impl RecordFormRaw {
 fn field_label(f: &str) -> &str {
     match f {
         "code" => "统一社会信用代码",
+        "person_id" => "证件号码",
         "name" => "行政相对人名称",
         "document_number" => "决定文书号",
         "decision_date" => "决定日期",

@@ -451,6 +451,7 @@ fn insert_utility_arrears(srv: &TestServer, s: &DemoSubject, doc: &str) {
         valid_from: None,
         valid_to: None,
         source_department: None,
+        person_id: None,
     };
     let (_, hash) = d.canonical_json_and_hash();
     let st = xinjian_store::credit::RecordState {

@@ -630,8 +630,39 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
         .unwrap();
     assert_eq!(r.status(), 422);
 
-    // The portal knows nothing of the person: not by key, name or number.
+    // A department pushes a penalty on the person (by ID number): stored under the key.
+    let r = srv
+        .client()
+        .post(srv.url("/api/v1/records"))
+        .bearer_auth(&srv.department_token)
+        .json(&serde_json::json!({ "records": [{
+            "kind": "penalty", "code": "", "person_id": id_number, "name": "王会计",
+            "document_number": "利财罚〔2026〕88号", "decision_date": "2026-01-05",
+            "categories": "罚款", "authority": "广元市利州区财政局" }] }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: Value = r.json().unwrap();
+    assert_eq!(
+        (v["imported"].as_i64(), v["persons"].as_i64()),
+        (Some(1), Some(0)),
+        "{v}"
+    );
+    let credit = c
+        .get(srv.url(&format!("/api/v1/subjects/{key}/credit")))
+        .send()
+        .unwrap();
+    assert!(credit.text().unwrap().contains("利财罚〔2026〕88号"));
+
+    // The portal knows nothing of the person: not by key, name or number, nor the penalty.
     let public = srv.client();
+    let list = public
+        .get(srv.url("/public/penalties"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(!list.contains("利财罚〔2026〕88号") && !list.contains("王会计"));
     for path in [
         format!("/s/{key}"),
         format!("/api/v1/public/subjects/{key}"),

@@ -2101,3 +2101,100 @@ fn re_importing_a_list_file_without_exits_keeps_a_recorded_exit() {
     assert_eq!(got[0].5.as_deref(), Some("2024-09-01"), "{got:?}");
     assert_eq!(got[0].6.as_deref(), Some("信用修复"), "{got:?}");
 }
+
+/// A penalty on a natural person (行政相对人类别 自然人): no code, the resident ID number in
+/// 证件号码. The person is registered once, by number, under a key; the record is stored
+/// under the key; the portal never shows it; the exchange export carries the number, not the
+/// key; a bad number is refused naming the column.
+#[test]
+fn penalties_on_natural_persons_are_keyed_by_id_number() {
+    let fx = Fixture::new();
+    registered(&fx);
+    let subjects = fx.subjects();
+    let head = "行政相对人名称,行政相对人类别,统一社会信用代码,证件号码,行政处罚决定书文号,处罚类别,处罚决定日期,处罚机关";
+    let file = fx.write(
+        "persons.csv",
+        format!(
+            "{head}\n\
+             王会计,自然人,,11010519491231002x,利财罚〔2024〕41号,罚款,2024-04-01,广元市利州区财政局\n\
+             王会计,自然人,,11010519491231002X,利财罚〔2024〕42号,警告,2024-05-06,广元市利州区财政局\n\
+             李出纳,自然人,,110105194912310021,利财罚〔2024〕43号,罚款,2024-05-06,广元市利州区财政局\n\
+             赵某,自然人,,,利财罚〔2024〕44号,罚款,2024-05-06,广元市利州区财政局\n\
+             华为技术有限公司,法人及非法人组织,{},,利财罚〔2024〕45号,罚款,2024-05-06,广元市利州区财政局\n",
+            SAMPLE_CODES[0]
+        ),
+    );
+    let r = import_kind(&fx, "penalties", &file, &[]);
+    r.assert_summary(3, 0, 0, 2);
+    assert!(
+        r.stderr.contains("自然人") && r.stderr.contains('1'),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(fx.subjects(), subjects + 1, "one person, registered once");
+    assert_rejected(&fx, 4, Some("证件号码"), &["校验码应为“X”"]);
+    assert_rejected(&fx, 5, Some("统一社会信用代码"), &["证件号码"]);
+
+    let key = fx
+        .text(
+            "SELECT code FROM subjects WHERE person_id = ?1",
+            "11010519491231002X",
+        )
+        .expect("the person is registered by the normalised number");
+    assert!(xinjian_core::subject::is_person_key(&key), "{key}");
+    assert_eq!(
+        fx.text(
+            "SELECT kind || '/' || name FROM subjects WHERE code = ?1",
+            &key
+        )
+        .as_deref(),
+        Some("natural_person/王会计")
+    );
+    for doc in ["利财罚〔2024〕41号", "利财罚〔2024〕42号"] {
+        let r = rec(&fx, doc);
+        assert_eq!(r.code, key, "{doc} is stored under the person's key");
+        assert_eq!(r.data["person_id"], "11010519491231002X");
+    }
+
+    // Again: nothing changes, no second person.
+    let r = import_kind(&fx, "penalties", &file, &[]);
+    r.assert_summary(0, 0, 3, 2);
+    assert!(!r.stderr.contains("自然人主体"), "{}", r.describe());
+    assert_eq!(fx.subjects(), subjects + 1);
+
+    // A later file about the same person finds the same subject.
+    let later = fx.write(
+        "persons-later.csv",
+        format!("{head}\n王会计,自然人,,11010519491231002X,利财罚〔2025〕7号,罚款,2025-02-10,广元市利州区财政局\n"),
+    );
+    import_kind(&fx, "penalties", &later, &[]).assert_summary(1, 0, 0, 0);
+    assert_eq!(rec(&fx, "利财罚〔2025〕7号").code, key);
+    assert_eq!(fx.subjects(), subjects + 1);
+
+    // The exchange export: the number under 证件号码, no code.
+    let out = fx.path("export.json");
+    let o = out.display().to_string();
+    fx.xj_db(&[
+        "export",
+        "records",
+        "--since",
+        "2024-01-01",
+        "--format",
+        "json",
+        "--out",
+        &o,
+    ])
+    .assert_success();
+    let exported: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let item = exported
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["document_number"] == "利财罚〔2024〕41号")
+        .expect("exported");
+    assert_eq!(
+        (item["code"].as_str(), item["person_id"].as_str()),
+        (Some(""), Some("11010519491231002X"))
+    );
+    fx.audit_ok();
+}
