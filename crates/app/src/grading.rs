@@ -480,8 +480,11 @@ impl App {
             || last
                 .as_ref()
                 .is_none_or(|r| r.rule_version != rules.version || r.as_of > t);
-        let now = now();
-        let run_id = conn.transaction(|tx| {
+        // The run's start is stamped holding the write lock: every change committed after the
+        // run reads its facts was stamped by a writer that got the lock after this one (or that
+        // stamped before waiting for it — see `evaluate_some`).
+        let (run_id, now) = conn.transaction(|tx| {
+            let now = now();
             // One run at a time: a run still marked running and recently started is refused; an
             // older one was left by a process that is gone and is marked interrupted.
             let stale = (chrono::Utc::now() - Duration::hours(STALE_RUN_HOURS))
@@ -500,7 +503,7 @@ impl App {
                 &format!("evaluation:{id}"),
                 &json!({ "as_of": t, "full": full, "rule_version": rules.version }),
             )?;
-            Ok::<_, AppError>(id)
+            Ok::<_, AppError>((id, now))
         })?;
         let result = if full {
             self.evaluate_all(&mut conn, actor, run_id, t, &rules, &card, &now, progress)
@@ -625,13 +628,17 @@ impl App {
     ) -> Result<RunSummary> {
         // Changed since the last run, changing by themselves by now, or with facts decided
         // after the last run's day (a run as of a later day).
-        // On PostgreSQL transactions commit in any order: a change stamped before the last run
-        // started may have committed after it read its facts, so look back a margin. (SQLite
-        // has one writer at a time; the remaining window there — a change stamped while it
-        // waited for the write lock — is noted in ARCHITECTURE.md.)
+        // A change stamped before the last run started may have committed after it read its
+        // facts, so look back a margin. On PostgreSQL transactions commit in any order. SQLite
+        // has one writer at a time and the run's start was stamped holding the write lock, so
+        // such a change is one whose writer stamped it and then waited for the lock — at most
+        // the busy timeout (a longer wait fails the write).
         let margin = match conn.backend() {
             xinjian_store::Backend::Postgres => Duration::minutes(CHANGE_MARGIN_MINUTES),
-            xinjian_store::Backend::Sqlite => Duration::zero(),
+            xinjian_store::Backend::Sqlite => {
+                Duration::from_std(xinjian_store::BUSY_TIMEOUT).expect("a short timeout")
+                    + Duration::seconds(5)
+            }
         };
         let since = chrono::DateTime::parse_from_rfc3339(&last.started_at)
             .map(|t| {

@@ -8,6 +8,9 @@ use postgres::types::{IsNull, ToSql, Type};
 
 use crate::{Result, Row, StoreError, Value};
 
+/// How long an SQLite writer waits for the write lock before it gives up (`SQLITE_BUSY`).
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Which engine a [`Db`] talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -154,7 +157,7 @@ impl Db {
         match &self.inner.target {
             Target::Sqlite(path) => {
                 let c = rusqlite::Connection::open(path)?;
-                c.busy_timeout(Duration::from_secs(30))?;
+                c.busy_timeout(BUSY_TIMEOUT)?;
                 c.execute_batch(
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; \
                      PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;",

@@ -20,7 +20,7 @@ pub mod imports;
 pub mod subjects;
 pub mod users;
 
-pub use db::{Backend, Checkpointer, Conn, Db, PooledConn};
+pub use db::{Backend, Checkpointer, Conn, Db, PooledConn, BUSY_TIMEOUT};
 pub use error::StoreError;
 pub use migrate::latest_version;
 pub use value::{FromValue, Row, Value};

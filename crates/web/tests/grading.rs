@@ -1059,6 +1059,17 @@ fn a_run_from_the_page_without_full_regrades_only_what_changed() {
     let co = Session::login(&srv, "credit_office");
     let first = run_from_page(&co, true, "");
     assert_eq!(first.evaluated, 58);
+    // As if the run had happened an hour after the data was loaded: an incremental run also
+    // re-reads changes stamped shortly before the last run started.
+    let mut conn = srv.app.db.conn().unwrap();
+    for table in ["subjects", "credit_records", "list_entries"] {
+        conn.execute(
+            &format!("UPDATE {table} SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '-1 hour')"),
+            &[],
+        )
+        .unwrap();
+    }
+    drop(conn);
     let before = stored_counts(&srv);
     assert_eq!(stored_grade(&srv, &clean[0].code).unwrap().0, "A");
 

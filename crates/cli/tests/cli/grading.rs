@@ -303,6 +303,26 @@ fn counts(n: i64, a: i64, b: i64, c: i64, dd: i64) -> Counts {
     }
 }
 
+/// `evaluate`, then age every change stamp by an hour, as if the run had happened an hour after
+/// the data was loaded. An incremental run re-reads the changes stamped shortly before the last
+/// run started (a writer may stamp a change, then wait for the write lock while the run begins);
+/// the tests that count exactly which subjects an incremental run evaluates use this, so that
+/// only what changed after the run counts.
+fn evaluate_settled(fx: &Fixture, args: &[&str]) -> Counts {
+    let c = evaluate(fx, args);
+    let conn = fx.conn();
+    for table in ["subjects", "credit_records", "list_entries"] {
+        conn.execute(
+            &format!(
+                "UPDATE {table} SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '-1 hour')"
+            ),
+            [],
+        )
+        .unwrap();
+    }
+    c
+}
+
 /// `xinjian evaluate [args]`: success, and the last stdout line exactly
 /// `evaluated N: A=a B=b C=c D=d` with N = a + b + c + d.
 fn evaluate(fx: &Fixture, args: &[&str]) -> Counts {
@@ -1080,7 +1100,7 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
 
     // The first run is full.
     let before = china_today();
-    let first = evaluate(&fx, &[]);
+    let first = evaluate_settled(&fx, &[]);
     let after = china_today();
     assert_eq!(first, counts(9, 2, 2, 3, 2));
     assert_eq!(table_counts(&fx), first, "the line counts the grades table");
@@ -1136,18 +1156,18 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
     );
 
     // Nothing changed: the incremental run evaluates nobody.
-    assert_eq!(evaluate(&fx, &[]), counts(0, 0, 0, 0, 0));
+    assert_eq!(evaluate_settled(&fx, &[]), counts(0, 0, 0, 0, 0));
     // Re-importing the same files changes nothing either.
     let p = fx.path("penalties.csv").display().to_string();
     fx.xj_db(&["import", "penalties", &p])
         .assert_summary(0, 0, 11, 0);
     let reg = fx.path("registry.csv");
     fx.import(&reg, &[]).assert_summary(0, 0, 12, 0);
-    assert_eq!(evaluate(&fx, &[]), counts(0, 0, 0, 0, 0));
+    assert_eq!(evaluate_settled(&fx, &[]), counts(0, 0, 0, 0, 0));
 
     // --full evaluates everyone again and writes nothing that did not change.
     let snapshot = grades_snapshot(&fx);
-    assert_eq!(evaluate(&fx, &["--full"]), first);
+    assert_eq!(evaluate_settled(&fx, &["--full"]), first);
     assert_eq!(grades_snapshot(&fx), snapshot, "no stored grade rewritten");
     assert_eq!(events(&fx), ev, "no grade event");
     assert_eq!(table_counts(&fx), first);
@@ -1161,7 +1181,7 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
     // `grade` evaluates from the stored records, not the stored grade.
     assert_eq!(grade_today(&fx, &gen_code(1)).grade, "B");
     assert_eq!(stored(&fx, &gen_code(1)).0, "A");
-    assert_eq!(evaluate(&fx, &[]), counts(1, 0, 1, 0, 0));
+    assert_eq!(evaluate_settled(&fx, &[]), counts(1, 0, 1, 0, 0));
     let run = last_run_id(&fx);
     let ev2 = events(&fx);
     assert_eq!(ev2.len(), ev.len() + 1);
@@ -1182,7 +1202,7 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
         "new3.csv",
         &[(3, "利财罚〔X〕32号", "罚款", &days_ago(2), "")],
     );
-    assert_eq!(evaluate(&fx, &[]), counts(1, 0, 1, 0, 0));
+    assert_eq!(evaluate_settled(&fx, &[]), counts(1, 0, 1, 0, 0));
     assert_eq!(events(&fx), ev2, "B stays B: no event");
     let (grade3, _, _, reasons3, run3) = stored(&fx, &gen_code(3));
     assert_eq!((grade3.as_str(), run3), ("B", last_run_id(&fx)));
@@ -1190,7 +1210,7 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
 
     // A registration change: the minor-only subject is now 吊销.
     register(&fx, "revoked.csv", &[(2, "吊销", "")]).assert_summary(0, 1, 0, 0);
-    assert_eq!(evaluate(&fx, &[]), counts(1, 0, 0, 0, 1));
+    assert_eq!(evaluate_settled(&fx, &[]), counts(1, 0, 0, 0, 1));
     let ev3 = events(&fx);
     assert_eq!(ev3.len(), ev2.len() + 1);
     let (code, _, from, to, ..) = ev3.last().unwrap().clone();
@@ -1200,7 +1220,7 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
     );
 
     // The full run agrees with what the incremental runs stored.
-    let full = evaluate(&fx, &["--full"]);
+    let full = evaluate_settled(&fx, &["--full"]);
     assert_eq!(full, counts(9, 0, 3, 3, 3));
     assert_eq!(table_counts(&fx), full);
     assert_eq!(events(&fx), ev3);
@@ -1246,7 +1266,7 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
     penalties(&fx, "p.csv", &rows);
 
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2024-06-01"]),
+        evaluate_settled(&fx, &["--as-of", "2024-06-01"]),
         counts(4, 1, 1, 2, 0)
     );
     let next = |i: u64| stored(&fx, &gen_code(i)).2;
@@ -1262,22 +1282,22 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
 
     // Before any window ends: nobody.
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2025-01-09"]),
+        evaluate_settled(&fx, &["--as-of", "2025-01-09"]),
         counts(0, 0, 0, 0, 0)
     );
     // Subject 4's first record leaves: C → B.
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2025-01-10"]),
+        evaluate_settled(&fx, &["--as-of", "2025-01-10"]),
         counts(1, 0, 1, 0, 0)
     );
     assert_eq!(next(4).as_deref(), Some("2025-05-20"), "then B → A");
     // The day before subject 1's record leaves: nobody; on that day: subject 1, back to A.
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2025-03-04"]),
+        evaluate_settled(&fx, &["--as-of", "2025-03-04"]),
         counts(0, 0, 0, 0, 0)
     );
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2025-03-05"]),
+        evaluate_settled(&fx, &["--as-of", "2025-03-05"]),
         counts(1, 1, 0, 0, 0)
     );
     let (grade1, as_of1, next1, reasons1, _) = stored(&fx, &gen_code(1));
@@ -1288,7 +1308,7 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
     assert_eq!(reasons1, serde_json::json!([]));
     // Past two ends at once: both.
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2025-06-01"]),
+        evaluate_settled(&fx, &["--as-of", "2025-06-01"]),
         counts(2, 2, 0, 0, 0)
     );
     let new: Vec<Event> = events(&fx)[ev.len()..].to_vec();
@@ -1310,7 +1330,7 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
     assert_eq!(table_counts(&fx), counts(4, 4, 0, 0, 0));
     // A full run as of the same day agrees and writes no event.
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2025-06-01", "--full"]),
+        evaluate_settled(&fx, &["--as-of", "2025-06-01", "--full"]),
         counts(4, 4, 0, 0, 0)
     );
     assert_eq!(events(&fx).len(), ev.len() + 4);
@@ -1411,11 +1431,11 @@ fn an_incremental_run_equals_a_full_run_for_records_decided_after_the_last_run()
         &[(1, "利财罚〔2024〕1号", "罚款", "2024-04-01", "")],
     );
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2024-03-01"]),
+        evaluate_settled(&fx, &["--as-of", "2024-03-01"]),
         counts(2, 2, 0, 0, 0)
     );
     assert_eq!(
-        evaluate(&fx, &["--as-of", "2024-06-01"]),
+        evaluate_settled(&fx, &["--as-of", "2024-06-01"]),
         counts(1, 0, 1, 0, 0),
         "the record decided on 2024-04-01 entered the window: its subject is due"
     );
@@ -1482,4 +1502,46 @@ fn the_day_a_subject_became_revoked_is_chinas_day() {
     assert_eq!(n, 2);
     assert_eq!(g(&fx, 1, "2025-03-05"), "D");
     assert_eq!(g(&fx, 1, "2025-03-04"), "A", "revoked on 5 March in China");
+}
+
+/// A change stamped before an evaluation run started but committed after the run read its
+/// facts (a writer that took its time stamp, then waited for the database's write lock while
+/// the run began) is not lost: the next incremental run looks back far enough to see it. Here
+/// the late commit is played by a record stamped 10 seconds before the run's start.
+#[test]
+fn an_incremental_run_sees_a_change_stamped_just_before_the_last_run_started() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2]);
+    assert_eq!(evaluate_settled(&fx, &[]), counts(2, 2, 0, 0, 0));
+    penalties(
+        &fx,
+        "p.csv",
+        &[(1, "利财罚〔2026〕5号", "罚款", &days_ago(30), "")],
+    );
+    let c = fx.conn();
+    let started: String = c
+        .query_row(
+            "SELECT started_at FROM evaluation_runs ORDER BY id DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    let before =
+        chrono::DateTime::parse_from_rfc3339(&started).unwrap() - chrono::Duration::seconds(10);
+    let before = before
+        .with_timezone(&chrono::Utc)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let n = c
+        .execute(
+            "UPDATE credit_records SET updated_at = ?1, created_at = ?1 WHERE document_number = '利财罚〔2026〕5号'",
+            [&before],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(
+        evaluate_settled(&fx, &[]),
+        counts(1, 0, 1, 0, 0),
+        "the subject of the late commit is re-evaluated"
+    );
+    assert_eq!(stored(&fx, &gen_code(1)).0, "B");
 }
