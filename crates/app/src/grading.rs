@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use xinjian_core::credit::{ListType, Severity};
-use xinjian_core::grade::{evaluate, Evaluation, Grade, GradeInput, GradeRecord, GradeRules};
+use xinjian_core::grade::{evaluate, Evaluation, Grade, GradeInput, GradeRules};
 use xinjian_core::risk::{score, RiskClass, RiskInputs, RiskScore, Scorecard};
 use xinjian_core::role::Permission;
 use xinjian_store::grading::{self as store, EvaluatedSubject, GradeRow};
@@ -139,7 +139,7 @@ struct Facts {
 }
 
 impl Facts {
-    fn add_record(&mut self, r: GradeRecord, t: NaiveDate, rules: &GradeRules) {
+    fn add_record(&mut self, r: store::FactRef<'_>, t: NaiveDate, rules: &GradeRules) {
         let counts = r.decision_date <= t && r.ended_on.is_none_or(|e| e > t);
         if counts {
             match r.severity {
@@ -147,7 +147,7 @@ impl Facts {
                 Some(Severity::Serious) => self.risk.serious_records += 1,
                 _ => {}
             }
-            match r.kind.as_str() {
+            match r.kind {
                 "complaint" => self.risk.complaints += 1,
                 "commitment_breach" => self.risk.commitment_breaches += 1,
                 "enforcement" => self.risk.enforcement += 1,
@@ -159,7 +159,7 @@ impl Facts {
         }
         // The grade needs the records that can count on T: in the window, or revocations.
         if r.revokes_business_licence || rules.in_window(r.decision_date, t) {
-            self.input.records.push(r);
+            self.input.records.push(r.to_record());
         }
     }
 }
@@ -376,7 +376,7 @@ impl App {
             facts
                 .entry(f.subject_id)
                 .or_default()
-                .add_record(f.record, t, rules);
+                .add_record(f.as_ref(), t, rules);
         }
         for (id, l) in store::lists_on(conn, t, Some(ids))? {
             facts.entry(id).or_default().input.lists.push(l);
@@ -568,12 +568,12 @@ impl App {
         let since = facts_since(t, rules);
         // The facts of all subjects, folded as they stream by (records of a subject are kept
         // only while they can count on T).
-        let mut facts: HashMap<i64, Facts> = HashMap::new();
+        let mut facts: HashMap<i64, Facts> = HashMap::with_capacity(subjects.len() / 2);
         store::each_fact(conn, since, t, |f| {
             facts
                 .entry(f.subject_id)
                 .or_default()
-                .add_record(f.record, t, rules);
+                .add_record(f, t, rules);
             Ok::<(), AppError>(())
         })?;
         for (id, l) in store::lists_on(conn, t, None)? {
