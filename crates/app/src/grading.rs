@@ -559,31 +559,50 @@ impl App {
             }
             Ok::<_, AppError>(())
         })?;
-        let mut subjects: Vec<EvaluatedSubject> = Vec::new();
-        store::each_evaluated(conn, |s| {
-            subjects.push(s);
-            Ok::<(), AppError>(())
-        })?;
-        let total = subjects.len() as i64;
+        // Two things at once: this thread reads the records once and folds them by subject,
+        // a second connection reads the directory, the lists, the revocation days and the
+        // stored hashes.
         let since = facts_since(t, rules);
-        // The facts of all subjects, folded as they stream by (records of a subject are kept
-        // only while they can count on T).
-        let mut facts: HashMap<i64, Facts> = HashMap::with_capacity(subjects.len() / 2);
-        store::each_fact(conn, since, t, |f| {
-            facts
-                .entry(f.subject_id)
-                .or_default()
-                .add_record(f, t, rules);
-            Ok::<(), AppError>(())
+        let db = &self.db;
+        let (side, facts) = std::thread::scope(|scope| {
+            let side = scope.spawn(move || -> Result<_> {
+                let mut c = db.connect()?;
+                let mut subjects: Vec<EvaluatedSubject> = Vec::new();
+                store::each_evaluated(&mut c, |s| {
+                    subjects.push(s);
+                    Ok::<(), AppError>(())
+                })?;
+                let lists = store::lists_on(&mut c, t, None)?;
+                let revoked = store::revoked_since(&mut c, None)?;
+                let stored = store::stored_hashes(&mut c, None)?;
+                Ok((subjects, lists, revoked, stored))
+            });
+            // The facts of all subjects, folded as they stream by (records of a subject are
+            // kept only while they can count on T).
+            let mut facts: HashMap<i64, Facts> = HashMap::with_capacity(1 << 18);
+            let read = store::each_fact(conn, since, t, |f| {
+                facts
+                    .entry(f.subject_id)
+                    .or_default()
+                    .add_record(f, t, rules);
+                Ok::<(), AppError>(())
+            });
+            let side = side
+                .join()
+                .map_err(|_| AppError::Internal("evaluation reader panicked".into()))?;
+            read?;
+            Ok::<_, AppError>((side?, facts))
         })?;
-        for (id, l) in store::lists_on(conn, t, None)? {
+        let (subjects, lists, revoked, stored) = side;
+        let mut facts = facts;
+        for (id, l) in lists {
             facts.entry(id).or_default().input.lists.push(l);
         }
-        let revoked = store::revoked_since(conn, None)?;
+        let total = subjects.len() as i64;
         let mut w = Writer {
             run_id,
             actor,
-            stored: store::stored_hashes(conn, None)?,
+            stored,
             pending: Vec::new(),
             summary: RunSummary {
                 run_id,
@@ -591,18 +610,34 @@ impl App {
             },
             now: now.to_owned(),
         };
+        // Most subjects have no fact at all: they all get the same evaluation, made once.
+        let mut blank: Option<GradeRow> = None;
         for (i, s) in subjects.iter().enumerate() {
-            let f = facts.remove(&s.id).unwrap_or_default();
-            let (_, _, row) = evaluation_row(
-                s,
-                f,
-                revoked.get(&s.id).copied(),
-                rules,
-                card,
-                t,
-                run_id,
-                now,
-            );
+            let row = match facts.remove(&s.id) {
+                None if !s.revoked => {
+                    let mut row = blank
+                        .get_or_insert_with(|| {
+                            evaluation_row(s, Facts::default(), None, rules, card, t, run_id, now).2
+                        })
+                        .clone();
+                    row.subject_id = s.id;
+                    row
+                }
+                f => {
+                    let f = f.unwrap_or_default();
+                    evaluation_row(
+                        s,
+                        f,
+                        revoked.get(&s.id).copied(),
+                        rules,
+                        card,
+                        t,
+                        run_id,
+                        now,
+                    )
+                    .2
+                }
+            };
             w.take(conn, row)?;
             if i % 50_000 == 0 {
                 progress(i as i64, total);

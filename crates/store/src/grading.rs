@@ -238,13 +238,21 @@ pub fn each_fact<E: From<StoreError>>(
     // of a file larger than memory.
     if let Some(c) = conn.as_sqlite() {
         // Read straight from the statement: no row copied into owned values.
-        let sql = format!("SELECT {FACT_COLS} FROM credit_records r NOT INDEXED WHERE {FACTS_WHERE}");
+        let sql =
+            format!("SELECT {FACT_COLS} FROM credit_records r NOT INDEXED WHERE {FACTS_WHERE}");
         let mut st = c.prepare(&sql).map_err(StoreError::from)?;
-        let (t, since) = (t.format("%Y-%m-%d").to_string(), since.format("%Y-%m-%d").to_string());
-        let mut rows = st.query(rusqlite::params![t, since]).map_err(StoreError::from)?;
+        let (t, since) = (
+            t.format("%Y-%m-%d").to_string(),
+            since.format("%Y-%m-%d").to_string(),
+        );
+        let mut rows = st
+            .query(rusqlite::params![t, since])
+            .map_err(StoreError::from)?;
         while let Some(r) = rows.next().map_err(StoreError::from)? {
             let text = |i: usize| -> Result<&str> {
-                r.get_ref(i)?.as_str().map_err(|e| StoreError::from(rusqlite::Error::from(e)))
+                r.get_ref(i)?
+                    .as_str()
+                    .map_err(|e| StoreError::from(rusqlite::Error::from(e)))
             };
             let opt_text = |i: usize| -> Result<Option<&str>> {
                 r.get_ref(i)?
