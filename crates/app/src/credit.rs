@@ -295,7 +295,14 @@ impl RowParser for CreditParser<'_> {
                     _ => Col::DocNumber,
                 }),
                 r.document_number.clone(),
-                format!("文件内重复：与第 {first} 行的文号和统一社会信用代码相同，本行未导入"),
+                format!(
+                    "文件内重复：与第 {first} 行的文号和{}相同，本行未导入",
+                    if r.person_id.is_some() {
+                        "证件号码"
+                    } else {
+                        "统一社会信用代码"
+                    }
+                ),
             ),
             CreditRow::List(l) => (
                 self.map.header_text(Col::ListDecision),
@@ -357,8 +364,10 @@ impl App {
     ) -> Result<i64> {
         actor.require(Permission::CreditWrite)?;
         let sha = file_sha256(path)?;
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
         let now = now();
-        self.db.conn()?.transaction(|tx| {
+        conn.transaction(|tx| {
             let id = imports::create(tx, kind.as_str(), file_name, &sha, opts.hold, &actor.name(), &now)?;
             audit::append(
                 tx,
@@ -550,8 +559,6 @@ fn finish_chunk<R>(
     Ok(())
 }
 
-/// Create the subjects the rows name that are not in the registry, as 待核实 (pending), and
-/// return every code's `(id, status)`.
 /// Give records of natural persons (an ID number and no code) the person's registry key: the
 /// key of the person registered with that number, or a new key (the person is then registered
 /// with the record, by [`ensure_subjects`]). Their canonical JSON and hash are made again.
@@ -592,6 +599,8 @@ fn resolve_persons<'a>(
     Ok(out)
 }
 
+/// Create the subjects the rows name that are not in the registry — as 待核实 (pending), or a
+/// natural person named by ID number — and return every code's `(id, status)`.
 fn ensure_subjects(
     tx: &mut Conn,
     rows: &[(u64, &CreditRow, &PreparedRow)],
@@ -1343,9 +1352,11 @@ impl App {
             return Err(AppError::invalid("reason", "请填写原因"));
         }
         let day = today();
-        let now = now();
         let actor_name = actor.name();
-        self.db.conn()?.transaction(|tx| {
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
+        conn.transaction(|tx| {
             let r = store::record_by_id(tx, id)?
                 .ok_or_else(|| AppError::NotFound("信用记录".into()))?;
             if r.version != expected_version {
@@ -1507,9 +1518,11 @@ impl App {
         let CreditRow::List(entry) = row else {
             unreachable!("a list file gives list rows")
         };
-        let now = now();
         let actor_name = actor.name();
-        self.db.conn()?.transaction(|tx| {
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
+        conn.transaction(|tx| {
             let s = subjects::by_code(tx, &entry.subject_code)?
                 .ok_or_else(|| AppError::invalid("code", "登记库中没有这个统一社会信用代码"))?;
             let key = CreditRow::List(entry.clone()).key();
@@ -1549,9 +1562,11 @@ impl App {
         if reason.is_empty() {
             return Err(AppError::invalid("reason", "请填写移出原因"));
         }
-        let now = now();
         let actor_name = actor.name();
-        self.db.conn()?.transaction(|tx| {
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
+        conn.transaction(|tx| {
             let e = store::entry_by_id(tx, id)?.ok_or_else(|| AppError::NotFound("名单记录".into()))?;
             if e.version != expected_version {
                 return Err(AppError::Conflict("该名单记录已被他人修改，请刷新后重试".into()));
@@ -1610,8 +1625,10 @@ impl App {
 
     fn credit_upkeep_chunk(&self, limit: i64) -> Result<(usize, usize)> {
         let day = today();
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
         let now = now();
-        self.db.conn()?.transaction(|tx| {
+        conn.transaction(|tx| {
             let p = Provenance {
                 source: "system",
                 actor: "system",
@@ -1759,9 +1776,11 @@ impl App {
                 "只有失信类信息有严重程度",
             ));
         }
-        let now = now();
         let actor_name = actor.name();
-        self.db.conn()?.transaction(|tx| {
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
+        conn.transaction(|tx| {
             let sort = match store::catalog(tx)?.iter().position(|x| x.code == code) {
                 Some(i) => i as i64,
                 None => store::next_kind_sort(tx)?,
@@ -1783,9 +1802,11 @@ impl App {
         if r.category.trim().is_empty() {
             return Err(AppError::invalid("category", "处罚类别不能为空"));
         }
-        let now = now();
         let actor_name = actor.name();
-        self.db.conn()?.transaction(|tx| {
+        let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
+        conn.transaction(|tx| {
             store::upsert_category(tx, r, &actor_name, &now)?;
             audit::append(
                 tx,
@@ -2059,7 +2080,23 @@ const LIST_COLUMNS: [(&str, &str); 12] = [
     ("version", "版本"),
 ];
 
-fn record_cells(r: &store::RecordWithSubject, kinds: &HashMap<String, String>) -> Vec<String> {
+/// A natural person's ID number in an export: in full for those who may read personal data
+/// (the sharing platform matches persons by it), masked for everyone else.
+fn exported_id(id: &Option<String>, full: bool) -> Option<String> {
+    id.as_deref().map(|v| {
+        if full {
+            v.to_owned()
+        } else {
+            xinjian_core::person_id::mask_str(v)
+        }
+    })
+}
+
+fn record_cells(
+    r: &store::RecordWithSubject,
+    kinds: &HashMap<String, String>,
+    full_ids: bool,
+) -> Vec<String> {
     let d = &r.record.data;
     let st = &r.record.state;
     let s = |v: &Option<String>| v.clone().unwrap_or_default();
@@ -2075,7 +2112,7 @@ fn record_cells(r: &store::RecordWithSubject, kinds: &HashMap<String, String>) -
         } else {
             d.subject_code.clone()
         },
-        s(&d.person_id),
+        exported_id(&d.person_id, full_ids).unwrap_or_default(),
         d.document_number.clone(),
         d.decision_date.to_string(),
         d.categories.join("；"),
@@ -2098,12 +2135,13 @@ fn record_cells(r: &store::RecordWithSubject, kinds: &HashMap<String, String>) -
     ]
 }
 
-fn record_json(r: &store::RecordWithSubject) -> serde_json::Value {
+fn record_json(r: &store::RecordWithSubject, full_ids: bool) -> serde_json::Value {
     let d = &r.record.data;
     let st = &r.record.state;
     json!({
         "kind": d.kind, "name": d.subject_name,
-        "code": if d.person_id.is_some() { "" } else { d.subject_code.as_str() }, "person_id": d.person_id,
+        "code": if d.person_id.is_some() { "" } else { d.subject_code.as_str() },
+        "person_id": exported_id(&d.person_id, full_ids),
         "document_number": d.document_number, "decision_date": d.decision_date,
         "categories": d.categories, "severity": d.severity.map(Severity::as_str),
         "content": d.content, "facts": d.facts, "basis": d.basis, "fine_amount": d.fine_amount,
@@ -2191,6 +2229,8 @@ impl App {
             .into_iter()
             .map(|k| (k.code, k.name))
             .collect();
+        let full_ids = actor.can(Permission::PersonalDataRead);
+        let mut persons = 0u64;
         let mut n = 0u64;
         let xerr =
             |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
@@ -2255,7 +2295,13 @@ impl App {
             };
             match what {
                 ExportWhat::Records => store::each_record_decided(&mut conn, since, until, |r| {
-                    put(record_cells(&r, &kinds), record_json(&r))
+                    if r.record.data.person_id.is_some() {
+                        persons += 1;
+                    }
+                    put(
+                        record_cells(&r, &kinds, full_ids),
+                        record_json(&r, full_ids),
+                    )
                 })?,
                 ExportWhat::Lists => store::each_entry_entered(&mut conn, since, until, |e| {
                     put(list_cells(&e), list_json(&e))
@@ -2280,7 +2326,9 @@ impl App {
                 "credit.export",
                 "export",
                 &json!({ "what": if what == ExportWhat::Records { "records" } else { "lists" },
-                         "since": since, "until": until, "rows": n }),
+                         "since": since, "until": until, "rows": n,
+                         // Rows carrying a natural person's ID number (in full or masked).
+                         "person_ids": persons, "person_ids_in_full": full_ids && persons > 0 }),
             )?;
             Ok::<_, AppError>(())
         })?;

@@ -671,7 +671,8 @@ impl App {
         // facts, so look back a margin. On PostgreSQL transactions commit in any order. SQLite
         // has one writer at a time and the run's start was stamped holding the write lock, so
         // such a change is one whose writer stamped it and then waited for the lock — at most
-        // the busy timeout (a longer wait fails the write).
+        // the busy timeout (a longer wait fails the write). Writers stamp once they hold their
+        // connection, just before their transaction; an import stamps each chunk.
         let margin = match conn.backend() {
             xinjian_store::Backend::Postgres => Duration::minutes(CHANGE_MARGIN_MINUTES),
             xinjian_store::Backend::Sqlite => {

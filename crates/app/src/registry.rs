@@ -147,7 +147,7 @@ impl SubjectInput {
     /// is the stored subject when editing: an empty ID number then keeps the stored one.
     ///
     /// A natural person (自然人) is entered with a resident ID number (`person_id`) and no
-    /// code: the registry gives the person a key (`P…`) when it is created.
+    /// code: the registry gives the person a key (`Z…`) when it is created.
     pub fn into_data(self, current: Option<&SubjectData>) -> Result<SubjectData> {
         let is_person = match current {
             Some(c) => c.kind == SubjectKind::NaturalPerson,
@@ -231,8 +231,9 @@ impl SubjectInput {
             }
             (None, None) => return Err(AppError::invalid("身份证号码", "不能为空")),
         };
+        // The staff form does not ask for a person's status: editing keeps it.
         let reg_status = match self.reg_status.trim() {
-            "" => xinjian_core::subject::RegStatus::Active,
+            "" => current.map_or(xinjian_core::subject::RegStatus::Active, |c| c.reg_status),
             s => xinjian_core::subject::RegStatus::parse(s)
                 .map(Ok)
                 .unwrap_or_else(|| xinjian_core::subject::RegStatus::parse_zh(s))
@@ -472,7 +473,7 @@ impl App {
     }
 
     /// Create a subject by hand (e.g. one missing from the last market-regulation export), or
-    /// register a natural person (`data.code` empty: the person gets a new key `P…`).
+    /// register a natural person (`data.code` empty: the person gets a new key `Z…`).
     pub fn create_subject(
         &self,
         actor: &Actor,
@@ -480,9 +481,10 @@ impl App {
         reason: &str,
     ) -> Result<SubjectView> {
         actor.require(Permission::SubjectWrite)?;
-        let now = now();
         let name = actor.name();
         let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
         let row = conn.transaction(|tx| {
             if let Some(pid) = data.person_id.as_deref() {
                 if let Some(other) = subjects::by_person_id(tx, pid)? {
@@ -569,9 +571,10 @@ impl App {
             return Err(AppError::invalid("变更事由", "修改登记信息须说明事由"));
         }
         let hash = data.content_hash();
-        let now = now();
         let name = actor.name();
         let mut conn = self.db.conn()?;
+        // Stamped once the connection is ours: see `evaluate_some`'s look-back.
+        let now = now();
         let row = conn.transaction(|tx| {
             let cur = subjects::by_code(tx, &data.code)?.ok_or_else(|| AppError::NotFound(format!("主体 {} ", data.code)))?;
             if cur.content_hash == hash {

@@ -422,12 +422,20 @@ impl<'a> Cells<'a> {
     /// natural person) — an empty code and the ID number.
     fn party(&mut self) -> Option<(String, Option<String>)> {
         let id = self.raw(Col::IdNumber);
-        if self.raw(Col::Code).is_empty() && !id.is_empty() {
+        // Departments write a placeholder in the code column of a person's row as often as
+        // they leave it empty.
+        let no_code = matches!(
+            self.raw(Col::Code),
+            "" | "/" | "／" | "-" | "—" | "无" | "不适用"
+        );
+        if no_code && !id.is_empty() {
             return match PersonId::parse(id) {
                 Ok(p) => Some((String::new(), Some(p.as_str().to_owned()))),
                 Err(e) => {
-                    let id = id.to_owned();
-                    self.err(Col::IdNumber, &id, format!("证件号码：{e}"));
+                    // Never echoed in full: a number that fails its check is usually a real
+                    // number with a typo (the error report is downloaded and shown).
+                    let masked = crate::person_id::mask_str(id);
+                    self.err(Col::IdNumber, &masked, format!("证件号码：{e}"));
                     None
                 }
             };

@@ -235,13 +235,14 @@ pub struct SubjectData {
 /// The alphabet of codes (GB 32100): no I, O, S, V, Z.
 const CODE_ALPHABET: &[u8; 31] = b"0123456789ABCDEFGHJKLMNPQRTUWXY";
 
-/// The registry key of a natural person: `P` and 17 random characters of the code alphabet.
+/// The registry key of a natural person: `Z` and 17 random characters of the code alphabet.
 /// A person is identified by the ID number, but the number is personal information and must
-/// not travel in addresses, exports or audit targets the way a code does; the key does. `P`
-/// is no registration-authority character of GB 32100, so a key never collides with a code.
+/// not travel in addresses, exports or audit targets the way a code does; the key does. `Z`
+/// is outside the code alphabet of GB 32100, so a key is never taken for a code (a key
+/// starting with a code character would pass the check one time in 31).
 pub fn person_key(random: [u8; 17]) -> String {
     let mut key = String::with_capacity(18);
-    key.push('P');
+    key.push('Z');
     for b in random {
         key.push(CODE_ALPHABET[b as usize % CODE_ALPHABET.len()] as char);
     }
@@ -250,7 +251,7 @@ pub fn person_key(random: [u8; 17]) -> String {
 
 /// Whether `s` has the shape of a [`person_key`].
 pub fn is_person_key(s: &str) -> bool {
-    s.len() == 18 && s.starts_with('P') && s[1..].bytes().all(|b| CODE_ALPHABET.contains(&b))
+    s.len() == 18 && s.starts_with('Z') && s[1..].bytes().all(|b| CODE_ALPHABET.contains(&b))
 }
 
 impl SubjectData {
@@ -362,7 +363,7 @@ mod tests {
     #[test]
     fn person_keys_have_their_own_shape() {
         let k = person_key([0; 17]);
-        assert_eq!(k, "P00000000000000000");
+        assert_eq!(k, "Z00000000000000000");
         assert!(is_person_key(&k));
         let k = person_key([
             30, 31, 255, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20,
@@ -371,9 +372,14 @@ mod tests {
         assert!(is_person_key(&k), "{k}");
         // Codes are never person keys (P is no registration authority), nor are odd strings.
         assert!(!is_person_key("914403001922038216"));
-        assert!(!is_person_key("P0000000000000000"));
-        assert!(!is_person_key("P0000000000000000I"));
-        assert!(!is_person_key("p00000000000000000"));
-        assert!(crate::uscc::Uscc::parse(&person_key([1; 17])).is_err());
+        assert!(!is_person_key("Z0000000000000000"));
+        assert!(!is_person_key("Z0000000000000000I"));
+        assert!(!is_person_key("z00000000000000000"));
+        // No key is ever a valid code, whatever its check character.
+        for b in 0..=255u8 {
+            let mut r = [b; 17];
+            r[16] = b.wrapping_mul(7);
+            assert!(crate::uscc::Uscc::parse(&person_key(r)).is_err());
+        }
     }
 }

@@ -213,8 +213,10 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
             version.execute(rusqlite::params![
                 id, 1i64, it.json, it.hash, p.source, p.actor, p.reason, p.now
             ])?;
-            name_grams_into(&d.name, &mut grams);
-            names.execute(rusqlite::params![id, grams])?;
+            if d.kind != SubjectKind::NaturalPerson {
+                name_grams_into(&d.name, &mut grams);
+                names.execute(rusqlite::params![id, grams])?;
+            }
         }
         return Ok(());
     }
@@ -240,7 +242,7 @@ fn insert_with_json(
     let mut ps = data_params(d);
     ps.extend(params![hash, p.now, p.now]);
     let id = conn.insert_id(&format!("{INSERT_SUBJECT} RETURNING id"), &ps)?;
-    index_name(conn, id, &d.name, false)?;
+    index_name(conn, id, d, false)?;
     conn.execute(
         INSERT_VERSION,
         &params![id, 1i64, json, hash, p.source, p.actor, p.reason, p.now],
@@ -274,7 +276,7 @@ pub fn update(
         )));
     }
     insert_version(conn, id, version, d, hash, p)?;
-    index_name(conn, id, &d.name, true)?;
+    index_name(conn, id, d, true)?;
     Ok(version)
 }
 
@@ -354,15 +356,19 @@ fn name_grams_into(name: &str, out: &mut String) {
 }
 
 /// Keep the SQLite search index in step with a name (PostgreSQL's index is maintained by
-/// the database).
-fn index_name(conn: &mut Conn, id: i64, name: &str, replace: bool) -> Result<()> {
+/// the database). Natural persons are not in it: the index serves the portal, which never
+/// finds them, and its candidate limit applies before any filter (many people share a
+/// surname, they would crowd out organisations).
+fn index_name(conn: &mut Conn, id: i64, d: &SubjectData, replace: bool) -> Result<()> {
     if conn.backend() != crate::Backend::Sqlite {
         return Ok(());
     }
     if replace {
         conn.execute("DELETE FROM subject_names WHERE rowid = ?", &params![id])?;
     }
-    conn.execute(INSERT_NAME, &params![id, name_grams(name)])?;
+    if d.kind != SubjectKind::NaturalPerson {
+        conn.execute(INSERT_NAME, &params![id, name_grams(&d.name)])?;
+    }
     Ok(())
 }
 
@@ -373,7 +379,10 @@ pub(crate) fn rebuild_name_index(conn: &mut Conn) -> Result<()> {
     }
     conn.execute("DELETE FROM subject_names", &[])?;
     let rows: Vec<(i64, String)> = conn
-        .query("SELECT id, name FROM subjects", &[])?
+        .query(
+            "SELECT id, name FROM subjects WHERE kind <> 'natural_person'",
+            &[],
+        )?
         .iter()
         .map(|r| Ok((r.get(0)?, r.get(1)?)))
         .collect::<Result<_>>()?;

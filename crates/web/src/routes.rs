@@ -68,7 +68,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/subjects/{code}", Any(&[P::SubjectRead]), "主体详情与变更历史"),
     r("POST", "/subjects/{code}", Any(&[P::SubjectWrite]), "修改登记信息（生成新版本）"),
     r("GET", "/subjects/{code}/edit", Any(&[P::SubjectWrite]), "修改登记信息（表单）"),
-    r("POST", "/subjects/{code}/reveal", Any(&[P::PersonalDataRead]), "查看法定代表人完整证件号码（留痕）"),
+    r("POST", "/subjects/{code}/reveal", Any(&[P::PersonalDataRead]), "查看完整证件号码：法定代表人或自然人（留痕）"),
     r("GET", "/my", Any(&[P::OwnSubjectRead]), "本主体信息（市场主体账号）"),
     r("GET", "/imports", Any(&[P::SubjectImport]), "导入登记信息、行政处罚、行政许可、名单"),
     r("POST", "/imports", Any(&[P::SubjectImport]), "上传登记信息文件"),

@@ -2120,19 +2120,34 @@ fn penalties_on_natural_persons_are_keyed_by_id_number() {
              王会计,自然人,,11010519491231002X,利财罚〔2024〕42号,警告,2024-05-06,广元市利州区财政局\n\
              李出纳,自然人,,110105194912310021,利财罚〔2024〕43号,罚款,2024-05-06,广元市利州区财政局\n\
              赵某,自然人,,,利财罚〔2024〕44号,罚款,2024-05-06,广元市利州区财政局\n\
-             华为技术有限公司,法人及非法人组织,{},,利财罚〔2024〕45号,罚款,2024-05-06,广元市利州区财政局\n",
+             华为技术有限公司,法人及非法人组织,{},,利财罚〔2024〕45号,罚款,2024-05-06,广元市利州区财政局\n\
+             张出纳,自然人,/,510802199001011236,利财罚〔2024〕46号,罚款,2024-05-06,广元市利州区财政局\n",
             SAMPLE_CODES[0]
         ),
     );
     let r = import_kind(&fx, "penalties", &file, &[]);
-    r.assert_summary(3, 0, 0, 2);
+    r.assert_summary(4, 0, 0, 2);
     assert!(
-        r.stderr.contains("自然人") && r.stderr.contains('1'),
+        r.stderr.contains("自然人") && r.stderr.contains('2'),
         "{}",
         r.describe()
     );
-    assert_eq!(fx.subjects(), subjects + 1, "one person, registered once");
+    assert_eq!(
+        fx.subjects(),
+        subjects + 2,
+        "two persons, each registered once"
+    );
     assert_rejected(&fx, 4, Some("证件号码"), &["校验码应为“X”"]);
+    // The refused number is reported masked, never in full.
+    let refused = errors_of_row(&fx, 4);
+    assert_eq!(refused[0].1, "110105********0021", "{refused:?}");
+    // A placeholder in the code column of a person's row counts as no code.
+    assert!(fx
+        .text(
+            "SELECT code FROM subjects WHERE person_id = ?1",
+            "510802199001011236"
+        )
+        .is_some_and(|k| xinjian_core::subject::is_person_key(&k)));
     assert_rejected(&fx, 5, Some("统一社会信用代码"), &["证件号码"]);
 
     let key = fx
@@ -2158,9 +2173,9 @@ fn penalties_on_natural_persons_are_keyed_by_id_number() {
 
     // Again: nothing changes, no second person.
     let r = import_kind(&fx, "penalties", &file, &[]);
-    r.assert_summary(0, 0, 3, 2);
+    r.assert_summary(0, 0, 4, 2);
     assert!(!r.stderr.contains("自然人主体"), "{}", r.describe());
-    assert_eq!(fx.subjects(), subjects + 1);
+    assert_eq!(fx.subjects(), subjects + 2);
 
     // A later file about the same person finds the same subject.
     let later = fx.write(
@@ -2169,7 +2184,7 @@ fn penalties_on_natural_persons_are_keyed_by_id_number() {
     );
     import_kind(&fx, "penalties", &later, &[]).assert_summary(1, 0, 0, 0);
     assert_eq!(rec(&fx, "利财罚〔2025〕7号").code, key);
-    assert_eq!(fx.subjects(), subjects + 1);
+    assert_eq!(fx.subjects(), subjects + 2);
 
     // The exchange export: the number under 证件号码, no code.
     let out = fx.path("export.json");
