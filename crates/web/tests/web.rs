@@ -648,6 +648,23 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
         (Some(1), Some(0)),
         "{v}"
     );
+    // The exchange export: the number in full for the regulator (who may read personal data),
+    // masked for the credit office (who may export but not read ID numbers).
+    let export = |c: &reqwest::blocking::Client| -> String {
+        c.get(srv.url("/export/download?what=records&format=json&since=2026-01-01"))
+            .send()
+            .unwrap()
+            .text()
+            .unwrap()
+    };
+    assert!(export(&c).contains(id_number));
+    let (office, _) = srv.login("t_credit_office");
+    let masked = export(&office);
+    assert!(
+        masked.contains("利财罚〔2026〕88号") && masked.contains("110105********002X"),
+        "{masked}"
+    );
+    assert!(!masked.contains(id_number));
     let credit = c
         .get(srv.url(&format!("/api/v1/subjects/{key}/credit")))
         .send()
