@@ -476,7 +476,9 @@ impl App {
                 conn.transaction(|tx| {
                     let (done, rejected, x) =
                         commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold, &cols)?;
-                    finish_chunk(tx, actor, import_id, chunk, &done, &rejected, &mut c, &now)?;
+                    finish_chunk(
+                        tx, actor, import_id, chunk, &done, &rejected, &x, &mut c, &now,
+                    )?;
                     extra.pending_subjects += x.pending_subjects;
                     extra.persons += x.persons;
                     Ok::<_, AppError>(())
@@ -524,6 +526,7 @@ fn finish_chunk<R>(
     chunk: &Chunk<R>,
     done: &Written,
     rejected: &[ImportError],
+    created: &CreditExtra,
     counts: &mut Counts,
     now: &str,
 ) -> Result<()> {
@@ -553,6 +556,8 @@ fn finish_chunk<R>(
             "rows": format!("{}-{}", chunk.first_row, chunk.last_row),
             "imported": done.imported, "updated": done.updated, "unchanged": done.unchanged,
             "rejected": chunk.rejected_rows + late_rows,
+            // Subjects the chunk registered: pending codes, and natural persons by ID number.
+            "pending_subjects": created.pending_subjects, "persons": created.persons,
         }),
     )?;
     *counts = next;

@@ -2137,6 +2137,18 @@ fn penalties_on_natural_persons_are_keyed_by_id_number() {
         subjects + 2,
         "two persons, each registered once"
     );
+    let chunk: String = fx
+        .conn()
+        .query_row(
+            "SELECT detail FROM audit_log WHERE action = 'credit.import.chunk' ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        chunk.contains("\"persons\":2"),
+        "the chunk's audit entry counts the persons it registered: {chunk}"
+    );
     assert_rejected(&fx, 4, Some("证件号码"), &["校验码应为“X”"]);
     // The refused number is reported masked, never in full.
     let refused = errors_of_row(&fx, 4);
