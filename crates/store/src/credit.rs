@@ -350,10 +350,7 @@ pub fn insert_record(
 ) -> Result<i64> {
     let json = serde_json::to_string(d).expect("record data serialises");
     let id = conn.insert_id(
-        "INSERT INTO credit_records (subject_id, subject_code, kind, document_number, decision_date, nature, severity, \
-         revokes_business_licence, data, status, publish_deadline, published_on, held, publicity_until, recorded_on, \
-         version, content_hash, created_at, updated_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?) RETURNING id",
+        &format!("{INSERT_RECORD} RETURNING id"),
         &params![
             subject_id,
             d.subject_code.as_str(),
@@ -436,7 +433,7 @@ fn record_version(
     let snap = serde_json::to_string(&RecordSnapshotRef { data: d, state: st })
         .expect("snapshot serialises");
     conn.execute(
-        "INSERT INTO credit_record_versions (record_id, version, data, content_hash, source, actor, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        INSERT_RECORD_VERSION,
         &params![id, version, snap, hash, p.source, p.actor, p.reason, p.now],
     )?;
     Ok(())

@@ -4591,7 +4591,7 @@ fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_searc
         let other = person(
             &xinjian_core::subject::person_key([9; 17]),
             "王会计",
-            "510802199001011234",
+            "510802199001011236",
         );
         insert_subject(&mut c, &other);
 
