@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use xinjian_core::credit::{ListType, Severity};
-use xinjian_core::grade::{evaluate, Evaluation, Grade, GradeInput, GradeRules};
+use xinjian_core::grade::{evaluate, Evaluation, Grade, GradeInput, GradeListEntry, GradeRules};
 use xinjian_core::risk::{score, RiskClass, RiskInputs, RiskScore, Scorecard};
 use xinjian_core::role::Permission;
 use xinjian_store::grading::{self as store, EvaluatedSubject, GradeRow};
@@ -112,16 +112,58 @@ fn reasons_json(e: &Evaluation) -> Vec<ReasonJson> {
             kind: r.kind.clone(),
             document_number: r.document_number.clone(),
             decision_date: r.decision_date,
-            severity: match r.severity {
-                Severity::Serious => "serious",
-                Severity::General => "general",
-                Severity::Minor => "minor",
-            },
+            severity: severity_code(r.severity),
             basis: basis_code(r.basis),
             basis_label: r.basis.label(),
             counts_until: r.counts_until,
         })
         .collect()
+}
+
+/// [`ReasonJson`] borrowed from the evaluation: the same JSON, written for every subject a
+/// run evaluates (its content hash covers it) without copying the texts.
+#[derive(Serialize)]
+struct ReasonRef<'a> {
+    kind: &'a str,
+    document_number: &'a str,
+    decision_date: NaiveDate,
+    severity: &'static str,
+    basis: &'static str,
+    basis_label: &'static str,
+    counts_until: Option<NaiveDate>,
+}
+
+/// The stored JSON of the reasons: the contract's `reasons`, byte for byte.
+fn reasons_stored(e: &Evaluation) -> String {
+    let refs: Vec<ReasonRef<'_>> = e
+        .reasons
+        .iter()
+        .map(|r| ReasonRef {
+            kind: &r.kind,
+            document_number: &r.document_number,
+            decision_date: r.decision_date,
+            severity: severity_code(r.severity),
+            basis: basis_code(r.basis),
+            basis_label: r.basis.label(),
+            counts_until: r.counts_until,
+        })
+        .collect();
+    serde_json::to_string(&refs).expect("reasons serialise")
+}
+
+fn severity_code(s: Severity) -> &'static str {
+    match s {
+        Severity::Serious => "serious",
+        Severity::General => "general",
+        Severity::Minor => "minor",
+    }
+}
+
+/// The stored detail of the risk class: the scorecard's inputs and points.
+#[derive(Serialize)]
+struct RiskDetail<'a> {
+    inputs: &'a RiskInputs,
+    points: &'a [(xinjian_core::risk::Indicator, u32)],
 }
 
 fn basis_code(b: xinjian_core::grade::Basis) -> &'static str {
@@ -163,6 +205,10 @@ impl Facts {
         }
         // The grade needs the records that can count on T: in the window, or revocations.
         if r.revokes_business_licence || rules.in_window(r.decision_date, t) {
+            if self.input.records.capacity() == 0 {
+                // Most subjects have a few: one allocation instead of a doubling series.
+                self.input.records.reserve_exact(8);
+            }
             self.input.records.push(r.to_record());
         }
     }
@@ -201,10 +247,13 @@ fn evaluation_row(
         .iter()
         .any(|l| l.list_type == ListType::Abnormal);
     let risk = score(card, &facts.risk);
-    let reasons = serde_json::to_string(&reasons_json(&e)).expect("reasons serialise");
+    let reasons = reasons_stored(&e);
     let outlook = serde_json::to_string(&e.outlook).expect("outlook serialises");
-    let detail = serde_json::to_string(&json!({ "inputs": facts.risk, "points": risk.points }))
-        .expect("risk detail serialises");
+    let detail = serde_json::to_string(&RiskDetail {
+        inputs: &facts.risk,
+        points: &risk.points,
+    })
+    .expect("risk detail serialises");
     let mut h = Sha256::new();
     for part in [
         e.grade.as_str(),
@@ -235,6 +284,27 @@ fn evaluation_row(
     (e, risk, row)
 }
 
+/// Remove the stored evaluations of these subjects, which are not (or no longer) in the
+/// evaluated directory (注销, 迁出): one transaction with its audit entry.
+fn remove_grades(conn: &mut Conn, actor: &Actor, run_id: i64, ids: &[i64]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    conn.transaction(|tx| {
+        let n = store::delete_grades(tx, ids)?;
+        if n > 0 {
+            audit::append(
+                tx,
+                &actor.audit(),
+                "grade.run.remove",
+                &format!("evaluation:{run_id}"),
+                &json!({ "removed": n, "reason": "不在评价企业名录中（注销、迁出）" }),
+            )?;
+        }
+        Ok::<_, AppError>(())
+    })
+}
+
 /// What a run did.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct RunSummary {
@@ -256,27 +326,39 @@ impl RunSummary {
     }
 }
 
+/// The reader of a full run hands over the facts of this many subjects at a time.
+const FACTS_BATCH: usize = 2_048;
+
 /// Stored evaluations are written in chunks of this many subjects, one transaction each.
 const WRITE_CHUNK: usize = 10_000;
 
 struct Writer<'a> {
     run_id: i64,
     actor: &'a Actor,
-    stored: HashMap<i64, (Grade, String)>,
     pending: Vec<(GradeRow, Option<Grade>)>,
     summary: RunSummary,
     now: String,
 }
 
 impl Writer<'_> {
-    fn take(&mut self, conn: &mut Conn, row: GradeRow) -> Result<()> {
+    /// Count the evaluation of `subject_id` (`row`, whose own subject id may be another's
+    /// when rows are shared) and keep it for writing unless the stored evaluation (`stored`:
+    /// grade and content hash) has the same content.
+    fn take(
+        &mut self,
+        conn: &mut Conn,
+        subject_id: i64,
+        row: std::borrow::Cow<'_, GradeRow>,
+        stored: Option<(Grade, &str)>,
+    ) -> Result<()> {
         self.summary.evaluated += 1;
         self.summary.counts[row.grade as usize] += 1;
-        match self.stored.get(&row.subject_id) {
-            Some((_, hash)) if *hash == row.content_hash => {}
+        match stored {
+            Some((_, hash)) if hash == row.content_hash => {}
             before => {
-                let from = before.map(|(g, _)| *g);
-                self.pending.push((row, from));
+                let mut row = row.into_owned();
+                row.subject_id = subject_id;
+                self.pending.push((row, before.map(|(g, _)| g)));
                 if self.pending.len() >= WRITE_CHUNK {
                     self.flush(conn)?;
                 }
@@ -550,63 +632,92 @@ impl App {
         now: &str,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
-        conn.transaction(|tx| {
-            let n = store::remove_outside_directory(tx, None)?;
-            if n > 0 {
-                audit::append(
-                    tx,
-                    &actor.audit(),
-                    "grade.run.remove",
-                    &format!("evaluation:{run_id}"),
-                    &json!({ "removed": n, "reason": "不在评价企业名录中（注销、迁出）" }),
-                )?;
-            }
-            Ok::<_, AppError>(())
-        })?;
-        // Two things at once: this thread reads the records once and folds them by subject,
-        // a second connection reads the directory, the lists, the revocation days and the
-        // stored hashes.
+        // Two things at once: a second thread reads the facts once, in subject order, and
+        // hands each subject's folded facts over in batches; this thread reads the directory,
+        // the lists, the revocation days and the stored hashes, then evaluates the subjects
+        // one by one as their facts arrive, and writes what changed.
         let since = facts_since(t, rules);
         let db = &self.db;
-        let (side, facts) = std::thread::scope(|scope| {
-            let side = scope.spawn(move || -> Result<_> {
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<(i64, Facts)>>();
+            let scanner = scope.spawn(move || -> Result<()> {
                 let mut c = db.connect()?;
-                let mut subjects: Vec<EvaluatedSubject> = Vec::new();
-                store::each_evaluated(&mut c, |s| {
-                    subjects.push(s);
+                let mut batch: Vec<(i64, Facts)> = Vec::with_capacity(FACTS_BATCH);
+                let mut current: Option<(i64, Facts)> = None;
+                let read = store::each_fact(&mut c, since, t, |f| {
+                    if let Some((id, facts)) = &mut current {
+                        if *id == f.subject_id {
+                            facts.add_record(f, t, rules);
+                            return Ok(());
+                        }
+                    }
+                    if let Some(done) = current.take() {
+                        batch.push(done);
+                        if batch.len() == FACTS_BATCH {
+                            // The evaluating thread stopped (an error): stop reading.
+                            tx.send(std::mem::replace(
+                                &mut batch,
+                                Vec::with_capacity(FACTS_BATCH),
+                            ))
+                            .map_err(|_| AppError::Internal("evaluation stopped".into()))?;
+                        }
+                    }
+                    let mut facts = Facts::default();
+                    facts.add_record(f, t, rules);
+                    current = Some((f.subject_id, facts));
                     Ok::<(), AppError>(())
-                })?;
-                let lists = store::lists_on(&mut c, t, None)?;
-                let revoked = store::revoked_since(&mut c, None)?;
-                let stored = store::stored_hashes(&mut c, None)?;
-                Ok((subjects, lists, revoked, stored))
+                });
+                batch.extend(current.take());
+                if read.is_ok() && !batch.is_empty() {
+                    let _ = tx.send(batch);
+                }
+                read
             });
-            // The facts of all subjects, folded as they stream by (records of a subject are
-            // kept only while they can count on T).
-            let mut facts: HashMap<i64, Facts> = HashMap::with_capacity(1 << 18);
-            let read = store::each_fact(conn, since, t, |f| {
-                facts
-                    .entry(f.subject_id)
-                    .or_default()
-                    .add_record(f, t, rules);
-                Ok::<(), AppError>(())
-            });
-            let side = side
+            let evaluated =
+                self.evaluate_stream(conn, actor, run_id, t, rules, card, now, rx, progress);
+            let scanned = scanner
                 .join()
                 .map_err(|_| AppError::Internal("evaluation reader panicked".into()))?;
-            read?;
-            Ok::<_, AppError>((side?, facts))
+            // A reading error explains an incomplete evaluation: report it first.
+            scanned?;
+            evaluated
+        })
+    }
+
+    /// The evaluating side of a full run: merge the directory (in id order) with the facts
+    /// arriving from the reader (in subject order), evaluate, and write what changed.
+    #[allow(clippy::too_many_arguments)]
+    fn evaluate_stream(
+        &self,
+        conn: &mut Conn,
+        actor: &Actor,
+        run_id: i64,
+        t: NaiveDate,
+        rules: &GradeRules,
+        card: &Scorecard,
+        now: &str,
+        facts: std::sync::mpsc::Receiver<Vec<(i64, Facts)>>,
+        progress: &mut dyn FnMut(i64, i64),
+    ) -> Result<RunSummary> {
+        let mut subjects: Vec<EvaluatedSubject> = Vec::new();
+        store::each_evaluated(conn, |s| {
+            subjects.push(s);
+            Ok::<(), AppError>(())
         })?;
-        let (subjects, lists, revoked, stored) = side;
-        let mut facts = facts;
-        for (id, l) in lists {
-            facts.entry(id).or_default().input.lists.push(l);
+        let mut lists: HashMap<i64, Vec<GradeListEntry>> = HashMap::new();
+        for (id, l) in store::lists_on(conn, t, None)? {
+            lists.entry(id).or_default().push(l);
         }
+        let revoked = store::revoked_since(conn, None)?;
+        // In subject order, like the directory: each is matched by walking both together.
+        let stored = store::stored_hashes_in_order(conn)?;
+        let mut stored = stored.iter().peekable();
+        // Stored evaluations of subjects no longer in the directory (注销, 迁出) are removed.
+        let mut outside: Vec<i64> = Vec::new();
         let total = subjects.len() as i64;
         let mut w = Writer {
             run_id,
             actor,
-            stored,
             pending: Vec::new(),
             summary: RunSummary {
                 run_id,
@@ -614,39 +725,73 @@ impl App {
             },
             now: now.to_owned(),
         };
+        // Facts of subjects outside the directory (注销, 迁出, persons) are passed over.
+        let mut incoming = facts.into_iter().flatten().peekable();
+        let mut last_id = i64::MIN;
         // Most subjects have no fact at all: they all get the same evaluation, made once.
         let mut blank: Option<GradeRow> = None;
         for (i, s) in subjects.iter().enumerate() {
-            let row = match facts.remove(&s.id) {
-                None if !s.revoked => {
-                    let mut row = blank
-                        .get_or_insert_with(|| {
-                            evaluation_row(s, Facts::default(), None, rules, card, t, run_id, now).2
-                        })
-                        .clone();
-                    row.subject_id = s.id;
-                    row
+            let mut own: Option<Facts> = None;
+            while let Some((id, _)) = incoming.peek() {
+                let id = *id;
+                if id > s.id {
+                    break;
                 }
-                f => {
-                    let f = f.unwrap_or_default();
-                    evaluation_row(
-                        s,
-                        f,
-                        revoked.get(&s.id).copied(),
-                        rules,
-                        card,
-                        t,
-                        run_id,
-                        now,
+                if id <= last_id {
+                    return Err(AppError::Internal(format!(
+                        "facts out of subject order ({id} after {last_id})"
+                    )));
+                }
+                last_id = id;
+                let (_, f) = incoming.next().expect("peeked");
+                if id == s.id {
+                    own = Some(f);
+                }
+            }
+            let mut before: Option<(Grade, &str)> = None;
+            while let Some((id, grade, hash)) = stored.peek() {
+                if *id > s.id {
+                    break;
+                }
+                if *id == s.id {
+                    before = Some((*grade, hash.as_str()));
+                } else {
+                    outside.push(*id);
+                }
+                stored.next();
+            }
+            let own_lists = lists.remove(&s.id);
+            let row = match (own, own_lists) {
+                (None, None) if !s.revoked => {
+                    std::borrow::Cow::Borrowed(&*blank.get_or_insert_with(|| {
+                        evaluation_row(s, Facts::default(), None, rules, card, t, run_id, now).2
+                    }))
+                }
+                (f, l) => {
+                    let mut f = f.unwrap_or_default();
+                    f.input.lists = l.unwrap_or_default();
+                    std::borrow::Cow::Owned(
+                        evaluation_row(
+                            s,
+                            f,
+                            revoked.get(&s.id).copied(),
+                            rules,
+                            card,
+                            t,
+                            run_id,
+                            now,
+                        )
+                        .2,
                     )
-                    .2
                 }
             };
-            w.take(conn, row)?;
+            w.take(conn, s.id, row, before)?;
             if i % 50_000 == 0 {
                 progress(i as i64, total);
             }
         }
+        outside.extend(stored.map(|(id, _, _)| *id));
+        remove_grades(conn, actor, run_id, &outside)?;
         w.flush(conn)?;
         progress(total, total);
         Ok(w.summary)
@@ -699,27 +844,20 @@ impl App {
             return self.evaluate_all(conn, actor, run_id, t, rules, card, now, progress);
         }
         // Changed subjects that left the directory lose their stored evaluation.
-        let removed = conn.transaction(|tx| {
-            let n = store::remove_outside_directory(tx, Some(&ids))?;
-            if n > 0 {
-                audit::append(
-                    tx,
-                    &actor.audit(),
-                    "grade.run.remove",
-                    &format!("evaluation:{run_id}"),
-                    &json!({ "removed": n, "reason": "不在评价企业名录中（注销、迁出）" }),
-                )?;
-            }
-            Ok::<_, AppError>(n)
-        })?;
-        let _ = removed;
         let subjects = store::evaluated_among(conn, &ids)?;
+        let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();
+        let outside: Vec<i64> = ids
+            .iter()
+            .copied()
+            .filter(|id| !inside.contains(id))
+            .collect();
+        remove_grades(conn, actor, run_id, &outside)?;
         let total = subjects.len() as i64;
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
+        let stored = store::stored_hashes(conn, &ids)?;
         let mut w = Writer {
             run_id,
             actor,
-            stored: store::stored_hashes(conn, Some(&ids))?,
             pending: Vec::new(),
             summary: RunSummary {
                 run_id,
@@ -742,7 +880,8 @@ impl App {
                     run_id,
                     now,
                 );
-                w.take(conn, row)?;
+                let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
+                w.take(conn, s.id, std::borrow::Cow::Owned(row), before)?;
             }
             progress(((n + 1) * 5_000).min(subjects.len()) as i64, total);
         }
@@ -923,4 +1062,64 @@ pub fn risk_labels() -> Vec<(&'static str, &'static str)> {
         .iter()
         .map(|c| (c.as_str(), c.label()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xinjian_core::grade::{Basis, Reason};
+
+    /// The reasons a run stores (and hashes) are the contract's `reasons`, byte for byte.
+    #[test]
+    fn stored_reasons_are_the_contract_json() {
+        let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+        let reason = |basis, kind: &str, doc: &str, sev, until: Option<&str>| Reason {
+            basis,
+            kind: kind.into(),
+            document_number: doc.into(),
+            decision_date: d("2026-03-05"),
+            severity: sev,
+            counts_until: until.map(d),
+        };
+        let e = Evaluation {
+            as_of: d("2026-06-01"),
+            grade: Grade::C,
+            rule_version: "v".into(),
+            reasons: vec![
+                reason(
+                    Basis::SeriousList,
+                    "serious_dishonest",
+                    "利信〔2026〕\"1\"号",
+                    Severity::Serious,
+                    None,
+                ),
+                reason(
+                    Basis::GeneralRecord,
+                    "penalty",
+                    "利财罚〔2026〕5号",
+                    Severity::General,
+                    Some("2027-03-06"),
+                ),
+                reason(
+                    Basis::SeriousRecord,
+                    "penalty",
+                    "",
+                    Severity::Minor,
+                    Some("2026-12-31"),
+                ),
+            ],
+            outlook: Vec::new(),
+        };
+        assert_eq!(
+            reasons_stored(&e),
+            serde_json::to_string(&reasons_json(&e)).unwrap()
+        );
+        assert_eq!(
+            reasons_stored(&Evaluation {
+                reasons: Vec::new(),
+                ..e
+            }),
+            "[]"
+        );
+    }
 }

@@ -69,10 +69,9 @@ pub(crate) fn file_sha256(path: &Path) -> Result<String> {
     Ok(hex::encode(h.finalize()))
 }
 
-/// A validated row ready to store: its data, canonical JSON and content hash.
+/// A validated row ready to store: its data and content hash.
 struct ParsedRow {
     data: SubjectData,
-    json: String,
     hash: String,
 }
 
@@ -98,8 +97,8 @@ impl RowParser for SubjectParser<'_> {
     type Key = [u8; 18];
     fn parse(&self, cells: &[&str]) -> std::result::Result<ParsedRow, Vec<CellError>> {
         parse_row(self.map, cells, self.opts).map(|data| {
-            let (json, hash) = data.canonical_json_and_hash();
-            ParsedRow { data, json, hash }
+            let hash = data.content_hash();
+            ParsedRow { data, hash }
         })
     }
     fn key(&self, row: &ParsedRow) -> [u8; 18] {
@@ -423,7 +422,7 @@ impl App {
             let mut fresh = Vec::new();
             for (_, r) in &chunk.rows {
                 match existing.get(&r.data.code) {
-                    None => fresh.push(subjects::NewSubject { data: &r.data, hash: &r.hash, json: &r.json }),
+                    None => fresh.push(subjects::NewSubject { data: &r.data, hash: &r.hash }),
                     Some((_, _, h)) if *h == r.hash => same += 1,
                     Some((id, version, _)) => {
                         subjects::update(tx, *id, *version, &r.data, &r.hash, &p)?;

@@ -337,6 +337,35 @@ pub fn default_catalog() -> Vec<CatalogKind> {
     ]
 }
 
+/// A kind code as a shared `&'static str` when it is one of the built-in kinds of
+/// [`default_catalog`] (the evaluation keeps millions of them), copied otherwise (kinds an
+/// administrator added).
+pub fn kind_code(code: &str) -> std::borrow::Cow<'static, str> {
+    use std::borrow::Cow::{Borrowed, Owned};
+    match code {
+        "license" => Borrowed("license"),
+        "penalty" => Borrowed("penalty"),
+        "coercion" => Borrowed("coercion"),
+        "confirmation" => Borrowed("confirmation"),
+        "levy" => Borrowed("levy"),
+        "payment" => Borrowed("payment"),
+        "adjudication" => Borrowed("adjudication"),
+        "compensation" => Borrowed("compensation"),
+        "award" => Borrowed("award"),
+        "inspection" => Borrowed("inspection"),
+        "enforcement" => Borrowed("enforcement"),
+        "tax_arrears" => Borrowed("tax_arrears"),
+        "utility_arrears" => Borrowed("utility_arrears"),
+        "commitment_kept" => Borrowed("commitment_kept"),
+        "commitment_breach" => Borrowed("commitment_breach"),
+        "interview" => Borrowed("interview"),
+        "complaint" => Borrowed("complaint"),
+        "commendation" => Borrowed("commendation"),
+        "voluntary" => Borrowed("voluntary"),
+        other => Owned(other.to_owned()),
+    }
+}
+
 /// How a penalty category (处罚类别) maps to a severity.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CategoryRule {
@@ -771,5 +800,17 @@ mod tests {
         assert!(e.is_on_list(d("2024-05-31")));
         assert_eq!(ListType::parse_zh("经营异常名录"), Ok(ListType::Abnormal));
         assert!(ListType::parse_zh("黑名单").is_err());
+    }
+
+    #[test]
+    fn every_built_in_kind_code_is_shared() {
+        for k in default_catalog() {
+            assert!(
+                matches!(kind_code(&k.code), std::borrow::Cow::Borrowed(c) if c == k.code),
+                "{}",
+                k.code
+            );
+        }
+        assert!(matches!(kind_code("local_kind"), std::borrow::Cow::Owned(c) if c == "local_kind"));
     }
 }

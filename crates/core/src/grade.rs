@@ -119,7 +119,9 @@ pub fn sub_months(date: NaiveDate, months: u32) -> NaiveDate {
 /// A credit record as the evaluation sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct GradeRecord {
-    pub kind: String,
+    /// The catalog kind (`penalty`, …; shared for the built-in kinds, see
+    /// [`crate::credit::kind_code`]).
+    pub kind: std::borrow::Cow<'static, str>,
     pub document_number: String,
     pub decision_date: NaiveDate,
     /// `None` for records without severity (positive or neutral kinds).
@@ -232,10 +234,32 @@ impl Evaluation {
 
 /// The grade on `t` and the facts that decided it (no outlook).
 pub fn grade_on(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> (Grade, Vec<Reason>) {
+    decide(input, rules, t, t, true)
+}
+
+/// The grade on `t` from the facts known on `known_on` (decided, entered or recorded by
+/// then), with the facts that decided it when `explain` is set. Seed 004's rules, in order:
+/// D (the business licence revoked), C (a serious list, a serious record in the window, or
+/// more general records than B allows), B (general records in the window), else A. Without
+/// `explain` nothing is allocated: the outlook asks for the grade on many days.
+fn decide(
+    input: &GradeInput,
+    rules: &GradeRules,
+    t: NaiveDate,
+    known_on: NaiveDate,
+    explain: bool,
+) -> (Grade, Vec<Reason>) {
+    let known = |r: &&GradeRecord| r.decision_date <= known_on && r.counts_on(t);
     // D: the business licence is revoked.
     let mut d = Vec::new();
     if rules.d_on_revoked_status {
-        if let Some(on) = input.licence_revoked_on.filter(|on| *on <= t) {
+        if let Some(on) = input
+            .licence_revoked_on
+            .filter(|on| *on <= t && *on <= known_on)
+        {
+            if !explain {
+                return (Grade::D, d);
+            }
             d.push(Reason {
                 basis: Basis::RevokedStatus,
                 kind: "reg_status".into(),
@@ -250,8 +274,12 @@ pub fn grade_on(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> (Grade,
         for r in input
             .records
             .iter()
-            .filter(|r| r.revokes_business_licence && r.counts_on(t))
+            .filter(known)
+            .filter(|r| r.revokes_business_licence)
         {
+            if !explain {
+                return (Grade::D, d);
+            }
             d.push(reason(Basis::LicenceRevocation, r, None));
         }
     }
@@ -261,21 +289,24 @@ pub fn grade_on(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> (Grade,
     }
     // C and B: serious lists, serious and general records in the window.
     let mut c = Vec::new();
-    for e in input
-        .lists
-        .iter()
-        .filter(|e| rules.c_lists.contains(&e.list_type) && e.on_list(t))
-    {
-        c.push(Reason {
-            basis: Basis::SeriousList,
-            kind: e.list_type.as_str().into(),
-            document_number: e.decision_number.clone(),
-            decision_date: e.entered_on,
-            severity: Severity::Serious,
-            counts_until: e.ends_on,
-        });
+    let mut serious = false;
+    for e in input.lists.iter().filter(|e| {
+        rules.c_lists.contains(&e.list_type) && e.entered_on <= known_on && e.on_list(t)
+    }) {
+        serious = true;
+        if explain {
+            c.push(Reason {
+                basis: Basis::SeriousList,
+                kind: e.list_type.as_str().into(),
+                document_number: e.decision_number.clone(),
+                decision_date: e.entered_on,
+                severity: Severity::Serious,
+                counts_until: e.ends_on,
+            });
+        }
     }
-    let in_window = |r: &&GradeRecord| r.counts_on(t) && rules.in_window(r.decision_date, t);
+    let start = rules.window_start_exclusive(t);
+    let in_window = |r: &&GradeRecord| known(r) && r.decision_date > start;
     if rules.serious_record_makes_c {
         for r in input
             .records
@@ -283,30 +314,38 @@ pub fn grade_on(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> (Grade,
             .filter(in_window)
             .filter(|r| r.severity == Some(Severity::Serious))
         {
-            c.push(reason(Basis::SeriousRecord, r, Some(rules)));
+            serious = true;
+            if explain {
+                c.push(reason(Basis::SeriousRecord, r, Some(rules)));
+            }
         }
     }
-    let general: Vec<Reason> = input
-        .records
-        .iter()
-        .filter(in_window)
-        .filter(|r| r.severity == Some(Severity::General))
-        .map(|r| reason(Basis::GeneralRecord, r, Some(rules)))
-        .collect();
-    let too_many = general.len() as u32 > rules.general_b_max;
-    if !c.is_empty() || too_many {
-        if too_many {
-            c.extend(general);
-        }
+    let general = || {
+        input
+            .records
+            .iter()
+            .filter(in_window)
+            .filter(|r| r.severity == Some(Severity::General))
+    };
+    let n_general = general().count();
+    let too_many = n_general as u32 > rules.general_b_max;
+    let grade = if serious || too_many {
+        Grade::C
+    } else if n_general > 0 {
+        Grade::B
+    } else {
+        Grade::A
+    };
+    if !explain || grade == Grade::A {
+        return (grade, Vec::new());
+    }
+    if grade == Grade::C && !too_many {
         sort(&mut c);
-        return (Grade::C, c);
+        return (grade, c);
     }
-    if !general.is_empty() {
-        let mut b = general;
-        sort(&mut b);
-        return (Grade::B, b);
-    }
-    (Grade::A, Vec::new())
+    c.extend(general().map(|r| reason(Basis::GeneralRecord, r, Some(rules))));
+    sort(&mut c);
+    (grade, c)
 }
 
 fn reason(basis: Basis, r: &GradeRecord, window: Option<&GradeRules>) -> Reason {
@@ -317,7 +356,7 @@ fn reason(basis: Basis, r: &GradeRecord, window: Option<&GradeRules>) -> Reason 
     };
     Reason {
         basis,
-        kind: r.kind.clone(),
+        kind: r.kind.to_string(),
         document_number: r.document_number.clone(),
         decision_date: r.decision_date,
         severity: r.severity.unwrap_or(Severity::Serious),
@@ -354,24 +393,12 @@ pub fn evaluate(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> Evaluat
     }
     // "Without new facts": what was decided or entered by T. The grade can then only change on
     // a day a fact stops counting: a record leaves the window or ends, a list entry ends.
-    let known = GradeInput {
-        licence_revoked_on: input.licence_revoked_on.filter(|x| *x <= t),
-        records: input
-            .records
-            .iter()
-            .filter(|r| r.decision_date <= t)
-            .cloned()
-            .collect(),
-        lists: input
-            .lists
-            .iter()
-            .filter(|e| e.entered_on <= t)
-            .cloned()
-            .collect(),
-    };
-    let input = &known;
     let mut days: Vec<NaiveDate> = Vec::new();
-    for r in input.records.iter().filter(|r| r.counts_on(t)) {
+    for r in input
+        .records
+        .iter()
+        .filter(|r| r.decision_date <= t && r.counts_on(t))
+    {
         days.extend(r.ended_on);
         if rules.in_window(r.decision_date, t) {
             days.push(rules.leaves_window_on(r.decision_date));
@@ -389,7 +416,7 @@ pub fn evaluate(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> Evaluat
     days.dedup();
     let mut current = grade;
     for day in days {
-        let (g, _) = grade_on(input, rules, day);
+        let (g, _) = decide(input, rules, day, t, false);
         if g != current {
             outlook.push((day, g));
             current = g;

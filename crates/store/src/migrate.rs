@@ -20,6 +20,14 @@ const SQLITE: &[(&str, &str)] = &[
         "0004_persons",
         include_str!("../migrations/sqlite/0004_persons.sql"),
     ),
+    (
+        "0005_subject_history",
+        include_str!("../migrations/sqlite/0005_subject_history.sql"),
+    ),
+    (
+        "0006_grading_facts",
+        include_str!("../migrations/sqlite/0006_grading_facts.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -37,6 +45,14 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0004_persons",
         include_str!("../migrations/postgres/0004_persons.sql"),
+    ),
+    (
+        "0005_subject_history",
+        include_str!("../migrations/postgres/0005_subject_history.sql"),
+    ),
+    (
+        "0006_grading_facts",
+        include_str!("../migrations/postgres/0006_grading_facts.sql"),
     ),
 ];
 

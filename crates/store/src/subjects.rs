@@ -1,4 +1,5 @@
-//! The subject registry: the current state in `subjects`, every version in `subject_versions`.
+//! The subject registry: the current version in `subjects` (with its provenance), every
+//! version it superseded in `subject_versions` (written when it is superseded).
 
 use std::collections::HashMap;
 
@@ -14,11 +15,16 @@ pub struct SubjectRow {
     pub version: i64,
     pub content_hash: String,
     pub created_at: String,
+    /// When the current version was recorded.
     pub updated_at: String,
+    /// Where the current version came from (`import:ID`, `manual`, …), who recorded it and why.
+    pub source: String,
+    pub actor: String,
+    pub reason: Option<String>,
 }
 
 pub(crate) const COLS: &str = "id, code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at, person_id";
+     business_scope, established_on, reg_status, reg_authority, industry, version, content_hash, created_at, updated_at, person_id, source, actor, reason";
 
 fn bad(what: &str, v: String) -> StoreError {
     StoreError::Migration(format!("stored {what} not understood: {v}"))
@@ -51,6 +57,9 @@ pub(crate) fn subject(r: &Row) -> Result<SubjectRow> {
         content_hash: r.get(16)?,
         created_at: r.get(17)?,
         updated_at: r.get(18)?,
+        source: r.get(20)?,
+        actor: r.get(21)?,
+        reason: r.get(22)?,
     })
 }
 
@@ -164,27 +173,23 @@ pub fn ids_by_codes(conn: &mut Conn, codes: &[&str]) -> Result<HashMap<String, (
     Ok(out)
 }
 
-/// A new subject for [`insert_batch`]: its data, canonical JSON and content hash.
+/// A new subject for [`insert_batch`]: its data and content hash.
 #[derive(Debug, Clone, Copy)]
 pub struct NewSubject<'a> {
     pub data: &'a SubjectData,
     pub hash: &'a str,
-    pub json: &'a str,
 }
 
 const INSERT_SUBJECT: &str = "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-     business_scope, established_on, reg_status, reg_authority, industry, person_id, version, content_hash, created_at, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)";
-const INSERT_VERSION: &str = "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
+     business_scope, established_on, reg_status, reg_authority, industry, person_id, version, content_hash, created_at, updated_at, \
+     source, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)";
 
 /// Insert many new subjects, each as version 1 — the bulk path of imports. On SQLite it binds
-/// borrowed values straight into two prepared statements; elsewhere it inserts one by one.
+/// borrowed values straight into prepared statements; elsewhere it inserts one by one.
 pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_>) -> Result<()> {
     if let Some(c) = conn.as_sqlite() {
         let c: &rusqlite::Connection = c;
         let mut subject = c.prepare_cached(INSERT_SUBJECT)?;
-        let mut version = c.prepare_cached(INSERT_VERSION)?;
         let mut names = c.prepare_cached(INSERT_NAME)?;
         let mut grams = String::new();
         for it in items {
@@ -207,12 +212,12 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
                 d.person_id,
                 it.hash,
                 p.now,
-                p.now
+                p.now,
+                p.source,
+                p.actor,
+                p.reason
             ])?;
             let id = c.last_insert_rowid();
-            version.execute(rusqlite::params![
-                id, 1i64, it.json, it.hash, p.source, p.actor, p.reason, p.now
-            ])?;
             if d.kind != SubjectKind::NaturalPerson {
                 name_grams_into(&d.name, &mut grams);
                 names.execute(rusqlite::params![id, grams])?;
@@ -221,36 +226,22 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
         return Ok(());
     }
     for it in items {
-        insert_with_json(conn, it.data, it.hash, it.json, p)?;
+        insert(conn, it.data, it.hash, p)?;
     }
     Ok(())
 }
 
 /// Insert a new subject as version 1.
 pub fn insert(conn: &mut Conn, d: &SubjectData, hash: &str, p: &Provenance<'_>) -> Result<i64> {
-    let json = serde_json::to_string(d).expect("subject data serialises");
-    insert_with_json(conn, d, hash, &json, p)
-}
-
-fn insert_with_json(
-    conn: &mut Conn,
-    d: &SubjectData,
-    hash: &str,
-    json: &str,
-    p: &Provenance<'_>,
-) -> Result<i64> {
     let mut ps = data_params(d);
-    ps.extend(params![hash, p.now, p.now]);
+    ps.extend(params![hash, p.now, p.now, p.source, p.actor, p.reason]);
     let id = conn.insert_id(&format!("{INSERT_SUBJECT} RETURNING id"), &ps)?;
     index_name(conn, id, d, false)?;
-    conn.execute(
-        INSERT_VERSION,
-        &params![id, 1i64, json, hash, p.source, p.actor, p.reason, p.now],
-    )?;
     Ok(id)
 }
 
-/// Record a new version of an existing subject. `expected_version` guards against a
+/// Record a new version of an existing subject: the current version goes to the history
+/// (`subject_versions`) and the new one takes its place. `expected_version` guards against a
 /// concurrent writer: if the stored version moved on, nothing is written and `Conflict` returned.
 pub fn update(
     conn: &mut Conn,
@@ -260,40 +251,58 @@ pub fn update(
     hash: &str,
     p: &Provenance<'_>,
 ) -> Result<i64> {
+    let conflict = || StoreError::Conflict(format!("主体 {} 已被他人修改，请刷新后重试", d.code));
+    let old = by_id(conn, id)?.ok_or_else(conflict)?;
+    if old.version != expected_version {
+        return Err(conflict());
+    }
     let version = expected_version + 1;
     let mut ps = data_params(d);
-    ps.extend(params![version, hash, p.now, id, expected_version]);
+    ps.extend(params![
+        version,
+        hash,
+        p.now,
+        p.source,
+        p.actor,
+        p.reason,
+        id,
+        expected_version
+    ]);
     let n = conn.execute(
         "UPDATE subjects SET code = ?, code_flag = ?, name = ?, kind = ?, entity_type = ?, legal_rep = ?, legal_rep_id = ?, \
          address = ?, division_code = ?, business_scope = ?, established_on = ?, reg_status = ?, reg_authority = ?, \
-         industry = ?, person_id = ?, version = ?, content_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
+         industry = ?, person_id = ?, version = ?, content_hash = ?, updated_at = ?, source = ?, actor = ?, reason = ? \
+         WHERE id = ? AND version = ?",
         &ps,
     )?;
     if n == 0 {
-        return Err(StoreError::Conflict(format!(
-            "主体 {} 已被他人修改，请刷新后重试",
-            d.code
-        )));
+        return Err(conflict());
     }
-    insert_version(conn, id, version, d, hash, p)?;
+    let json = serde_json::to_string(&old.data).expect("subject data serialises");
+    conn.execute(
+        "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &params![
+            id,
+            old.version,
+            json,
+            old.content_hash.as_str(),
+            old.source.as_str(),
+            old.actor.as_str(),
+            old.reason.as_deref(),
+            old.updated_at.as_str()
+        ],
+    )?;
     index_name(conn, id, d, true)?;
     Ok(version)
 }
 
-fn insert_version(
-    conn: &mut Conn,
-    id: i64,
-    version: i64,
-    d: &SubjectData,
-    hash: &str,
-    p: &Provenance<'_>,
-) -> Result<()> {
-    let json = serde_json::to_string(d).expect("subject data serialises");
-    conn.execute(
-        "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        &params![id, version, json, hash, p.source, p.actor, p.reason, p.now],
-    )?;
-    Ok(())
+pub fn by_id(conn: &mut Conn, id: i64) -> Result<Option<SubjectRow>> {
+    conn.query_opt(
+        &format!("SELECT {COLS} FROM subjects WHERE id = ?"),
+        &params![id],
+    )?
+    .map(|r| subject(&r))
+    .transpose()
 }
 
 /// One historical version.
@@ -307,9 +316,12 @@ pub struct VersionRow {
     pub created_at: String,
 }
 
-/// All versions, oldest first.
+/// All versions, oldest first: those superseded, then the current one.
 pub fn versions(conn: &mut Conn, id: i64) -> Result<Vec<VersionRow>> {
-    conn.query(
+    let Some(current) = by_id(conn, id)? else {
+        return Ok(Vec::new());
+    };
+    let mut out: Vec<VersionRow> = conn.query(
         "SELECT version, data, source, actor, reason, created_at FROM subject_versions WHERE subject_id = ? ORDER BY version",
         &params![id],
     )?
@@ -325,7 +337,16 @@ pub fn versions(conn: &mut Conn, id: i64) -> Result<Vec<VersionRow>> {
             created_at: r.get(5)?,
         })
     })
-    .collect()
+    .collect::<Result<_>>()?;
+    out.push(VersionRow {
+        version: current.version,
+        data: current.data,
+        source: current.source,
+        actor: current.actor,
+        reason: current.reason,
+        created_at: current.updated_at,
+    });
+    Ok(out)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1258,24 +1258,23 @@ fn subjects_insert_update_conflict_and_versions() {
             ),
             (1, &d1, "import:1", "user:alice")
         );
+        // The current version is the subjects row: nothing is superseded yet, so the history
+        // table holds nothing (a new subject is written once).
         assert_eq!(
             count(
                 &mut c,
                 "SELECT count(*) FROM subject_versions WHERE subject_id = ?",
                 &params![id]
             ),
-            1
+            0
         );
 
-        // Inserting the same code again is a unique violation and writes no version row.
+        // Inserting the same code again is a unique violation and writes nothing.
         let err = c
             .transaction(|t| subjects::insert(t, &d1, "h", &prov(T0)))
             .unwrap_err();
         assert!(err.is_unique_violation(), "{err:?}");
-        assert_eq!(
-            count(&mut c, "SELECT count(*) FROM subject_versions", &[]),
-            1
-        );
+        assert_eq!(count(&mut c, "SELECT count(*) FROM subjects", &[]), 1);
 
         // Update with the right expected version → version 2.
         let mut d2 = d1.clone();
@@ -1319,7 +1318,24 @@ fn subjects_insert_update_conflict_and_versions() {
 
         let v = subjects::versions(&mut c, id).unwrap();
         assert_eq!(v.iter().map(|v| v.version).collect::<Vec<_>>(), vec![1, 2]);
+        // The superseded version went to the history with its own provenance and time.
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) FROM subject_versions WHERE subject_id = ? AND version = 1",
+                &params![id]
+            ),
+            1
+        );
         assert_eq!((&v[0].data, v[0].reason.as_deref()), (&d1, None));
+        assert_eq!(
+            (
+                v[0].source.as_str(),
+                v[0].actor.as_str(),
+                v[0].created_at.as_str()
+            ),
+            ("import:1", "user:alice", T0)
+        );
         assert_eq!(
             (&v[1].data, v[1].source.as_str(), v[1].actor.as_str()),
             (&d2, "manual", "user:bob")
@@ -2893,16 +2909,11 @@ fn find_sees_subjects_inserted_in_bulk() {
         .enumerate()
         .map(|(i, n)| subject(&code(501 + i), n, RegStatus::Active))
         .collect();
-        let json: Vec<String> = data
-            .iter()
-            .map(|d| serde_json::to_string(d).unwrap())
-            .collect();
         let hashes: Vec<String> = data.iter().map(|d| d.content_hash()).collect();
         let items: Vec<subjects::NewSubject<'_>> = (0..data.len())
             .map(|i| subjects::NewSubject {
                 data: &data[i],
                 hash: &hashes[i],
-                json: &json[i],
             })
             .collect();
         tx(&mut c, |t| subjects::insert_batch(t, &items, &prov(T0)));
@@ -2951,14 +2962,13 @@ fn find_sees_subjects_inserted_in_bulk() {
         assert_eq!(find_names(&mut c, "旅游", 10), vec![d.name.clone()]);
         // A bulk insert rolled back leaves nothing findable.
         let extra = subject(&code(520), "回滚的批量主体", RegStatus::Active);
-        let (ej, eh) = (serde_json::to_string(&extra).unwrap(), extra.content_hash());
+        let eh = extra.content_hash();
         let r: Result<(), StoreError> = c.transaction(|t| {
             subjects::insert_batch(
                 t,
                 &[subjects::NewSubject {
                     data: &extra,
                     hash: &eh,
-                    json: &ej,
                 }],
                 &prov(T0),
             )?;
@@ -2977,6 +2987,113 @@ fn find_sees_subjects_inserted_in_bulk() {
         );
         assert_eq!(find_names(&mut c, "批量", 10), Vec::<String>::new());
         assert!(later > ids[3]);
+    });
+}
+
+/// A registry from before migration 0005 kept a copy of every subject's current version in
+/// `subject_versions`; 0005 moves its provenance into `subjects` and keeps only the versions
+/// that were superseded. Simulated by removing 0005's columns and writing rows the old way.
+#[test]
+fn migration_0005_keeps_every_version_of_a_registry_written_before_it() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        c.execute_batch(
+            "ALTER TABLE subjects DROP COLUMN source; ALTER TABLE subjects DROP COLUMN actor; \
+             ALTER TABLE subjects DROP COLUMN reason; \
+             DELETE FROM schema_migrations WHERE version = '0005_subject_history';",
+        )
+        .unwrap();
+        let d1 = subject(&code(1), "广元市旧账科技有限公司", RegStatus::Active);
+        let mut d2 = d1.clone();
+        d2.reg_status = RegStatus::Revoked;
+        let once = subject(&code(2), "广元市一版商贸有限公司", RegStatus::Active);
+        let t1 = "2026-03-05T10:00:00.000000Z";
+        let old_row = |c: &mut Conn, d: &SubjectData, version: i64, updated: &str| -> i64 {
+            c.insert_id(
+                "INSERT INTO subjects (code, name, kind, reg_status, version, content_hash, created_at, updated_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                &params![d.code.as_str(), d.name.as_str(), d.kind.as_str(), d.reg_status.as_str(), version,
+                         d.content_hash(), T0, updated],
+            )
+            .unwrap()
+        };
+        let snapshot = |c: &mut Conn,
+                        id: i64,
+                        d: &SubjectData,
+                        v: i64,
+                        src: &str,
+                        actor: &str,
+                        reason: Option<&str>,
+                        at: &str| {
+            c.execute(
+                "INSERT INTO subject_versions (subject_id, version, data, content_hash, source, actor, reason, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &params![id, v, serde_json::to_string(d).unwrap(), d.content_hash(), src, actor, reason, at],
+            )
+            .unwrap();
+        };
+        let id = old_row(&mut c, &d2, 2, t1);
+        snapshot(&mut c, id, &d1, 1, "import:1", "user:alice", None, T0);
+        snapshot(&mut c, id, &d2, 2, "manual", "user:bob", Some("吊销"), t1);
+        let id_once = old_row(&mut c, &once, 1, T0);
+        snapshot(
+            &mut c,
+            id_once,
+            &once,
+            1,
+            "import:1",
+            "user:alice",
+            None,
+            T0,
+        );
+        drop(c);
+        assert_eq!(
+            db.migrate().unwrap(),
+            vec!["0005_subject_history".to_owned()]
+        );
+
+        let mut c = db.conn().unwrap();
+        let v = subjects::versions(&mut c, id).unwrap();
+        let seen: Vec<_> = v
+            .iter()
+            .map(|v| {
+                (
+                    v.version,
+                    v.data.reg_status,
+                    v.source.as_str(),
+                    v.actor.as_str(),
+                    v.reason.as_deref(),
+                    v.created_at.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (1, RegStatus::Active, "import:1", "user:alice", None, T0),
+                (
+                    2,
+                    RegStatus::Revoked,
+                    "manual",
+                    "user:bob",
+                    Some("吊销"),
+                    t1
+                ),
+            ]
+        );
+        let v = subjects::versions(&mut c, id_once).unwrap();
+        assert_eq!((v.len(), v[0].source.as_str()), (1, "import:1"));
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM subject_versions", &[]),
+            1,
+            "only the superseded version stays in the history"
+        );
+        // The revocation is dated by the version that recorded it, as before.
+        let revoked = xinjian_store::grading::revoked_since(&mut c, None).unwrap();
+        assert_eq!(
+            revoked.get(&id).map(|d| d.to_string()).as_deref(),
+            Some("2026-03-05")
+        );
     });
 }
 

@@ -1489,17 +1489,24 @@ fn the_day_a_subject_became_revoked_is_chinas_day() {
     let fx = Fixture::new();
     register_active(&fx, &[1]);
     register(&fx, "revoked.csv", &[(1, "吊销", "")]).assert_summary(0, 1, 0, 0);
-    // Date the two versions: registered in 2020, revoked at 01:00 on 2025-03-05 China time.
+    // Date the two versions: registered in 2020 (superseded, in the history), revoked at
+    // 01:00 on 2025-03-05 China time (the current version).
     let c = fx.conn();
     let n = c
         .execute(
-            "UPDATE subject_versions SET created_at = CASE version \
-             WHEN 1 THEN '2020-01-01T02:00:00.000000Z' ELSE '2025-03-04T17:00:00.000000Z' END \
-             WHERE subject_id = (SELECT id FROM subjects WHERE code = ?1)",
+            "UPDATE subject_versions SET created_at = '2020-01-01T02:00:00.000000Z' \
+             WHERE version = 1 AND subject_id = (SELECT id FROM subjects WHERE code = ?1)",
             [gen_code(1)],
         )
         .unwrap();
-    assert_eq!(n, 2);
+    assert_eq!(n, 1);
+    let n = c
+        .execute(
+            "UPDATE subjects SET updated_at = '2025-03-04T17:00:00.000000Z' WHERE code = ?1 AND version = 2",
+            [gen_code(1)],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
     assert_eq!(g(&fx, 1, "2025-03-05"), "D");
     assert_eq!(g(&fx, 1, "2025-03-04"), "A", "revoked on 5 March in China");
 }

@@ -45,11 +45,11 @@ fn utf8_csv_imports_and_reimport_is_idempotent() {
         Some("1987-09-15")
     );
     // The same file again: nothing new, nothing written.
-    let versions = fx.count("SELECT count(*) FROM subject_versions");
+    let versions = fx.all_versions();
     fx.import(&file, &[]).assert_summary(0, 0, 4, 0);
     fx.import(&file, &[]).assert_summary(0, 0, 4, 0);
     assert_eq!(fx.subjects(), 4);
-    assert_eq!(fx.count("SELECT count(*) FROM subject_versions"), versions);
+    assert_eq!(fx.all_versions(), versions);
     for code in SAMPLE_CODES {
         assert_eq!(fx.versions_of(code), 1, "{code}");
     }
@@ -265,7 +265,7 @@ fn bad_files_fail_cleanly_and_write_nothing() {
     let fx = Fixture::new();
     let good = fx.write("sample.csv", SAMPLE_CSV);
     fx.import(&good, &[]).assert_summary(4, 0, 0, 0);
-    let before_versions = fx.count("SELECT count(*) FROM subject_versions");
+    let before_versions = fx.all_versions();
 
     let mut junk = junk_bytes(4096, 42);
     junk[0] = 0; // make sure: NUL bytes, and no recognisable magic number
@@ -336,7 +336,7 @@ fn bad_files_fail_cleanly_and_write_nothing() {
         }
         assert_eq!(fx.subjects(), 4, "{name}: registry unchanged");
         assert_eq!(
-            fx.count("SELECT count(*) FROM subject_versions"),
+            fx.all_versions(),
             before_versions,
             "{name}: no versions written"
         );

@@ -211,15 +211,24 @@ impl Fixture {
         self.count("SELECT count(*) FROM subjects")
     }
 
-    /// Number of stored versions of the subject with this code.
+    /// Number of stored versions of the subject with this code: those superseded (in
+    /// `subject_versions`) and the current one (in `subjects`).
     pub fn versions_of(&self, code: &str) -> i64 {
         self.conn()
             .query_row(
-                "SELECT count(*) FROM subject_versions v JOIN subjects s ON s.id = v.subject_id WHERE s.code = ?1",
+                "SELECT (SELECT count(*) FROM subject_versions v JOIN subjects s ON s.id = v.subject_id WHERE s.code = ?1) \
+                      + (SELECT count(*) FROM subjects WHERE code = ?1)",
                 [code],
                 |r| r.get(0),
             )
             .expect("count versions")
+    }
+
+    /// Number of stored versions of all subjects, superseded and current.
+    pub fn all_versions(&self) -> i64 {
+        self.count(
+            "SELECT (SELECT count(*) FROM subject_versions) + (SELECT count(*) FROM subjects)",
+        )
     }
 
     pub fn text(&self, sql: &str, param: &str) -> Option<String> {
