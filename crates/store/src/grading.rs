@@ -220,9 +220,8 @@ fn day(s: &str) -> Option<NaiveDate> {
 }
 
 /// The condition for records that matter to grading and risk: negative records decided in
-/// `(since, t]`, and business-licence revocations decided on or before `t`. Its first term is
-/// the condition of the partial index `credit_records_facts` (migration 0006), which holds
-/// every column the evaluation reads, in subject order.
+/// `(since, t]`, and business-licence revocations decided on or before `t`. Every column it
+/// and the evaluation read is in the subject index `credit_records_subject` (migration 0006).
 const FACTS_WHERE: &str =
     "(r.nature = 'negative' OR r.revokes_business_licence = 1) AND r.decision_date <= ? \
      AND (r.decision_date > ? OR r.revokes_business_licence = 1)";
@@ -235,12 +234,12 @@ pub fn each_fact<E: From<StoreError>>(
     t: NaiveDate,
     mut f: impl FnMut(FactRef<'_>) -> Result<(), E>,
 ) -> Result<(), E> {
-    // SQLite reads the narrow covering index `credit_records_facts` from end to end — in
+    // SQLite reads the covering subject index `credit_records_subject` from end to end — in
     // subject order, so no sort, and never the wide table rows (a tenth of the bytes).
     if let Some(c) = conn.as_sqlite() {
         // Read straight from the statement: no row copied into owned values.
         let sql = format!(
-            "SELECT {FACT_COLS} FROM credit_records r INDEXED BY credit_records_facts \
+            "SELECT {FACT_COLS} FROM credit_records r INDEXED BY credit_records_subject \
              WHERE {FACTS_WHERE} ORDER BY r.subject_id"
         );
         let mut st = c.prepare(&sql).map_err(StoreError::from)?;
