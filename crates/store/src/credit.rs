@@ -1,6 +1,7 @@
 //! Credit information: the catalog, the penalty-category mapping, versioned credit records and
-//! list entries. Current state in `credit_records` / `list_entries`, every version in the
-//! `*_versions` tables.
+//! list entries. Current state in `credit_records` / `list_entries`; the versions a record
+//! superseded in `credit_record_versions` (its current version is the row itself, with its
+//! provenance), every version of a list entry in `list_entry_versions`.
 
 use std::collections::HashMap;
 
@@ -212,7 +213,7 @@ pub fn records_by_documents(
         let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
         for r in conn.query(
             &format!("SELECT {RECORD_COLS}, r.subject_code, r.document_number, \
-                      (SELECT v.actor FROM credit_record_versions v WHERE v.record_id = r.id AND v.version = 1) \
+                      COALESCE((SELECT v.actor FROM credit_record_versions v WHERE v.record_id = r.id AND v.version = 1), r.actor) \
                       FROM credit_records r WHERE r.document_number IN ({marks})"),
             &ps,
         )? {
@@ -246,26 +247,12 @@ pub struct NewRecord<'a> {
 
 const INSERT_RECORD: &str = "INSERT INTO credit_records (subject_id, subject_code, kind, document_number, decision_date, nature, severity, \
      revokes_business_licence, data, status, publish_deadline, published_on, held, publicity_until, recorded_on, \
-     version, content_hash, created_at, updated_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?)";
-const INSERT_RECORD_VERSION: &str = "INSERT INTO credit_record_versions (record_id, version, data, content_hash, source, actor, reason, created_at) \
-     VALUES (?, ?, ?, ?, ?, ?, ?, ?)";
-
-/// The version snapshot of a record, `{"data":…,"state":…}`, from the data's JSON already made.
-fn snapshot_json(data_json: &str, st: &RecordState) -> String {
-    let state = serde_json::to_string(st).expect("state serialises");
-    let mut s = String::with_capacity(data_json.len() + state.len() + 20);
-    s.push_str("{\"data\":");
-    s.push_str(data_json);
-    s.push_str(",\"state\":");
-    s.push_str(&state);
-    s.push('}');
-    s
-}
+     version, content_hash, created_at, updated_at, source, actor, reason) \
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)";
 
 /// Insert many new records, each as version 1 — the bulk path of imports. In key order
 /// (document number, code), so the unique index is appended to rather than split at random;
-/// on SQLite through two prepared statements with borrowed values, elsewhere one by one.
+/// on SQLite through a prepared statement with borrowed values, elsewhere one by one.
 pub fn insert_records(
     conn: &mut Conn,
     items: &mut [NewRecord<'_>],
@@ -286,7 +273,6 @@ pub fn insert_records(
     if let Some(c) = conn.as_sqlite() {
         let c: &rusqlite::Connection = c;
         let mut record = c.prepare_cached(INSERT_RECORD)?;
-        let mut version = c.prepare_cached(INSERT_RECORD_VERSION)?;
         let recorded_on = recorded_on.format("%Y-%m-%d").to_string();
         for it in items.iter() {
             let (d, st) = (it.data, &it.state);
@@ -308,18 +294,10 @@ pub fn insert_records(
                 recorded_on,
                 it.hash,
                 p.now,
-                p.now
-            ])?;
-            let id = c.last_insert_rowid();
-            version.execute(rusqlite::params![
-                id,
-                1i64,
-                snapshot_json(it.json, st),
-                it.hash,
+                p.now,
                 p.source,
                 p.actor,
-                p.reason,
-                p.now
+                p.reason
             ])?;
         }
         return Ok(());
@@ -369,14 +347,18 @@ pub fn insert_record(
             recorded_on,
             hash,
             p.now,
-            p.now
+            p.now,
+            p.source,
+            p.actor,
+            p.reason
         ],
     )?;
-    record_version(conn, id, 1, d, hash, st, p)?;
     Ok(id)
 }
 
-/// Record a new version (facts and/or state). Fails with `Conflict` if the record moved on.
+/// Record a new version (facts and/or state): the current version goes to the history
+/// (`credit_record_versions`) and the new one takes its place. Fails with `Conflict` if the
+/// record moved on.
 pub fn update_record(
     conn: &mut Conn,
     id: i64,
@@ -386,12 +368,22 @@ pub fn update_record(
     st: &RecordState,
     p: &Provenance<'_>,
 ) -> Result<i64> {
+    let conflict = || {
+        StoreError::Conflict(format!(
+            "信用记录 {} 已被他人修改，请刷新后重试",
+            d.document_number
+        ))
+    };
+    let old = current_version(conn, id)?.ok_or_else(conflict)?;
+    if old.version != expected_version {
+        return Err(conflict());
+    }
     let version = expected_version + 1;
     let json = serde_json::to_string(d).expect("record data serialises");
     let n = conn.execute(
         "UPDATE credit_records SET kind = ?, decision_date = ?, nature = ?, severity = ?, revokes_business_licence = ?, \
          data = ?, status = ?, publish_deadline = ?, published_on = ?, held = ?, publicity_until = ?, version = ?, \
-         content_hash = ?, updated_at = ? WHERE id = ? AND version = ?",
+         content_hash = ?, updated_at = ?, source = ?, actor = ?, reason = ? WHERE id = ? AND version = ?",
         &params![
             d.kind.as_str(),
             d.decision_date,
@@ -407,36 +399,58 @@ pub fn update_record(
             version,
             hash,
             p.now,
+            p.source,
+            p.actor,
+            p.reason,
             id,
             expected_version
         ],
     )?;
     if n == 0 {
-        return Err(StoreError::Conflict(format!(
-            "信用记录 {} 已被他人修改，请刷新后重试",
-            d.document_number
-        )));
+        return Err(conflict());
     }
-    record_version(conn, id, version, d, hash, st, p)?;
+    let snap = serde_json::to_string(&RecordSnapshotRef {
+        data: &old.data,
+        state: &old.state,
+    })
+    .expect("snapshot serialises");
+    conn.execute(
+        "INSERT INTO credit_record_versions (record_id, version, data, content_hash, source, actor, reason, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        &params![
+            id,
+            old.version,
+            snap,
+            old.content_hash.as_str(),
+            old.source.as_str(),
+            old.actor.as_str(),
+            old.reason.as_deref(),
+            old.created_at.as_str()
+        ],
+    )?;
     Ok(version)
 }
 
-fn record_version(
-    conn: &mut Conn,
-    id: i64,
-    version: i64,
-    d: &RecordData,
-    hash: &str,
-    st: &RecordState,
-    p: &Provenance<'_>,
-) -> Result<()> {
-    let snap = serde_json::to_string(&RecordSnapshotRef { data: d, state: st })
-        .expect("snapshot serialises");
-    conn.execute(
-        INSERT_RECORD_VERSION,
-        &params![id, version, snap, hash, p.source, p.actor, p.reason, p.now],
-    )?;
-    Ok(())
+/// The current version of a record as a history entry (recorded at `updated_at`).
+fn current_version(conn: &mut Conn, id: i64) -> Result<Option<RecordVersion>> {
+    conn.query_opt(
+        &format!("SELECT {RECORD_COLS}, r.source, r.actor, r.reason FROM credit_records r WHERE r.id = ?"),
+        &params![id],
+    )?
+    .map(|r| {
+        let row = record(&r)?;
+        Ok(RecordVersion {
+            version: row.version,
+            data: row.data,
+            state: row.state,
+            content_hash: row.content_hash,
+            source: r.get(13)?,
+            actor: r.get(14)?,
+            reason: r.get(15)?,
+            created_at: row.updated_at,
+        })
+    })
+    .transpose()
 }
 
 pub fn record_by_id(conn: &mut Conn, id: i64) -> Result<Option<RecordRow>> {
@@ -454,33 +468,43 @@ pub struct RecordVersion {
     pub version: i64,
     pub data: RecordData,
     pub state: RecordState,
+    pub content_hash: String,
     pub source: String,
     pub actor: String,
     pub reason: Option<String>,
     pub created_at: String,
 }
 
+/// All versions of a record, oldest first: those superseded, then the current one.
 pub fn record_versions(conn: &mut Conn, id: i64) -> Result<Vec<RecordVersion>> {
-    conn.query(
-        "SELECT version, data, source, actor, reason, created_at FROM credit_record_versions WHERE record_id = ? ORDER BY version",
-        &params![id],
-    )?
-    .iter()
-    .map(|r| {
-        let json: String = r.get(1)?;
-        let snap: RecordSnapshot =
-            serde_json::from_str(&json).map_err(|e| bad("record version", e))?;
-        Ok(RecordVersion {
-            version: r.get(0)?,
-            data: snap.data,
-            state: snap.state,
-            source: r.get(2)?,
-            actor: r.get(3)?,
-            reason: r.get(4)?,
-            created_at: r.get(5)?,
+    let Some(current) = current_version(conn, id)? else {
+        return Ok(Vec::new());
+    };
+    let mut out = conn
+        .query(
+            "SELECT version, data, source, actor, reason, created_at, content_hash FROM credit_record_versions \
+             WHERE record_id = ? ORDER BY version",
+            &params![id],
+        )?
+        .iter()
+        .map(|r| {
+            let json: String = r.get(1)?;
+            let snap: RecordSnapshot =
+                serde_json::from_str(&json).map_err(|e| bad("record version", e))?;
+            Ok(RecordVersion {
+                version: r.get(0)?,
+                data: snap.data,
+                state: snap.state,
+                content_hash: r.get(6)?,
+                source: r.get(2)?,
+                actor: r.get(3)?,
+                reason: r.get(4)?,
+                created_at: r.get(5)?,
+            })
         })
-    })
-    .collect()
+        .collect::<Result<Vec<_>>>()?;
+    out.push(current);
+    Ok(out)
 }
 
 /// All records of a subject, newest decision first.

@@ -28,6 +28,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0006_grading_facts",
         include_str!("../migrations/sqlite/0006_grading_facts.sql"),
     ),
+    (
+        "0007_record_history",
+        include_str!("../migrations/sqlite/0007_record_history.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -53,6 +57,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0006_grading_facts",
         include_str!("../migrations/postgres/0006_grading_facts.sql"),
+    ),
+    (
+        "0007_record_history",
+        include_str!("../migrations/postgres/0007_record_history.sql"),
     ),
 ];
 

@@ -4757,15 +4757,98 @@ fn natural_persons_are_found_by_id_number_by_staff_and_never_by_the_portal_searc
     });
 }
 
-/// The bulk path of imports writes exactly what the one-by-one path writes: the same row,
-/// the same version snapshot (byte for byte), whatever the order it is given.
+/// Records written before migration 0007 kept a copy of their current version in
+/// `credit_record_versions`; 0007 moves its provenance onto the record and keeps only the
+/// versions that were superseded. Simulated by removing 0007's columns and writing the old way.
 #[test]
-fn bulk_record_insert_writes_what_single_inserts_write() {
+fn migration_0007_keeps_every_version_of_records_written_before_it() {
     #[derive(serde::Serialize)]
     struct Snap<'a> {
         data: &'a RecordData,
         state: &'a RecordState,
     }
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let s = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let sid = insert_subject(&mut c, &s);
+        c.execute_batch(
+            "ALTER TABLE credit_records DROP COLUMN source; ALTER TABLE credit_records DROP COLUMN actor; \
+             ALTER TABLE credit_records DROP COLUMN reason; \
+             DELETE FROM schema_migrations WHERE version = '0007_record_history';",
+        )
+        .unwrap();
+        let d1 = record_data("penalty", &s, "利市监罚〔2026〕9号", "2026-03-05");
+        let st1 = published("2026-03-06", Some("2029-03-05"));
+        let st2 = state(
+            RecordStatus::Revoked,
+            None,
+            Some("2026-03-06"),
+            false,
+            Some("2026-04-01"),
+        );
+        let t1 = "2026-04-01T02:00:00.000000Z";
+        let id = c
+            .insert_id(
+                "INSERT INTO credit_records (subject_id, subject_code, kind, document_number, decision_date, nature, severity, \
+                 revokes_business_licence, data, status, published_on, held, publicity_until, recorded_on, version, content_hash, \
+                 created_at, updated_at) VALUES (?, ?, 'penalty', ?, '2026-03-05', 'negative', 'general', 0, ?, 'revoked', \
+                 '2026-03-06', 0, '2026-04-01', '2026-03-06', 2, 'h2', ?, ?) RETURNING id",
+                &params![sid, s.code.as_str(), d1.document_number.as_str(), serde_json::to_string(&d1).unwrap(), T0, t1],
+            )
+            .unwrap();
+        for (v, st, src, actor, reason, at, h) in [
+            (1i64, &st1, "import:1", "token:税务局", None, T0, "h1"),
+            (2, &st2, "manual", "user:bob", Some("决定已撤销"), t1, "h2"),
+        ] {
+            c.execute(
+                "INSERT INTO credit_record_versions (record_id, version, data, content_hash, source, actor, reason, created_at) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                &params![id, v, serde_json::to_string(&Snap { data: &d1, state: st }).unwrap(), h, src, actor, reason, at],
+            )
+            .unwrap();
+        }
+        drop(c);
+        assert_eq!(
+            db.migrate().unwrap(),
+            vec!["0007_record_history".to_owned()]
+        );
+
+        let mut c = db.conn().unwrap();
+        let v = credit::record_versions(&mut c, id).unwrap();
+        let seen: Vec<_> = v
+            .iter()
+            .map(|v| {
+                (
+                    v.version,
+                    v.state.status,
+                    v.actor.as_str(),
+                    v.reason.as_deref(),
+                    v.created_at.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            vec![
+                (1, RecordStatus::Active, "token:税务局", None, T0),
+                (2, RecordStatus::Revoked, "user:bob", Some("决定已撤销"), t1),
+            ]
+        );
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM credit_record_versions", &[]),
+            1,
+            "only the superseded version stays in the history"
+        );
+        // Who recorded it first (a department may change only its own records) is unchanged.
+        let found = credit::records_by_documents(&mut c, &[d1.document_number.as_str()]).unwrap();
+        assert_eq!(found[&d1.document_number][0].first_actor, "token:税务局");
+    });
+}
+
+/// The bulk path of imports writes exactly what the one-by-one path writes: the same row
+/// with its provenance and no history yet, whatever the order it is given.
+#[test]
+fn bulk_record_insert_writes_what_single_inserts_write() {
     for_each_backend(|db| {
         let mut c = db.conn().unwrap();
         let s = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
@@ -4805,7 +4888,7 @@ fn bulk_record_insert_writes_what_single_inserts_write() {
         tx(&mut c, |t| {
             credit::insert_records(t, &mut items, day("2026-03-06"), &prov(T0))
         });
-        for ((d, st), (_, hash)) in datas.iter().zip(&states).zip(&prepared) {
+        for ((d, st), (json, hash)) in datas.iter().zip(&states).zip(&prepared) {
             let id: i64 = c
                 .query_row(
                     "SELECT id FROM credit_records WHERE document_number = ?",
@@ -4817,20 +4900,33 @@ fn bulk_record_insert_writes_what_single_inserts_write() {
             let row = credit::record_by_id(&mut c, id).unwrap().unwrap();
             assert_eq!((&row.data, &row.state, &row.content_hash), (d, st, hash));
             assert_eq!(row.subject_id, sid);
-            let raw: String = c
+            // The facts as given (their canonical JSON), the provenance on the row, and
+            // nothing in the history: version 1 is the current version.
+            let r = c
                 .query_row(
-                    "SELECT data FROM credit_record_versions WHERE record_id = ? AND version = 1",
+                    "SELECT data, source, actor FROM credit_records WHERE id = ?",
                     &params![id],
                 )
-                .unwrap()
-                .get(0)
                 .unwrap();
+            let stored: (String, String, String) =
+                (r.get(0).unwrap(), r.get(1).unwrap(), r.get(2).unwrap());
             assert_eq!(
-                raw,
-                serde_json::to_string(&Snap { data: d, state: st }).unwrap()
+                stored,
+                (json.clone(), "import:1".to_owned(), "user:alice".to_owned())
+            );
+            assert_eq!(
+                count(
+                    &mut c,
+                    "SELECT count(*) FROM credit_record_versions WHERE record_id = ?",
+                    &params![id]
+                ),
+                0
             );
             let v = credit::record_versions(&mut c, id).unwrap();
-            assert_eq!((v.len(), &v[0].data, &v[0].state), (1, d, st));
+            assert_eq!(
+                (v.len(), &v[0].data, &v[0].state, v[0].actor.as_str()),
+                (1, d, st, "user:alice")
+            );
         }
         // Ids follow the key order (document number, code), not the order given.
         let docs: Vec<String> = c

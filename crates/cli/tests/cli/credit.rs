@@ -204,29 +204,31 @@ fn has_record(fx: &Fixture, doc: &str) -> bool {
     records(fx).iter().any(|r| r.doc == doc)
 }
 
-/// `(version, reason, snapshot)` of every version of the record with this document number.
+/// `(version, reason, snapshot)` of every version of the record with this document number,
+/// read as the platform reads them (superseded versions and the current one); the snapshot
+/// is `{"data": …, "state": …}`.
 fn versions(fx: &Fixture, doc: &str) -> Vec<(i64, Option<String>, Value)> {
-    let c = fx.conn();
-    let mut st = c
-        .prepare(
-            "SELECT v.version, v.reason, v.data FROM credit_record_versions v \
-             JOIN credit_records r ON r.id = v.record_id WHERE r.document_number = ?1 \
-             ORDER BY v.version",
+    let id: i64 = fx
+        .conn()
+        .query_row(
+            "SELECT id FROM credit_records WHERE document_number = ?1",
+            [doc],
+            |r| r.get(0),
         )
-        .unwrap();
-    let v = st
-        .query_map([doc], |r| {
-            let data: String = r.get(2)?;
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                serde_json::from_str(&data).expect("a JSON snapshot"),
-            ))
+        .expect("the record");
+    let db = xinjian_store::Db::open(&fx.db_path().display().to_string()).expect("open store");
+    let mut c = db.conn().expect("connection");
+    xinjian_store::credit::record_versions(&mut c, id)
+        .expect("versions")
+        .into_iter()
+        .map(|v| {
+            (
+                v.version,
+                v.reason,
+                serde_json::json!({ "data": v.data, "state": v.state }),
+            )
         })
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    v
+        .collect()
 }
 
 /// `(row, column, value, reason)` of the errors of the latest import job.
@@ -754,7 +756,7 @@ fn penalties_csv_imports_with_severity_deadlines_and_publicity_periods() {
     let before = records(&fx);
     import_kind(&fx, "penalties", &file, &[]).assert_summary(0, 0, 6, 0);
     assert_eq!(records(&fx), before);
-    assert_eq!(fx.count("SELECT count(*) FROM credit_record_versions"), 6);
+    assert_eq!(fx.all_record_versions(), 6);
     // Separators and date formats written differently are the same content.
     let respelled = penalty_csv()
         .replace("警告；罚款", "警告、罚款")
@@ -841,10 +843,7 @@ fn gbk_and_xlsx_penalty_files_read_the_same_as_utf8() {
         let f = utf8_fx.write(name, &bytes);
         import_kind(&utf8_fx, "penalties", &f, &[]).assert_summary(0, 0, 6, 0);
     }
-    assert_eq!(
-        utf8_fx.count("SELECT count(*) FROM credit_record_versions"),
-        6
-    );
+    assert_eq!(utf8_fx.all_record_versions(), 6);
     utf8_fx.audit_ok();
 }
 
@@ -1030,7 +1029,7 @@ fn bad_rows_are_rejected_with_reasons_and_leave_nothing_behind() {
         rec(&fx, "利财罚〔2024〕19号").decision_date,
         today.to_string()
     );
-    assert_eq!(fx.count("SELECT count(*) FROM credit_record_versions"), 3);
+    assert_eq!(fx.all_record_versions(), 3);
     assert_eq!(
         fx.subjects(),
         subjects,
@@ -1191,7 +1190,7 @@ fn licences_import_with_deadlines_and_no_publicity_end() {
     assert_eq!(b.data["content"], "预包装食品销售");
 
     import_kind(&fx, "licenses", &file, &[]).assert_summary(0, 0, 2, 2);
-    assert_eq!(fx.count("SELECT count(*) FROM credit_record_versions"), 2);
+    assert_eq!(fx.all_record_versions(), 2);
     fx.audit_ok();
 }
 
@@ -1871,17 +1870,14 @@ fn the_demo_credit_data_is_idempotent_and_its_penalty_file_imports() {
         fx.count("SELECT count(*) FROM credit_records WHERE published_on > publish_deadline") > 0,
         "some late publications to see"
     );
-    let versions = fx.count("SELECT count(*) FROM credit_record_versions");
+    let versions = fx.all_record_versions();
 
     let r = fx.xj_db(&["demo", "--subjects", "2000"]);
     r.assert_success();
     assert_eq!(demo_credit_line(&r), (total, 0), "{}", r.describe());
     assert_eq!(fx.count("SELECT count(*) FROM credit_records"), records);
     assert_eq!(fx.count("SELECT count(*) FROM list_entries"), entries);
-    assert_eq!(
-        fx.count("SELECT count(*) FROM credit_record_versions"),
-        versions
-    );
+    assert_eq!(fx.all_record_versions(), versions);
 
     let file = fx.data_dir().join("demo-penalties-import.csv");
     assert!(
@@ -2023,7 +2019,7 @@ fn the_same_amount_written_differently_is_unchanged() {
     import_kind(&fx, "penalties", &a, &[]).assert_summary(1, 0, 0, 0);
     let b = fx.write("b.csv", row("0.5"));
     import_kind(&fx, "penalties", &b, &[]).assert_summary(0, 0, 1, 0);
-    assert_eq!(fx.count("SELECT count(*) FROM credit_record_versions"), 1);
+    assert_eq!(fx.all_record_versions(), 1);
 }
 
 /// Regression (fixed; found by this test in crates/app/src/credit.rs, `commit_rows`): the rows refused at commit — a document

@@ -224,6 +224,13 @@ impl Fixture {
             .expect("count versions")
     }
 
+    /// Number of stored versions of all credit records, superseded and current.
+    pub fn all_record_versions(&self) -> i64 {
+        self.count(
+            "SELECT (SELECT count(*) FROM credit_record_versions) + (SELECT count(*) FROM credit_records)",
+        )
+    }
+
     /// Number of stored versions of all subjects, superseded and current.
     pub fn all_versions(&self) -> i64 {
         self.count(
