@@ -152,6 +152,7 @@ fn parse_chunks<P: RowParser>(
     table: &mut TableReader,
     parser: &P,
     tx: &std::sync::mpsc::SyncSender<Result<Chunk<P::Row>>>,
+    done_with: &std::sync::mpsc::Receiver<Chunk<P::Row>>,
 ) {
     let mut seen: HashMap<P::Key, u64> = HashMap::new();
     let mut chunk = Chunk::new();
@@ -218,6 +219,12 @@ fn parse_chunks<P: RowParser>(
             return;
         }
         if done || chunk.processed as usize >= CHUNK_ROWS {
+            // Chunks the writer has committed are freed here, where their rows were made:
+            // the writer is the busier thread, and memory goes back to the allocator's arena
+            // of the thread that took it.
+            while let Ok(used) = done_with.try_recv() {
+                drop(used);
+            }
             chunk.bytes_read = table.bytes_read.load(Ordering::Relaxed);
             chunk.file_size = table.file_size;
             let full = std::mem::replace(&mut chunk, Chunk::new());
@@ -247,17 +254,21 @@ pub(crate) fn run_pipeline<P: RowParser>(
     let mut table = table;
     std::thread::scope(|scope| {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk<P::Row>>>(2);
-        scope.spawn(move || parse_chunks(&mut table, parser, &tx));
+        let (done_tx, done_rx) = std::sync::mpsc::channel::<Chunk<P::Row>>();
+        scope.spawn(move || parse_chunks(&mut table, parser, &tx, &done_rx));
         for chunk in rx {
             let chunk = chunk?;
             commit(&chunk)?;
+            let (bytes_read, file_size) = (chunk.bytes_read, chunk.file_size);
+            // Back to the parser thread to be freed (dropped here if it has finished).
+            let _ = done_tx.send(chunk);
             if let Some(c) = &checkpointer {
                 c.nudge();
             }
             progress(&ImportProgress {
                 counts: counts(),
-                bytes_read: chunk.bytes_read,
-                file_size: chunk.file_size,
+                bytes_read,
+                file_size,
             });
         }
         Ok::<_, AppError>(())
