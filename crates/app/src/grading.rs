@@ -329,6 +329,44 @@ impl RunSummary {
 /// The reader of a full run hands over the facts of this many subjects at a time.
 const FACTS_BATCH: usize = 2_048;
 
+/// What the reader of a full run sends: the facts of some subjects (in subject order), then
+/// `End` once it has read everything.
+enum FactsMessage {
+    Batch(Vec<(i64, Facts)>),
+    End,
+}
+
+/// The facts arriving from the reader, one subject at a time.
+struct FactStream {
+    rx: std::sync::mpsc::Receiver<FactsMessage>,
+    batch: std::iter::Peekable<std::vec::IntoIter<(i64, Facts)>>,
+    ended: bool,
+}
+
+impl FactStream {
+    /// The subject of the next facts; `None` once the reader has read everything. An error if
+    /// the reader stopped before the end (it reports why).
+    fn peek_id(&mut self) -> Result<Option<i64>> {
+        loop {
+            if let Some((id, _)) = self.batch.peek() {
+                return Ok(Some(*id));
+            }
+            if self.ended {
+                return Ok(None);
+            }
+            match self.rx.recv() {
+                Ok(FactsMessage::Batch(b)) => self.batch = b.into_iter().peekable(),
+                Ok(FactsMessage::End) => self.ended = true,
+                Err(_) => {
+                    return Err(AppError::Internal(
+                        "the reading of the records stopped before the end".into(),
+                    ))
+                }
+            }
+        }
+    }
+}
+
 /// Stored evaluations are written in chunks of this many subjects, one transaction each.
 const WRITE_CHUNK: usize = 10_000;
 
@@ -639,11 +677,13 @@ impl App {
         let since = facts_since(t, rules);
         let db = &self.db;
         std::thread::scope(|scope| {
-            let (tx, rx) = std::sync::mpsc::channel::<Vec<(i64, Facts)>>();
+            let (tx, rx) = std::sync::mpsc::channel::<FactsMessage>();
             let scanner = scope.spawn(move || -> Result<()> {
                 let mut c = db.connect()?;
                 let mut batch: Vec<(i64, Facts)> = Vec::with_capacity(FACTS_BATCH);
                 let mut current: Option<(i64, Facts)> = None;
+                // The evaluating thread stopped (its own error, which it reports): stop reading.
+                let mut stopped = false;
                 let read = store::each_fact(&mut c, since, t, |f| {
                     if let Some((id, facts)) = &mut current {
                         if *id == f.subject_id {
@@ -654,12 +694,12 @@ impl App {
                     if let Some(done) = current.take() {
                         batch.push(done);
                         if batch.len() == FACTS_BATCH {
-                            // The evaluating thread stopped (an error): stop reading.
-                            tx.send(std::mem::replace(
-                                &mut batch,
-                                Vec::with_capacity(FACTS_BATCH),
-                            ))
-                            .map_err(|_| AppError::Internal("evaluation stopped".into()))?;
+                            let full =
+                                std::mem::replace(&mut batch, Vec::with_capacity(FACTS_BATCH));
+                            if tx.send(FactsMessage::Batch(full)).is_err() {
+                                stopped = true;
+                                return Err(AppError::Internal("evaluation stopped".into()));
+                            }
                         }
                     }
                     let mut facts = Facts::default();
@@ -667,11 +707,16 @@ impl App {
                     current = Some((f.subject_id, facts));
                     Ok::<(), AppError>(())
                 });
-                batch.extend(current.take());
-                if read.is_ok() && !batch.is_empty() {
-                    let _ = tx.send(batch);
+                if stopped {
+                    return Ok(());
                 }
-                read
+                read?;
+                // Only a complete read ends with `End`: without it the evaluating thread stops
+                // instead of taking the subjects it has not seen facts for as having none.
+                batch.extend(current.take());
+                let _ = tx.send(FactsMessage::Batch(batch));
+                let _ = tx.send(FactsMessage::End);
+                Ok(())
             });
             let evaluated =
                 self.evaluate_stream(conn, actor, run_id, t, rules, card, now, rx, progress);
@@ -696,7 +741,7 @@ impl App {
         rules: &GradeRules,
         card: &Scorecard,
         now: &str,
-        facts: std::sync::mpsc::Receiver<Vec<(i64, Facts)>>,
+        facts: std::sync::mpsc::Receiver<FactsMessage>,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
         let mut subjects: Vec<EvaluatedSubject> = Vec::new();
@@ -726,14 +771,17 @@ impl App {
             now: now.to_owned(),
         };
         // Facts of subjects outside the directory (注销, 迁出, persons) are passed over.
-        let mut incoming = facts.into_iter().flatten().peekable();
+        let mut incoming = FactStream {
+            rx: facts,
+            batch: Vec::new().into_iter().peekable(),
+            ended: false,
+        };
         let mut last_id = i64::MIN;
         // Most subjects have no fact at all: they all get the same evaluation, made once.
         let mut blank: Option<GradeRow> = None;
         for (i, s) in subjects.iter().enumerate() {
             let mut own: Option<Facts> = None;
-            while let Some((id, _)) = incoming.peek() {
-                let id = *id;
+            while let Some(id) = incoming.peek_id()? {
                 if id > s.id {
                     break;
                 }
@@ -743,7 +791,7 @@ impl App {
                     )));
                 }
                 last_id = id;
-                let (_, f) = incoming.next().expect("peeked");
+                let (_, f) = incoming.batch.next().expect("peeked");
                 if id == s.id {
                     own = Some(f);
                 }

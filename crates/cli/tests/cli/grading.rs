@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Duration, NaiveDate};
+use chrono::{Datelike, Duration, NaiveDate};
 use serde_json::Value;
 
 use crate::support::*;
@@ -1468,6 +1468,45 @@ fn a_deregistered_subject_leaves_the_graded_directory() {
         "the grades table counts what the full run counted: {:?}",
         stored_grades(&fx)
     );
+}
+
+/// A full run whose reading of the records fails part-way (here a stored decision date the
+/// reader cannot read, on the first subject's record) fails as a whole: the evaluating side
+/// must not take the subjects it has not seen facts for as having none and store them as A.
+#[test]
+fn a_full_run_whose_reading_fails_stores_no_grade() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2, 3]);
+    penalties(
+        &fx,
+        "p.csv",
+        &[
+            (1, "利财罚〔2026〕31号", "罚款", &days_ago(20), ""),
+            (3, "利财罚〔2026〕33号", "罚款", &days_ago(30), ""),
+        ],
+    );
+    // A day that does not exist, inside the dates the run reads (the last three years).
+    let impossible = format!("{}-02-30", china_today().year() - 1);
+    let n = fx
+        .conn()
+        .execute(
+            "UPDATE credit_records SET decision_date = ?1 WHERE document_number = '利财罚〔2026〕31号'",
+            [&impossible],
+        )
+        .unwrap();
+    assert_eq!(n, 1);
+    let r = fx.xj_db(&["evaluate", "--full"]);
+    r.assert_failure();
+    assert_eq!(
+        fx.count("SELECT count(*) FROM grades"),
+        0,
+        "{}",
+        r.describe()
+    );
+    assert_eq!(fx.count("SELECT count(*) FROM grade_events"), 0);
+    let last = runs(&fx).pop().expect("the run is recorded");
+    assert_eq!(last.3, "failed");
+    fx.audit_ok();
 }
 
 /// A subject registered as 吊销 counts as revoked from the day the platform recorded it
