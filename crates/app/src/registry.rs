@@ -275,7 +275,7 @@ pub struct HistoryEntry {
 }
 
 /// A page of search results.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct SubjectPage {
     pub total: i64,
     pub items: Vec<SubjectView>,
@@ -376,6 +376,11 @@ impl App {
 
     pub fn search_subjects(&self, actor: &Actor, query: &SubjectQuery) -> Result<SubjectPage> {
         actor.require(Permission::SubjectRead)?;
+        // An ID number never travels in a query string (addresses end up in browser history,
+        // proxies and logs) and its lookup is audited: see `lookup_person`.
+        if xinjian_core::person_id::PersonId::parse(query.q.trim()).is_ok() {
+            return Err(AppError::invalid("q", PERSON_LOOKUP_HINT));
+        }
         let (rows, total) = subjects::search(&mut *self.db.conn()?, query)?;
         Ok(SubjectPage {
             total,
@@ -469,6 +474,38 @@ impl App {
                 &json!({ "field": if row.data.person_id.is_some() { "person_id" } else { "legal_rep_id" }, "purpose": purpose }),
             )?;
             Ok(row.data.person_id.or(row.data.legal_rep_id))
+        })
+    }
+
+    /// Find the natural person registered with a resident ID number (staff). The number is
+    /// personal information: it is asked for in a form body, never in an address, and every
+    /// lookup is audited (`personal_data.lookup`, the number masked) in the transaction that
+    /// reads it. Returns the person's registry key, if registered.
+    pub fn lookup_person(&self, actor: &Actor, id_number: &str) -> Result<Option<String>> {
+        actor.require(Permission::SubjectRead)?;
+        // The number is not echoed back: a number that fails its check is usually a real one
+        // with a typo.
+        let pid = xinjian_core::person_id::PersonId::parse(id_number.trim()).map_err(|_| {
+            AppError::invalid(
+                "证件号码",
+                "不是有效的居民身份证号码（18 位，末位为校验码）",
+            )
+        })?;
+        let mut conn = self.db.conn()?;
+        conn.transaction(|tx| {
+            let found = subjects::by_person_id(tx, pid.as_str())?;
+            let target = found.as_ref().map_or_else(
+                || "person_id:none".to_owned(),
+                |r| format!("subject:{}", r.data.code),
+            );
+            audit::append(
+                tx,
+                &actor.audit(),
+                "personal_data.lookup",
+                &target,
+                &json!({ "person_id": pid.masked(), "found": found.is_some() }),
+            )?;
+            Ok(found.map(|r| r.data.code))
         })
     }
 
@@ -691,6 +728,10 @@ fn validate_manual(d: &SubjectData) -> Result<()> {
 }
 
 /// `import:12` → 导入任务 12, `manual` → 人工录入.
+/// Why a registry search refuses an ID number, and where to look it up instead.
+pub const PERSON_LOOKUP_HINT: &str =
+    "证件号码属于个人信息，不能放在查询地址中：请用“按证件号码查找自然人”（查找留痕）";
+
 pub fn source_label(source: &str) -> String {
     match source.split_once(':') {
         Some(("import", id)) => format!("导入任务 {id}"),

@@ -542,14 +542,9 @@ pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>,
     let mut order = "id".to_owned();
     let mut order_ps: Vec<Value> = Vec::new();
     if !q.is_empty() {
-        if let Ok(pid) = xinjian_core::person_id::PersonId::parse(q) {
-            // A whole ID number finds the natural person it identifies (staff only: this is
-            // the registry search), or an organisation whose code happens to be these
-            // characters. Never a prefix: ID numbers are not browsable.
-            clauses.push("(person_id = ? OR code = ?)");
-            ps.push(pid.as_str().into());
-            ps.push(q.to_ascii_uppercase().into());
-        } else if looks_like_code(q) {
+        // ID numbers are never searched here (a person is looked up by number with
+        // `by_person_id`, audited): the text is a code prefix or a name fragment.
+        if looks_like_code(q) {
             clauses.push("code LIKE ?");
             ps.push(format!("{}%", q.to_ascii_uppercase()).into());
             order = "code".into();

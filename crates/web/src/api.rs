@@ -153,6 +153,30 @@ pub async fn audit_verify(
     .into_response())
 }
 
+#[derive(Deserialize)]
+pub struct PersonLookup {
+    #[serde(default)]
+    id_number: String,
+}
+
+/// `POST /api/v1/subjects/lookup` — `{"id_number": "…"}` → `{"code": "Z…"}` of the natural
+/// person registered with it, or 404. The number travels in the body, never the address, and
+/// the lookup is audited.
+pub async fn subject_lookup(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    body: Result<Json<PersonLookup>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, WebError> {
+    let Json(b) = body.map_err(|e| {
+        WebError::bad_request("body", format!("请求体不是有效的 JSON：{e}")).api(true)
+    })?;
+    let app = state.app.clone();
+    match api(blocking(move || app.lookup_person(&ctx.actor, &b.id_number)).await)? {
+        Some(code) => Ok(Json(json!({ "code": code })).into_response()),
+        None => Err(WebError::not_found("以该证件号码登记的自然人").api(true)),
+    }
+}
+
 pub async fn subject_create(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,

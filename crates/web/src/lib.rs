@@ -101,6 +101,7 @@ pub fn router(state: AppState) -> Router {
             get(pages::subjects).post(pages::subject_create),
         )
         .route("/subjects/new", get(pages::subject_new))
+        .route("/subjects/lookup", post(pages::subject_lookup))
         .route(
             "/subjects/{code}",
             get(pages::subject_detail).post(pages::subject_update),
@@ -156,6 +157,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/subjects",
             get(api::subjects).post(api::subject_create),
         )
+        .route("/api/v1/subjects/lookup", post(api::subject_lookup))
         .route(
             "/api/v1/subjects/{code}",
             get(api::subject).put(api::subject_update),

@@ -378,6 +378,17 @@ pub async fn subjects(
     Extension(ctx): Extension<Ctx>,
     Query(q): Query<SubjectsQuery>,
 ) -> Result<Response, WebError> {
+    subjects_list(&state, &ctx, q, None).await
+}
+
+/// The registry list, with a notice (`flash`) when there is something to say: a search that
+/// was refused (an ID number in the address) or a lookup that found nobody.
+async fn subjects_list(
+    state: &AppState,
+    ctx: &Ctx,
+    mut q: SubjectsQuery,
+    mut notice: Option<String>,
+) -> Result<Response, WebError> {
     let pageno = q.page.unwrap_or(1).max(1);
     let query = SubjectQuery {
         q: q.q.clone(),
@@ -388,10 +399,20 @@ pub async fn subjects(
         limit: PAGE,
         offset: (pageno - 1) * PAGE,
     };
-    let page = call(&state, &ctx, move |app, actor| {
+    let page = match call(state, ctx, move |app, actor| {
         app.search_subjects(actor, &query)
     })
-    .await?;
+    .await
+    {
+        Ok(page) => page,
+        // Refused: say why and where to look instead, without echoing the number.
+        Err(e) if e.field.as_deref() == Some("q") => {
+            notice = Some(e.detail);
+            q.q.clear();
+            xinjian_app::registry::SubjectPage::default()
+        }
+        Err(e) => return Err(e),
+    };
     let pages = ((page.total + PAGE - 1) / PAGE).max(1);
     let link = |p: i64| {
         format!(
@@ -415,16 +436,43 @@ pub async fn subjects(
         .map(|s| (s.as_str(), s.label()))
         .collect();
     render(
-        &state,
+        state,
         "subjects.html",
-        &ctx,
+        ctx,
         json!({
+            "flash": notice, "flash_kind": "error",
             "page": page, "q": q.q, "status": q.status, "statuses": statuses,
             "bookkeeping": q.bookkeeping.is_some(), "flagged": q.flagged.is_some(),
             "pageno": pageno, "pages": pages,
             "prev": (pageno > 1).then(|| link(pageno - 1)), "next": (pageno < pages).then(|| link(pageno + 1)),
         }),
     )
+}
+
+#[derive(Deserialize)]
+pub struct PersonLookupForm {
+    #[serde(default)]
+    id_number: String,
+}
+
+/// 按证件号码查找自然人: the number comes in the form body (never the address) and the lookup is
+/// audited; found, the person's page (its address carries the registry key, not the number).
+pub async fn subject_lookup(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Form(f): Form<PersonLookupForm>,
+) -> Result<Response, WebError> {
+    let found = call(&state, &ctx, move |app, actor| {
+        app.lookup_person(actor, &f.id_number)
+    })
+    .await;
+    let notice = match found {
+        Ok(Some(key)) => return Ok(Redirect::to(&format!("/subjects/{key}")).into_response()),
+        Ok(None) => "没有以该证件号码登记的自然人".to_owned(),
+        Err(e) if e.field.is_some() => e.detail,
+        Err(e) => return Err(e),
+    };
+    subjects_list(&state, &ctx, SubjectsQuery::default(), Some(notice)).await
 }
 
 async fn subject_page(

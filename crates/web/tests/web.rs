@@ -578,14 +578,79 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
         "{detail}"
     );
 
-    // Staff find the person by the whole number, not by a part of it.
+    // Staff find the person by the whole number in a form body (never in an address), and
+    // every lookup is audited with the number masked.
+    let lookups = |what: &str| -> Vec<String> {
+        srv.app
+            .db
+            .conn()
+            .unwrap()
+            .query(
+                "SELECT target || ' ' || detail FROM audit_log WHERE action = 'personal_data.lookup' ORDER BY seq",
+                &[],
+            )
+            .unwrap()
+            .iter()
+            .map(|r| r.get::<String>(0).unwrap())
+            .inspect(|d| assert!(!d.contains(id_number), "{what}: the number is masked: {d}"))
+            .collect()
+    };
+    let r = c
+        .post(srv.url("/subjects/lookup"))
+        .form(&[("_csrf", csrf.as_str()), ("id_number", id_number)])
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303);
+    assert_eq!(
+        r.headers()["location"].to_str().unwrap(),
+        at,
+        "the lookup lands on the person's page (its address carries the key, not the number)"
+    );
+    let audited = lookups("found");
+    assert_eq!(audited.len(), 1);
+    assert!(
+        audited[0].starts_with(&format!("subject:{key} ")),
+        "{audited:?}"
+    );
+    // A registered number with a wrong check character, and a number nobody has.
+    let r = c
+        .post(srv.url("/subjects/lookup"))
+        .form(&[("_csrf", csrf.as_str()), ("id_number", "110105194912")])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(r.contains("不是有效的居民身份证号码") && !r.contains(&key));
+    let r = c
+        .post(srv.url("/subjects/lookup"))
+        .form(&[
+            ("_csrf", csrf.as_str()),
+            ("id_number", "510802199001011236"),
+        ])
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(r.contains("没有以该证件号码登记的自然人"), "{r}");
+    assert!(
+        !r.contains("510802199001011236"),
+        "the number is not echoed"
+    );
+    assert_eq!(
+        lookups("not found").len(),
+        2,
+        "found and not found are audited, not the refused"
+    );
+    // The address search refuses a whole number (it would land in browser history), without
+    // echoing it; a part of one finds nobody.
     let list = c
         .get(srv.url(&format!("/subjects?q={id_number}")))
         .send()
         .unwrap()
         .text()
         .unwrap();
-    assert!(list.contains(&key), "found by the whole ID number");
+    assert!(list.contains("按证件号码查找自然人") && list.contains("不能放在查询地址中"));
+    assert!(!list.contains(&key) && !list.contains(&format!("value=\"{id_number}\"")));
     let list = c
         .get(srv.url("/subjects?q=110105194912"))
         .send()
@@ -593,6 +658,26 @@ fn natural_persons_are_registered_masked_and_kept_off_the_portal() {
         .text()
         .unwrap();
     assert!(!list.contains(&key));
+    // The API: the number in a JSON body; refused in a query string.
+    let r = c
+        .post(srv.url("/api/v1/subjects/lookup"))
+        .header("x-csrf-token", csrf.as_str())
+        .json(&serde_json::json!({ "id_number": id_number }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.json::<serde_json::Value>().unwrap()["code"], key.as_str());
+    let r = c
+        .get(srv.url(&format!("/api/v1/subjects?q={id_number}")))
+        .send()
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    let body = r.text().unwrap();
+    assert!(
+        body.contains("/subjects/lookup") || body.contains("按证件号码查找"),
+        "{body}"
+    );
+    assert!(!body.contains(id_number), "{body}");
 
     // A change keeps the key and the number (an empty number field keeps it).
     let r = c
