@@ -379,7 +379,7 @@ impl App {
         // An ID number never travels in a query string (addresses end up in browser history,
         // proxies and logs) and its lookup is audited: see `lookup_person`.
         if xinjian_core::person_id::PersonId::parse(query.q.trim()).is_ok() {
-            return Err(AppError::invalid("q", PERSON_LOOKUP_HINT));
+            return Err(AppError::invalid(SEARCH_FIELD, PERSON_LOOKUP_HINT));
         }
         let (rows, total) = subjects::search(&mut *self.db.conn()?, query)?;
         Ok(SubjectPage {
@@ -728,6 +728,9 @@ fn validate_manual(d: &SubjectData) -> Result<()> {
 }
 
 /// `import:12` → 导入任务 12, `manual` → 人工录入.
+/// The field a refused registry search names (the search box).
+pub const SEARCH_FIELD: &str = "查询内容";
+
 /// Why a registry search refuses an ID number, and where to look it up instead.
 pub const PERSON_LOOKUP_HINT: &str =
     "证件号码属于个人信息，不能放在查询地址中：请用“按证件号码查找自然人”（查找留痕）";

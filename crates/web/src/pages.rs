@@ -406,7 +406,7 @@ async fn subjects_list(
     {
         Ok(page) => page,
         // Refused: say why and where to look instead, without echoing the number.
-        Err(e) if e.field.as_deref() == Some("q") => {
+        Err(e) if e.field.as_deref() == Some(xinjian_app::registry::SEARCH_FIELD) => {
             notice = Some(e.detail);
             q.q.clear();
             xinjian_app::registry::SubjectPage::default()
