@@ -354,14 +354,17 @@ pub fn lists_on(
     Ok(out)
 }
 
-/// For subjects whose registration status is 吊销: the day (China time) the platform recorded
+/// For subjects of the evaluated directory whose status is 吊销: the day (China time) the platform recorded
 /// it — the first version of the latest unbroken run of 吊销 versions (the current version, in
 /// `subjects`, ends the run; earlier ones are in `subject_versions`). Registry exports do not
 /// say when a licence was revoked; a grade as of an earlier day is what the platform knew then.
 pub fn revoked_since(conn: &mut Conn, ids: Option<&[i64]>) -> Result<HashMap<i64, NaiveDate>> {
-    let history = "SELECT v.subject_id, v.data, v.created_at FROM subject_versions v JOIN subjects s ON s.id = v.subject_id \
-                   WHERE s.reg_status = 'revoked'";
-    // (Read from the directory's index: a subject outside it is never evaluated.)
+    // Subjects of the evaluated directory only (the others are never evaluated); the current
+    // versions are read from the directory's index.
+    let history = format!(
+        "SELECT v.subject_id, v.data, v.created_at FROM subject_versions v JOIN subjects s ON s.id = v.subject_id \
+         WHERE {EVALUATED} AND s.reg_status = 'revoked'"
+    );
     let current = format!(
         "SELECT s.id, s.updated_at FROM subjects s WHERE {EVALUATED} AND s.reg_status = 'revoked'"
     );
