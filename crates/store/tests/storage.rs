@@ -2990,6 +2990,113 @@ fn find_sees_subjects_inserted_in_bulk() {
     });
 }
 
+/// The day a subject became 吊销 is the first version of its latest unbroken run of 吊销
+/// versions, whether that run is only the current version, continues from superseded versions,
+/// or follows a return to 存续 (China's day: UTC+8).
+#[test]
+fn revoked_since_dates_the_latest_run_of_revoked_versions() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let at = |day: &str| format!("{day}T02:00:00.000000Z");
+        let change = |c: &mut Conn, id: i64, v: i64, d: &SubjectData, now: &str| {
+            let p = Provenance {
+                source: "manual",
+                actor: "user:bob",
+                reason: None,
+                now,
+            };
+            tx(c, |t| subjects::update(t, id, v, d, &d.content_hash(), &p));
+        };
+        let with = |d: &SubjectData, st: RegStatus, name: &str| {
+            let mut d = d.clone();
+            d.reg_status = st;
+            d.name = name.into();
+            d
+        };
+        // 1: imported revoked, then renamed while revoked: the run starts at the import.
+        let a = subject(&code(1), "甲公司", RegStatus::Revoked);
+        let ia = tx(&mut c, |t| {
+            subjects::insert(t, &a, &a.content_hash(), &prov(&at("2025-01-02")))
+        });
+        change(
+            &mut c,
+            ia,
+            1,
+            &with(&a, RegStatus::Revoked, "甲公司（更名）"),
+            &at("2025-03-04"),
+        );
+        // 2: active, revoked, active again, revoked again: the last revocation.
+        let b = subject(&code(2), "乙公司", RegStatus::Active);
+        let ib = tx(&mut c, |t| {
+            subjects::insert(t, &b, &b.content_hash(), &prov(&at("2024-01-02")))
+        });
+        change(
+            &mut c,
+            ib,
+            1,
+            &with(&b, RegStatus::Revoked, "乙公司"),
+            &at("2024-05-06"),
+        );
+        change(
+            &mut c,
+            ib,
+            2,
+            &with(&b, RegStatus::Active, "乙公司"),
+            &at("2024-07-08"),
+        );
+        change(
+            &mut c,
+            ib,
+            3,
+            &with(&b, RegStatus::Revoked, "乙公司"),
+            &at("2025-09-10"),
+        );
+        // 3: revoked once and back to active: not revoked now.
+        let d3 = subject(&code(3), "丙公司", RegStatus::Active);
+        let i3 = tx(&mut c, |t| {
+            subjects::insert(t, &d3, &d3.content_hash(), &prov(&at("2024-01-02")))
+        });
+        change(
+            &mut c,
+            i3,
+            1,
+            &with(&d3, RegStatus::Revoked, "丙公司"),
+            &at("2024-05-06"),
+        );
+        change(
+            &mut c,
+            i3,
+            2,
+            &with(&d3, RegStatus::Active, "丙公司"),
+            &at("2024-07-08"),
+        );
+        // 4: revoked at 17:00 UTC — the next day in China.
+        let d4 = subject(&code(4), "丁公司", RegStatus::Active);
+        let i4 = tx(&mut c, |t| {
+            subjects::insert(t, &d4, &d4.content_hash(), &prov(&at("2024-01-02")))
+        });
+        change(
+            &mut c,
+            i4,
+            1,
+            &with(&d4, RegStatus::Revoked, "丁公司"),
+            "2025-03-04T17:00:00.000000Z",
+        );
+
+        let day = |m: &std::collections::HashMap<i64, NaiveDate>, id: i64| {
+            m.get(&id).map(|d| d.to_string())
+        };
+        for ids in [None, Some(vec![ia, ib, i3, i4])] {
+            let m = xinjian_store::grading::revoked_since(&mut c, ids.as_deref()).unwrap();
+            assert_eq!(day(&m, ia).as_deref(), Some("2025-01-02"), "{ids:?}");
+            assert_eq!(day(&m, ib).as_deref(), Some("2025-09-10"), "{ids:?}");
+            assert_eq!(day(&m, i3), None, "{ids:?}");
+            assert_eq!(day(&m, i4).as_deref(), Some("2025-03-05"), "{ids:?}");
+            assert_eq!(m.len(), 3, "{ids:?}");
+        }
+    });
+}
+
 /// A registry from before migration 0005 kept a copy of every subject's current version in
 /// `subject_versions`; 0005 moves its provenance into `subjects` and keeps only the versions
 /// that were superseded. Simulated by removing 0005's columns and writing rows the old way.
