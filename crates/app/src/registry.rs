@@ -378,7 +378,11 @@ impl App {
         actor.require(Permission::SubjectRead)?;
         // An ID number never travels in a query string (addresses end up in browser history,
         // proxies and logs) and its lookup is audited: see `lookup_person`.
-        if xinjian_core::person_id::PersonId::parse(query.q.trim()).is_ok() {
+        // (A valid organisation code that also passes as an ID number is searched as a code.)
+        let q = query.q.trim();
+        if xinjian_core::person_id::PersonId::parse(q).is_ok()
+            && xinjian_core::uscc::Uscc::parse(q).is_err()
+        {
             return Err(AppError::invalid(SEARCH_FIELD, PERSON_LOOKUP_HINT));
         }
         let (rows, total) = subjects::search(&mut *self.db.conn()?, query)?;
@@ -727,7 +731,6 @@ fn validate_manual(d: &SubjectData) -> Result<()> {
     Ok(())
 }
 
-/// `import:12` → 导入任务 12, `manual` → 人工录入.
 /// The field a refused registry search names (the search box).
 pub const SEARCH_FIELD: &str = "查询内容";
 
@@ -735,6 +738,7 @@ pub const SEARCH_FIELD: &str = "查询内容";
 pub const PERSON_LOOKUP_HINT: &str =
     "证件号码属于个人信息，不能放在查询地址中：请用“按证件号码查找自然人”（查找留痕）";
 
+/// `import:12` → 导入任务 12, `manual` → 人工录入.
 pub fn source_label(source: &str) -> String {
     match source.split_once(':') {
         Some(("import", id)) => format!("导入任务 {id}"),

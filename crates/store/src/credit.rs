@@ -475,7 +475,8 @@ pub struct RecordVersion {
     pub created_at: String,
 }
 
-/// All versions of a record, oldest first: those superseded, then the current one.
+/// All versions of a record, oldest first: those superseded, then the current one (read
+/// first, and the history up to it: a change committed in between is not half seen).
 pub fn record_versions(conn: &mut Conn, id: i64) -> Result<Vec<RecordVersion>> {
     let Some(current) = current_version(conn, id)? else {
         return Ok(Vec::new());
@@ -483,8 +484,8 @@ pub fn record_versions(conn: &mut Conn, id: i64) -> Result<Vec<RecordVersion>> {
     let mut out = conn
         .query(
             "SELECT version, data, source, actor, reason, created_at, content_hash FROM credit_record_versions \
-             WHERE record_id = ? ORDER BY version",
-            &params![id],
+             WHERE record_id = ? AND version < ? ORDER BY version",
+            &params![id, current.version],
         )?
         .iter()
         .map(|r| {

@@ -316,28 +316,33 @@ pub struct VersionRow {
     pub created_at: String,
 }
 
-/// All versions, oldest first: those superseded, then the current one.
+/// All versions, oldest first: those superseded, then the current one. The current row is
+/// read first and the history up to it, so a change committed in between is not half seen
+/// (the history then already holds the version read as current).
 pub fn versions(conn: &mut Conn, id: i64) -> Result<Vec<VersionRow>> {
     let Some(current) = by_id(conn, id)? else {
         return Ok(Vec::new());
     };
-    let mut out: Vec<VersionRow> = conn.query(
-        "SELECT version, data, source, actor, reason, created_at FROM subject_versions WHERE subject_id = ? ORDER BY version",
-        &params![id],
-    )?
-    .iter()
-    .map(|r| {
-        let json: String = r.get(1)?;
-        Ok(VersionRow {
-            version: r.get(0)?,
-            data: serde_json::from_str(&json).map_err(|e| bad("version data", e.to_string()))?,
-            source: r.get(2)?,
-            actor: r.get(3)?,
-            reason: r.get(4)?,
-            created_at: r.get(5)?,
+    let mut out: Vec<VersionRow> = conn
+        .query(
+            "SELECT version, data, source, actor, reason, created_at FROM subject_versions \
+         WHERE subject_id = ? AND version < ? ORDER BY version",
+            &params![id, current.version],
+        )?
+        .iter()
+        .map(|r| {
+            let json: String = r.get(1)?;
+            Ok(VersionRow {
+                version: r.get(0)?,
+                data: serde_json::from_str(&json)
+                    .map_err(|e| bad("version data", e.to_string()))?,
+                source: r.get(2)?,
+                actor: r.get(3)?,
+                reason: r.get(4)?,
+                created_at: r.get(5)?,
+            })
         })
-    })
-    .collect::<Result<_>>()?;
+        .collect::<Result<_>>()?;
     out.push(VersionRow {
         version: current.version,
         data: current.data,
