@@ -252,7 +252,8 @@ const INSERT_RECORD: &str = "INSERT INTO credit_records (subject_id, subject_cod
 
 /// Insert many new records, each as version 1 — the bulk path of imports. In key order
 /// (document number, code), so the unique index is appended to rather than split at random;
-/// on SQLite through a prepared statement with borrowed values, elsewhere one by one.
+/// on SQLite through a prepared statement with borrowed values, on PostgreSQL many rows a
+/// statement.
 pub fn insert_records(
     conn: &mut Conn,
     items: &mut [NewRecord<'_>],
@@ -302,18 +303,57 @@ pub fn insert_records(
         }
         return Ok(());
     }
-    for it in items.iter() {
-        insert_record(
-            conn,
-            it.subject_id,
-            it.data,
-            it.hash,
-            &it.state,
-            recorded_on,
-            p,
-        )?;
-    }
-    Ok(())
+    // PostgreSQL: many rows a statement, one round trip each.
+    let rows: Vec<Vec<Value>> = items
+        .iter()
+        .map(|it| {
+            record_params(
+                it.subject_id,
+                it.data,
+                it.json,
+                it.hash,
+                &it.state,
+                recorded_on,
+                p,
+            )
+        })
+        .collect();
+    conn.insert_many(INSERT_RECORD, &rows)
+}
+
+/// The parameters of [`INSERT_RECORD`].
+fn record_params(
+    subject_id: i64,
+    d: &RecordData,
+    json: &str,
+    hash: &str,
+    st: &RecordState,
+    recorded_on: NaiveDate,
+    p: &Provenance<'_>,
+) -> Vec<Value> {
+    params![
+        subject_id,
+        d.subject_code.as_str(),
+        d.kind.as_str(),
+        d.document_number.as_str(),
+        d.decision_date,
+        d.nature.as_str(),
+        d.severity.map(Severity::as_str),
+        d.revokes_business_licence,
+        json,
+        st.status.as_str(),
+        st.publish_deadline,
+        st.published_on,
+        st.held,
+        st.publicity_until,
+        recorded_on,
+        hash,
+        p.now,
+        p.now,
+        p.source,
+        p.actor,
+        p.reason
+    ]
 }
 
 /// Insert a new record as version 1.
@@ -329,29 +369,7 @@ pub fn insert_record(
     let json = serde_json::to_string(d).expect("record data serialises");
     let id = conn.insert_id(
         &format!("{INSERT_RECORD} RETURNING id"),
-        &params![
-            subject_id,
-            d.subject_code.as_str(),
-            d.kind.as_str(),
-            d.document_number.as_str(),
-            d.decision_date,
-            d.nature.as_str(),
-            d.severity.map(Severity::as_str),
-            d.revokes_business_licence,
-            json,
-            st.status.as_str(),
-            st.publish_deadline,
-            st.published_on,
-            st.held,
-            st.publicity_until,
-            recorded_on,
-            hash,
-            p.now,
-            p.now,
-            p.source,
-            p.actor,
-            p.reason
-        ],
+        &record_params(subject_id, d, &json, hash, st, recorded_on, p),
     )?;
     Ok(id)
 }

@@ -185,7 +185,8 @@ const INSERT_SUBJECT: &str = "INSERT INTO subjects (code, code_flag, name, kind,
      source, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)";
 
 /// Insert many new subjects, each as version 1 — the bulk path of imports. On SQLite it binds
-/// borrowed values straight into prepared statements; elsewhere it inserts one by one.
+/// borrowed values straight into prepared statements; on PostgreSQL it sends many rows a
+/// statement.
 pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_>) -> Result<()> {
     if let Some(c) = conn.as_sqlite() {
         let c: &rusqlite::Connection = c;
@@ -225,10 +226,16 @@ pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_
         }
         return Ok(());
     }
-    for it in items {
-        insert(conn, it.data, it.hash, p)?;
-    }
-    Ok(())
+    // PostgreSQL: many rows a statement (its name index is maintained by the database).
+    let rows: Vec<Vec<Value>> = items
+        .iter()
+        .map(|it| {
+            let mut ps = data_params(it.data);
+            ps.extend(params![it.hash, p.now, p.now, p.source, p.actor, p.reason]);
+            ps
+        })
+        .collect();
+    conn.insert_many(INSERT_SUBJECT, &rows)
 }
 
 /// Insert a new subject as version 1.

@@ -2990,6 +2990,49 @@ fn find_sees_subjects_inserted_in_bulk() {
     });
 }
 
+/// The bulk insert of new subjects takes more rows than one statement holds (PostgreSQL sends
+/// at most 500 a statement): every row arrives whole, once, in order.
+#[test]
+fn bulk_subject_insert_spans_several_statements() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let data: Vec<SubjectData> = (0..1203)
+            .map(|i| {
+                subject(
+                    &code(3000 + i),
+                    &format!("批量测试{i}号有限公司"),
+                    RegStatus::Active,
+                )
+            })
+            .collect();
+        let hashes: Vec<String> = data.iter().map(|d| d.content_hash()).collect();
+        let items: Vec<subjects::NewSubject<'_>> = data
+            .iter()
+            .zip(&hashes)
+            .map(|(d, h)| subjects::NewSubject { data: d, hash: h })
+            .collect();
+        tx(&mut c, |t| subjects::insert_batch(t, &items, &prov(T0)));
+        assert_eq!(count(&mut c, "SELECT count(*) FROM subjects", &[]), 1203);
+        for i in [0usize, 499, 500, 1202] {
+            let row = subjects::by_code(&mut c, &data[i].code)
+                .unwrap()
+                .expect("stored");
+            assert_eq!(
+                (&row.data, row.version, row.content_hash.as_str()),
+                (&data[i], 1, hashes[i].as_str())
+            );
+            assert_eq!(
+                (row.source.as_str(), row.actor.as_str()),
+                ("import:1", "user:alice")
+            );
+        }
+        assert_eq!(
+            find_names(&mut c, "批量测试1202号", 5),
+            vec![data[1202].name.clone()]
+        );
+    });
+}
+
 /// The day a subject became 吊销 is the first version of its latest unbroken run of 吊销
 /// versions, whether that run is only the current version, continues from superseded versions,
 /// or follows a return to 存续 (China's day: UTC+8).
