@@ -177,6 +177,14 @@ fn basis_code(b: xinjian_core::grade::Basis) -> &'static str {
     }
 }
 
+/// Where an evaluation reads a subject's facts: a single subject's grade from its records (the
+/// truth), a run from the grading digests the writers keep of them (one row a subject).
+#[derive(Clone, Copy)]
+enum FactSource {
+    Records,
+    Digests,
+}
+
 /// The facts of one subject, folded from its records and list entries.
 #[derive(Default)]
 struct Facts {
@@ -486,17 +494,22 @@ impl App {
         })
     }
 
-    /// The facts of some subjects as of `t`.
+    /// The facts of some subjects as of `t`, from their records or (a run) their digests.
     fn facts_of(
         &self,
         conn: &mut Conn,
         ids: &[i64],
         t: NaiveDate,
         rules: &GradeRules,
+        from: FactSource,
     ) -> Result<(HashMap<i64, Facts>, HashMap<i64, NaiveDate>)> {
         let since = facts_since(t, rules);
         let mut facts: HashMap<i64, Facts> = HashMap::new();
-        for f in store::facts_of(conn, ids, since, t)? {
+        let read = match from {
+            FactSource::Records => store::facts_of(conn, ids, since, t)?,
+            FactSource::Digests => xinjian_store::digests::facts_of(conn, ids, since, t)?,
+        };
+        for f in read {
             facts
                 .entry(f.subject_id)
                 .or_default()
@@ -538,7 +551,8 @@ impl App {
             ));
         }
         let (rules, card) = store::current_rules(&mut conn)?;
-        let (mut facts, revoked) = self.facts_of(&mut conn, &[s.id], t, &rules)?;
+        let (mut facts, revoked) =
+            self.facts_of(&mut conn, &[s.id], t, &rules, FactSource::Records)?;
         let subject = EvaluatedSubject {
             id: s.id,
             revoked: s.data.reg_status == xinjian_core::subject::RegStatus::Revoked,
@@ -684,7 +698,7 @@ impl App {
                 let mut current: Option<(i64, Facts)> = None;
                 // The evaluating thread stopped (its own error, which it reports): stop reading.
                 let mut stopped = false;
-                let read = store::each_fact(&mut c, since, t, |f| {
+                let read = xinjian_store::digests::each_fact(&mut c, since, t, |f| {
                     if let Some((id, facts)) = &mut current {
                         if *id == f.subject_id {
                             facts.add_record(f, t, rules);
@@ -915,7 +929,8 @@ impl App {
         };
         for (n, chunk) in subjects.chunks(5_000).enumerate() {
             let chunk_ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
-            let (mut facts, revoked) = self.facts_of(conn, &chunk_ids, t, rules)?;
+            let (mut facts, revoked) =
+                self.facts_of(conn, &chunk_ids, t, rules, FactSource::Digests)?;
             for s in chunk {
                 let f = facts.remove(&s.id).unwrap_or_default();
                 let (_, _, row) = evaluation_row(
@@ -935,6 +950,25 @@ impl App {
         }
         w.flush(conn)?;
         Ok(w.summary)
+    }
+
+    /// Make every grading digest again from the credit records, audited: after a restore or
+    /// a hand edit of `credit_records` (a damaged digest stops runs until this is done).
+    /// Returns the number of digests.
+    pub fn rebuild_grading_digests(&self, actor: &Actor) -> Result<u64> {
+        actor.require(Permission::GradeRun)?;
+        let mut conn = self.db.connect()?;
+        conn.transaction(|tx| {
+            let n = xinjian_store::digests::rebuild(tx)?;
+            audit::append(
+                tx,
+                &actor.audit(),
+                "grade.digests.rebuild",
+                "grading_digests",
+                &json!({ "digests": n }),
+            )?;
+            Ok::<_, AppError>(n)
+        })
     }
 
     /// Recent runs, for the statistics page.

@@ -594,6 +594,12 @@ fn evaluate(
             .map_err(|e| anyhow!("{e}"))?;
         let _ = std::fs::remove_file(&csv);
         load_records(&app, n_records, t)?;
+        // The records went straight into the table: make their subjects' grading digests, as
+        // the import paths do in their transactions.
+        let n = app
+            .rebuild_grading_digests(&system)
+            .map_err(|e| anyhow!("{e}"))?;
+        eprintln!("made {n} grading digests");
     }
     let mut conn = app.db.conn().map_err(|e| anyhow!("{e}"))?;
     let q = |conn: &mut xinjian_store::Conn, sql: &str| -> anyhow::Result<()> {

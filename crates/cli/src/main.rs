@@ -67,6 +67,10 @@ enum Command {
     Migrate {
         #[command(flatten)]
         db: DbArgs,
+        /// Also make every grading digest again from the credit records (after a restore or a
+        /// hand edit of the records; audited).
+        #[arg(long)]
+        rebuild_digests: bool,
     },
     /// Manage accounts.
     User {
@@ -308,13 +312,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             demo,
             demo_subjects,
         } => serve(addr, db, demo, demo_subjects),
-        Command::Migrate { db } => {
+        Command::Migrate {
+            db,
+            rebuild_digests,
+        } => {
             let store = xinjian_store::Db::open(&db.db).map_err(|e| anyhow!("{e}"))?;
             let applied = store.migrate().map_err(|e| anyhow!("{e}"))?;
             if applied.is_empty() {
                 println!("schema up to date ({})", xinjian_store::latest_version());
             } else {
                 println!("applied {}", applied.join(", "));
+            }
+            if rebuild_digests {
+                let n = db
+                    .open()?
+                    .rebuild_grading_digests(&Actor::operator())
+                    .map_err(|e| anyhow!("{e}"))?;
+                println!("rebuilt {n} grading digests");
             }
             Ok(ExitCode::SUCCESS)
         }

@@ -12,6 +12,7 @@ use xinjian_core::credit::{
     Severity, SeverityMap,
 };
 
+use crate::digests;
 use crate::subjects::Provenance;
 use crate::{params, Conn, Result, Row, StoreError, Value};
 
@@ -301,24 +302,39 @@ pub fn insert_records(
                 p.reason
             ])?;
         }
-        return Ok(());
+    } else {
+        // PostgreSQL: many rows a statement, one round trip each.
+        let rows: Vec<Vec<Value>> = items
+            .iter()
+            .map(|it| {
+                record_params(
+                    it.subject_id,
+                    it.data,
+                    it.json,
+                    it.hash,
+                    &it.state,
+                    recorded_on,
+                    p,
+                )
+            })
+            .collect();
+        conn.insert_many(INSERT_RECORD, &rows)?;
     }
-    // PostgreSQL: many rows a statement, one round trip each.
-    let rows: Vec<Vec<Value>> = items
+    // Their subjects' grading digests, in the same transaction.
+    let facts: Vec<crate::grading::FactRef<'_>> = items
         .iter()
-        .map(|it| {
-            record_params(
-                it.subject_id,
-                it.data,
-                it.json,
-                it.hash,
-                &it.state,
-                recorded_on,
-                p,
-            )
+        .filter(|it| digests::is_fact(it.data.nature.as_str(), it.data.revokes_business_licence))
+        .map(|it| crate::grading::FactRef {
+            subject_id: it.subject_id,
+            kind: &it.data.kind,
+            document_number: &it.data.document_number,
+            decision_date: it.data.decision_date,
+            severity: it.data.severity,
+            revokes_business_licence: it.data.revokes_business_licence,
+            ended_on: None,
         })
         .collect();
-    conn.insert_many(INSERT_RECORD, &rows)
+    digests::add(conn, &facts)
 }
 
 /// The parameters of [`INSERT_RECORD`].
@@ -371,6 +387,7 @@ pub fn insert_record(
         &format!("{INSERT_RECORD} RETURNING id"),
         &record_params(subject_id, d, &json, hash, st, recorded_on, p),
     )?;
+    digests::refresh(conn, &[subject_id])?;
     Ok(id)
 }
 
@@ -446,6 +463,7 @@ pub fn update_record(
             old.created_at.as_str()
         ],
     )?;
+    digests::refresh_of_record(conn, id)?;
     Ok(version)
 }
 
@@ -740,7 +758,7 @@ pub fn set_ended_on(conn: &mut Conn, id: i64, day: NaiveDate) -> Result<()> {
         "UPDATE credit_records SET ended_on = ? WHERE id = ? AND ended_on IS NULL",
         &params![day, id],
     )?;
-    Ok(())
+    digests::refresh_of_record(conn, id)
 }
 
 /// Set a computed deadline without a new version (it is derived from the decision date and

@@ -205,86 +205,34 @@ impl FactRecord {
     }
 }
 
-/// `YYYY-MM-DD` as stored, read without a format parser (the evaluation reads millions).
-fn day(s: &str) -> Option<NaiveDate> {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return None;
-    }
-    let num = |r: std::ops::Range<usize>| -> Option<u32> {
-        b[r].iter().try_fold(0u32, |n, c| {
-            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
-        })
-    };
-    NaiveDate::from_ymd_opt(num(0..4)? as i32, num(5..7)?, num(8..10)?)
-}
+/// The condition for records within reach of an evaluation as of `t` that reads from `since`:
+/// decided in `(since, t]`, or business-licence revocations decided on or before `t` (with
+/// [`crate::digests::FACT_SQL`]; the digests apply the same as [`crate::digests::in_reach`]).
+/// Parameters: `t`, `since`.
+const REACH_SQL: &str =
+    "r.decision_date <= ? AND (r.decision_date > ? OR r.revokes_business_licence = 1)";
 
-/// The condition for records that matter to grading and risk: negative records decided in
-/// `(since, t]`, and business-licence revocations decided on or before `t`. Every column it
-/// and the evaluation read is in the subject index `credit_records_subject` (migration 0006).
-const FACTS_WHERE: &str =
-    "(r.nature = 'negative' OR r.revokes_business_licence = 1) AND r.decision_date <= ? \
-     AND (r.decision_date > ? OR r.revokes_business_licence = 1)";
-
-/// Visit the facts of every subject in ascending subject order (the facts of one subject
-/// together).
-pub fn each_fact<E: From<StoreError>>(
+/// Every fact (all dates) of the records matching `cond`, in subject order: what the digests
+/// are made of.
+pub(crate) fn all_facts_where(
     conn: &mut Conn,
-    since: NaiveDate,
-    t: NaiveDate,
-    mut f: impl FnMut(FactRef<'_>) -> Result<(), E>,
-) -> Result<(), E> {
-    // SQLite reads the covering subject index `credit_records_subject` from end to end — in
-    // subject order, so no sort, and never the wide table rows (a tenth of the bytes).
-    if let Some(c) = conn.as_sqlite() {
-        // Read straight from the statement: no row copied into owned values.
-        let sql = format!(
-            "SELECT {FACT_COLS} FROM credit_records r INDEXED BY credit_records_subject \
-             WHERE {FACTS_WHERE} ORDER BY r.subject_id"
-        );
-        let mut st = c.prepare(&sql).map_err(StoreError::from)?;
-        let (t, since) = (
-            t.format("%Y-%m-%d").to_string(),
-            since.format("%Y-%m-%d").to_string(),
-        );
-        let mut rows = st
-            .query(rusqlite::params![t, since])
-            .map_err(StoreError::from)?;
-        while let Some(r) = rows.next().map_err(StoreError::from)? {
-            let text = |i: usize| -> Result<&str> {
-                r.get_ref(i)?
-                    .as_str()
-                    .map_err(|e| StoreError::from(rusqlite::Error::from(e)))
-            };
-            let opt_text = |i: usize| -> Result<Option<&str>> {
-                r.get_ref(i)?
-                    .as_str_or_null()
-                    .map_err(|e| StoreError::from(rusqlite::Error::from(e)))
-            };
-            let date = |s: &str| day(s).ok_or_else(|| bad("date", s));
-            let fact = FactRef {
-                subject_id: r.get(0).map_err(StoreError::from)?,
-                kind: text(1)?,
-                document_number: text(2)?,
-                decision_date: date(text(3)?)?,
-                severity: opt_text(4)?.and_then(Severity::parse),
-                revokes_business_licence: r.get::<_, i64>(5).map_err(StoreError::from)? != 0,
-                ended_on: opt_text(6)?.map(date).transpose()?,
-            };
-            f(fact)?;
-        }
-        return Ok(());
-    }
-    conn.query_each(
+    cond: &str,
+    ps: &[Value],
+) -> Result<Vec<FactRecord>> {
+    conn.query(
         &format!(
-            "SELECT {FACT_COLS} FROM credit_records r WHERE {FACTS_WHERE} ORDER BY r.subject_id"
+            "SELECT {FACT_COLS} FROM credit_records r WHERE {} AND {cond} ORDER BY r.subject_id",
+            crate::digests::FACT_SQL
         ),
-        &params![t, since],
-        |r| f(fact(&r)?.as_ref()),
-    )
+        ps,
+    )?
+    .iter()
+    .map(fact)
+    .collect()
 }
 
-/// The facts of these subjects.
+/// The facts of these subjects, read from their records (a single subject's grade; bulk runs
+/// read the digests, [`crate::digests::facts_of`]).
 pub fn facts_of(
     conn: &mut Conn,
     ids: &[i64],
@@ -297,7 +245,10 @@ pub fn facts_of(
         let mut ps = params![t, since];
         ps.extend(chunk.iter().map(|c| Value::from(*c)));
         for r in conn.query(
-            &format!("SELECT {FACT_COLS} FROM credit_records r WHERE {FACTS_WHERE} AND r.subject_id IN ({marks})"),
+            &format!(
+                "SELECT {FACT_COLS} FROM credit_records r WHERE {} AND {REACH_SQL} AND r.subject_id IN ({marks})",
+                crate::digests::FACT_SQL
+            ),
             &ps,
         )? {
             out.push(fact(&r)?);

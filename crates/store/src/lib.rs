@@ -15,6 +15,7 @@ mod value;
 pub mod audit;
 pub mod calendar;
 pub mod credit;
+pub mod digests;
 pub mod grading;
 pub mod imports;
 pub mod subjects;

@@ -32,6 +32,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0007_record_history",
         include_str!("../migrations/sqlite/0007_record_history.sql"),
     ),
+    (
+        "0008_grading_digests",
+        include_str!("../migrations/sqlite/0008_grading_digests.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -62,6 +66,10 @@ const POSTGRES: &[(&str, &str)] = &[
         "0007_record_history",
         include_str!("../migrations/postgres/0007_record_history.sql"),
     ),
+    (
+        "0008_grading_digests",
+        include_str!("../migrations/postgres/0008_grading_digests.sql"),
+    ),
 ];
 
 /// Data steps that follow a schema version, written in Rust because their content lives in
@@ -75,6 +83,9 @@ fn after(conn: &mut Conn, version: &str) -> Result<()> {
     if version == "0003_grading" {
         let now = chrono::Utc::now().to_rfc3339();
         crate::grading::seed_rules(conn, &now)?;
+    }
+    if version == "0008_grading_digests" {
+        crate::digests::rebuild(conn)?;
     }
     Ok(())
 }

@@ -5094,3 +5094,313 @@ fn bulk_record_insert_writes_what_single_inserts_write() {
         assert_eq!(docs, sorted);
     });
 }
+
+/// The grading facts of the records, read straight from `credit_records` in the digests' order
+/// — independent of the digest code.
+type FactTuple = (
+    i64,
+    String,
+    String,
+    NaiveDate,
+    Option<String>,
+    bool,
+    Option<NaiveDate>,
+);
+
+fn facts_in_records(c: &mut Conn) -> Vec<FactTuple> {
+    c.query(
+        "SELECT subject_id, kind, document_number, decision_date, severity, revokes_business_licence, ended_on \
+         FROM credit_records WHERE nature = 'negative' OR revokes_business_licence = 1 \
+         ORDER BY subject_id, decision_date, document_number",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| {
+        (
+            r.get(0).unwrap(),
+            r.get(1).unwrap(),
+            r.get(2).unwrap(),
+            r.get(3).unwrap(),
+            r.get(4).unwrap(),
+            r.get(5).unwrap(),
+            r.get(6).unwrap(),
+        )
+    })
+    .collect()
+}
+
+fn facts_in_digests(c: &mut Conn) -> Vec<FactTuple> {
+    xinjian_store::digests::all(c)
+        .unwrap()
+        .into_iter()
+        .map(|f| {
+            let r = f.record;
+            (
+                f.subject_id,
+                r.kind.into_owned(),
+                r.document_number,
+                r.decision_date,
+                r.severity.map(|s| s.as_str().to_owned()),
+                r.revokes_business_licence,
+                r.ended_on,
+            )
+        })
+        .collect()
+}
+
+fn digest_bytes(c: &mut Conn) -> Vec<(i64, Vec<u8>)> {
+    c.query(
+        "SELECT subject_id, facts FROM grading_digests ORDER BY subject_id",
+        &[],
+    )
+    .unwrap()
+    .iter()
+    .map(|r| (r.get(0).unwrap(), r.get(1).unwrap()))
+    .collect()
+}
+
+/// The digests always hold exactly the grading facts of the records, whichever writer changed
+/// them, and are what a rebuild from the records makes, byte for byte.
+#[track_caller]
+fn assert_digests_fresh(c: &mut Conn, what: &str) {
+    assert_eq!(facts_in_digests(c), facts_in_records(c), "{what}");
+    let before = digest_bytes(c);
+    tx(c, xinjian_store::digests::rebuild);
+    assert_eq!(
+        digest_bytes(c),
+        before,
+        "{what}: a rebuild makes the same digests"
+    );
+}
+
+#[test]
+fn grading_digests_follow_every_writer_of_records() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let b = subject(&code(2), "广元市明账代理记账有限公司", RegStatus::Active);
+        let (aid, bid) = (insert_subject(&mut c, &a), insert_subject(&mut c, &b));
+        assert_digests_fresh(&mut c, "no records");
+
+        // The bulk path: a licence (not a fact), a minor, a general and a revoking penalty,
+        // tax arrears; two subjects.
+        let mut revoking = record_data("penalty", &a, "利市监罚〔2026〕3号", "2026-01-05");
+        revoking.severity = Some(Severity::Serious);
+        revoking.revokes_business_licence = true;
+        let mut minor = record_data("penalty", &b, "利市监罚〔2026〕4号", "2025-12-31");
+        minor.severity = Some(Severity::Minor);
+        let first = [
+            record_data("license", &a, "利市监许〔2026〕1号", "2026-03-02"),
+            record_data("penalty", &a, "利市监罚〔2026〕9号", "2026-03-05"),
+            revoking,
+            minor,
+            record_data("tax_arrears", &b, "利税欠〔2026〕1号", "2024-02-29"),
+        ];
+        let bulk = |c: &mut Conn, datas: &[RecordData]| {
+            let prepared: Vec<(String, String)> =
+                datas.iter().map(|d| d.canonical_json_and_hash()).collect();
+            let mut items: Vec<credit::NewRecord> = datas
+                .iter()
+                .zip(&prepared)
+                .map(|(d, (json, hash))| credit::NewRecord {
+                    subject_id: if d.subject_code == a.code { aid } else { bid },
+                    data: d,
+                    json,
+                    hash,
+                    state: published("2026-03-06", None),
+                })
+                .collect();
+            tx(c, |t| {
+                credit::insert_records(t, &mut items, day("2026-03-06"), &prov(T0))
+            });
+        };
+        bulk(&mut c, &first);
+        assert_eq!(facts_in_records(&mut c).len(), 4, "the licence is no fact");
+        assert_digests_fresh(&mut c, "bulk insert");
+        // A second chunk for a subject that has a digest: merged, in order.
+        bulk(
+            &mut c,
+            &[record_data(
+                "penalty",
+                &a,
+                "利市监罚〔2025〕7号",
+                "2025-06-30",
+            )],
+        );
+        assert_digests_fresh(&mut c, "bulk insert into an existing digest");
+
+        // One by one.
+        let single = record_data("penalty", &b, "利财罚〔2026〕2号", "2026-02-02");
+        let id = add_record(&mut c, bid, &single, &published("2026-02-03", None));
+        assert_digests_fresh(&mut c, "single insert");
+
+        // A new version changes the facts (date, severity), then ends the record.
+        let mut changed = single.clone();
+        changed.decision_date = day("2026-01-20");
+        changed.severity = Some(Severity::Serious);
+        let p2 = Provenance {
+            source: "manual",
+            actor: "user:bob",
+            reason: Some("更正"),
+            now: "2026-03-07T00:00:00.000000Z",
+        };
+        tx(&mut c, |t| {
+            credit::update_record(
+                t,
+                id,
+                1,
+                &changed,
+                "h2",
+                &published("2026-02-03", None),
+                &p2,
+            )
+        });
+        assert_digests_fresh(&mut c, "update");
+        tx(&mut c, |t| credit::set_ended_on(t, id, day("2026-03-07")));
+        assert_eq!(
+            facts_in_digests(&mut c)
+                .iter()
+                .find(|f| f.2 == "利财罚〔2026〕2号")
+                .map(|f| f.6),
+            Some(Some(day("2026-03-07")))
+        );
+        assert_digests_fresh(&mut c, "ended");
+
+        // A record that stops being a fact leaves the digest; a subject without facts has none.
+        let mut neutral = changed.clone();
+        neutral.kind = "license".into();
+        neutral.nature = xinjian_core::credit::Nature::Neutral;
+        neutral.severity = None;
+        tx(&mut c, |t| {
+            credit::update_record(
+                t,
+                id,
+                2,
+                &neutral,
+                "h3",
+                &published("2026-02-03", None),
+                &p2,
+            )
+        });
+        assert_digests_fresh(&mut c, "no longer a fact");
+        let minor_id: i64 = c
+            .query_row(
+                "SELECT id FROM credit_records WHERE document_number = '利市监罚〔2026〕4号'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap();
+        let arrears_id: i64 = c
+            .query_row(
+                "SELECT id FROM credit_records WHERE document_number = '利税欠〔2026〕1号'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap();
+        for (rid, doc) in [
+            (minor_id, "利市监罚〔2026〕4号"),
+            (arrears_id, "利税欠〔2026〕1号"),
+        ] {
+            let mut d = record_data("license", &b, doc, "2026-01-01");
+            d.nature = xinjian_core::credit::Nature::Neutral;
+            d.severity = None;
+            tx(&mut c, |t| {
+                credit::update_record(t, rid, 1, &d, "h", &published("2026-02-03", None), &p2)
+            });
+        }
+        assert_digests_fresh(&mut c, "b has no fact left");
+        assert_eq!(
+            count(
+                &mut c,
+                "SELECT count(*) FROM grading_digests WHERE subject_id = ?",
+                &params![bid]
+            ),
+            0
+        );
+
+        // What a run reads: the facts within reach of T — decided in (since, T], or
+        // revocations decided by T.
+        let read = |c: &mut Conn, since: &str, t: &str| -> Vec<String> {
+            let mut docs: Vec<String> =
+                xinjian_store::digests::facts_of(c, &[aid, bid], day(since), day(t))
+                    .unwrap()
+                    .into_iter()
+                    .map(|f| f.record.document_number)
+                    .collect();
+            docs.sort();
+            docs
+        };
+        assert_eq!(
+            read(&mut c, "2025-06-30", "2026-03-04"),
+            vec!["利市监罚〔2026〕3号"],
+            "the window's first day is after `since`; a record after T is out"
+        );
+        assert_eq!(
+            read(&mut c, "2026-02-01", "2026-03-05"),
+            vec!["利市监罚〔2026〕3号", "利市监罚〔2026〕9号"],
+            "a revocation before the window still counts"
+        );
+        let mut streamed = Vec::new();
+        xinjian_store::digests::each_fact(&mut c, day("2025-01-01"), day("2026-03-05"), |f| {
+            streamed.push((f.subject_id, f.document_number.to_owned()));
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(
+            streamed,
+            vec![
+                (aid, "利市监罚〔2025〕7号".to_owned()),
+                (aid, "利市监罚〔2026〕3号".to_owned()),
+                (aid, "利市监罚〔2026〕9号".to_owned()),
+            ]
+        );
+
+        // A damaged digest is an error, never fewer facts.
+        c.execute(
+            "UPDATE grading_digests SET facts = ? WHERE subject_id = ?",
+            &[Value::Blob(vec![1, 2, 0, 0, 0]), Value::from(aid)],
+        )
+        .unwrap();
+        let err =
+            xinjian_store::digests::each_fact(&mut c, day("2025-01-01"), day("2026-03-05"), |_| {
+                Ok::<(), StoreError>(())
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("damaged"), "{err}");
+        tx(&mut c, xinjian_store::digests::rebuild);
+        assert_digests_fresh(&mut c, "rebuilt");
+    });
+}
+
+/// A database with records from before the digests gets them from the migration.
+#[test]
+fn migration_0008_makes_the_digests_of_records_written_before_it() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let s = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let sid = insert_subject(&mut c, &s);
+        for (kind, doc) in [
+            ("penalty", "利市监罚〔2026〕9号"),
+            ("license", "利市监许〔2026〕1号"),
+        ] {
+            let d = record_data(kind, &s, doc, "2026-03-05");
+            add_record(&mut c, sid, &d, &published("2026-03-06", None));
+        }
+        c.execute_batch(
+            "DROP TABLE grading_digests; DELETE FROM schema_migrations WHERE version = '0008_grading_digests';",
+        )
+        .unwrap();
+        drop(c);
+        assert_eq!(
+            db.migrate().unwrap(),
+            vec!["0008_grading_digests".to_owned()]
+        );
+        let mut c = db.conn().unwrap();
+        let facts = facts_in_digests(&mut c);
+        assert_eq!(facts.len(), 1, "{facts:?}");
+        assert_eq!(facts, facts_in_records(&mut c));
+    });
+}

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Duration, NaiveDate};
 use serde_json::Value;
 
 use crate::support::*;
@@ -1470,9 +1470,10 @@ fn a_deregistered_subject_leaves_the_graded_directory() {
     );
 }
 
-/// A full run whose reading of the records fails part-way (here a stored decision date the
-/// reader cannot read, on the first subject's record) fails as a whole: the evaluating side
-/// must not take the subjects it has not seen facts for as having none and store them as A.
+/// A full run whose reading of the facts fails part-way (here the first subject's grading
+/// digest, damaged) fails as a whole: the evaluating side must not take the subjects it has not
+/// seen facts for as having none and store them as A. `migrate --rebuild-digests` makes the
+/// digests again from the records, and the run then succeeds.
 #[test]
 fn a_full_run_whose_reading_fails_stores_no_grade() {
     let fx = Fixture::new();
@@ -1485,13 +1486,12 @@ fn a_full_run_whose_reading_fails_stores_no_grade() {
             (3, "利财罚〔2026〕33号", "罚款", &days_ago(30), ""),
         ],
     );
-    // A day that does not exist, inside the dates the run reads (the last three years).
-    let impossible = format!("{}-02-30", china_today().year() - 1);
     let n = fx
         .conn()
         .execute(
-            "UPDATE credit_records SET decision_date = ?1 WHERE document_number = '利财罚〔2026〕31号'",
-            [&impossible],
+            "UPDATE grading_digests SET facts = x'01020000' WHERE subject_id = \
+             (SELECT subject_id FROM credit_records WHERE document_number = '利财罚〔2026〕31号')",
+            [],
         )
         .unwrap();
     assert_eq!(n, 1);
@@ -1506,6 +1506,24 @@ fn a_full_run_whose_reading_fails_stores_no_grade() {
     assert_eq!(fx.count("SELECT count(*) FROM grade_events"), 0);
     let last = runs(&fx).pop().expect("the run is recorded");
     assert_eq!(last.3, "failed");
+    assert!(r.stderr.contains("damaged"), "{}", r.describe());
+
+    let r = fx.xj_db(&["migrate", "--rebuild-digests"]);
+    r.assert_success();
+    assert!(
+        r.stdout.contains("rebuilt 2 grading digests"),
+        "{}",
+        r.describe()
+    );
+    let r = fx.xj_db(&["evaluate", "--full"]);
+    r.assert_success();
+    assert!(
+        r.stdout
+            .trim_end()
+            .ends_with("evaluated 3: A=1 B=2 C=0 D=0"),
+        "{}",
+        r.describe()
+    );
     fx.audit_ok();
 }
 
