@@ -21,7 +21,8 @@ use crate::{now, today, Actor, App, AppError, Result};
 /// How far back the scorecard looks.
 pub const RISK_YEARS: i64 = 3;
 
-/// How far before the last run's start an incremental run looks for changes.
+/// How far before the last run's start an incremental run looks for changes when the last run
+/// did not record where to look from (runs from before migration 0008).
 pub const CHANGE_MARGIN_MINUTES: i64 = 30;
 
 /// An incremental run that finds at least this many subjects to evaluate, and a tenth of the
@@ -875,24 +876,20 @@ impl App {
         // Changed since the last run, changing by themselves by now, or with facts decided
         // after the last run's day (a run as of a later day).
         // A change stamped before the last run started may have committed after it read its
-        // facts, so look back a margin. On PostgreSQL transactions commit in any order. SQLite
-        // has one writer at a time and the run's start was stamped holding the write lock, so
-        // such a change is one whose writer stamped it and then waited for the lock — at most
-        // the busy timeout (a longer wait fails the write). Writers stamp once they hold their
-        // connection, just before their transaction; an import stamps each chunk.
-        let margin = match conn.backend() {
-            xinjian_store::Backend::Postgres => Duration::minutes(CHANGE_MARGIN_MINUTES),
-            xinjian_store::Backend::Sqlite => {
-                Duration::from_std(xinjian_store::BUSY_TIMEOUT).expect("a short timeout")
-                    + Duration::seconds(5)
-            }
+        // facts: the last run recorded the earliest stamp such a change can carry
+        // (`store::unseen_changes_from`: on SQLite the busy timeout before its start, on
+        // PostgreSQL the start of the oldest transaction then open). Writers stamp once they
+        // hold their connection, just before their transaction; an import stamps each chunk.
+        // A run from before that was recorded gets a fixed look-back.
+        let since = match &last.changes_from {
+            Some(from) => from.clone(),
+            None => chrono::DateTime::parse_from_rfc3339(&last.started_at)
+                .map(|t| {
+                    (t.with_timezone(&chrono::Utc) - Duration::minutes(CHANGE_MARGIN_MINUTES))
+                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                })
+                .unwrap_or_default(),
         };
-        let since = chrono::DateTime::parse_from_rfc3339(&last.started_at)
-            .map(|t| {
-                (t.with_timezone(&chrono::Utc) - margin)
-                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-            })
-            .unwrap_or_default();
         let mut ids = store::changed_since(conn, &since)?;
         ids.extend(store::due_for_change(conn, t)?);
         ids.extend(store::facts_decided_between(conn, last.as_of, t)?);

@@ -756,10 +756,14 @@ pub struct RunRow {
     pub started_by: String,
     pub started_at: String,
     pub finished_at: Option<String>,
+    /// The earliest `updated_at` stamp a change this run may not have seen can carry (see
+    /// [`unseen_changes_from`]); the next incremental run looks for changes from there. Runs
+    /// from before migration 0008 lack it.
+    pub changes_from: Option<String>,
 }
 
 const RUN_COLS: &str = "id, as_of, full_run, rule_version, status, evaluated, count_a, count_b, count_c, count_d, changed, \
-     started_by, started_at, finished_at";
+     started_by, started_at, finished_at, changes_from";
 
 fn run_row(r: &Row) -> Result<RunRow> {
     Ok(RunRow {
@@ -777,9 +781,12 @@ fn run_row(r: &Row) -> Result<RunRow> {
         started_by: r.get(11)?,
         started_at: r.get(12)?,
         finished_at: r.get(13)?,
+        changes_from: r.get(14)?,
     })
 }
 
+/// Record the start of a run at `now` (its `changes_from` computed here, see
+/// [`unseen_changes_from`]). Call it holding the write lock (in a write transaction).
 pub fn start_run(
     conn: &mut Conn,
     as_of: NaiveDate,
@@ -788,10 +795,57 @@ pub fn start_run(
     by: &str,
     now: &str,
 ) -> Result<i64> {
+    let from = unseen_changes_from(conn, now)?;
     conn.insert_id(
-        "INSERT INTO evaluation_runs (as_of, full_run, rule_version, status, started_by, started_at) VALUES (?, ?, ?, 'running', ?, ?) RETURNING id",
-        &params![as_of, full, rule_version, by, now],
+        "INSERT INTO evaluation_runs (as_of, full_run, rule_version, status, started_by, started_at, changes_from) \
+         VALUES (?, ?, ?, 'running', ?, ?, ?) RETURNING id",
+        &params![as_of, full, rule_version, by, now, from],
     )
+}
+
+/// How much earlier than its real time a writer may stamp a change (`updated_at` is taken
+/// once the writer holds its connection, just before its transaction begins), and the clock
+/// difference allowed between the application and the database server.
+pub const STAMP_SLACK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// The earliest `updated_at` stamp a change can carry that a run starting at `run_start` (and
+/// reading its facts after that) may not see: every change committed later was stamped from
+/// there on. On SQLite, whose run start is stamped holding the write lock, a later commit is a
+/// writer that stamped and then waited for the lock — at most the busy timeout. On PostgreSQL,
+/// whose transactions commit in any order, it is a transaction open at the run's start, or one
+/// begun after it: the start of the oldest transaction open now (`pg_stat_activity`). Both
+/// less [`STAMP_SLACK`].
+pub fn unseen_changes_from(conn: &mut Conn, run_start: &str) -> Result<String> {
+    let start = chrono::DateTime::parse_from_rfc3339(run_start)
+        .map_err(|_| bad("run start", run_start))?
+        .with_timezone(&chrono::Utc);
+    let slack = chrono::Duration::from_std(STAMP_SLACK).expect("a short slack");
+    let from = match conn.backend() {
+        crate::Backend::Sqlite => {
+            start
+                - chrono::Duration::from_std(crate::BUSY_TIMEOUT).expect("a short timeout")
+                - slack
+        }
+        crate::Backend::Postgres => {
+            let oldest: Option<String> = conn
+                .query_row(
+                    "SELECT to_char(min(xact_start) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') \
+                     FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() \
+                     AND backend_type = 'client backend' AND xact_start IS NOT NULL",
+                    &[],
+                )?
+                .get(0)?;
+            let oldest = oldest
+                .map(|o| {
+                    chrono::DateTime::parse_from_rfc3339(&o)
+                        .map(|o| o.with_timezone(&chrono::Utc))
+                        .map_err(|_| bad("transaction start", o))
+                })
+                .transpose()?;
+            oldest.map_or(start, |o| o.min(start)) - slack
+        }
+    };
+    Ok(from.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -5390,7 +5390,8 @@ fn migration_0008_makes_the_digests_of_records_written_before_it() {
             add_record(&mut c, sid, &d, &published("2026-03-06", None));
         }
         c.execute_batch(
-            "DROP TABLE grading_digests; DELETE FROM schema_migrations WHERE version = '0008_grading_digests';",
+            "DROP TABLE grading_digests; ALTER TABLE evaluation_runs DROP COLUMN changes_from; \
+             DELETE FROM schema_migrations WHERE version = '0008_grading_digests';",
         )
         .unwrap();
         drop(c);
@@ -5402,5 +5403,62 @@ fn migration_0008_makes_the_digests_of_records_written_before_it() {
         let facts = facts_in_digests(&mut c);
         assert_eq!(facts.len(), 1, "{facts:?}");
         assert_eq!(facts, facts_in_records(&mut c));
+    });
+}
+
+/// Where the next incremental run looks for changes the last one may not have seen: on SQLite
+/// the busy timeout (and the stamp slack) before the run's start; on PostgreSQL the start of
+/// the oldest transaction open at the run's start, if that is earlier, less the slack.
+#[test]
+fn a_run_looks_for_unseen_changes_from_its_start_or_the_oldest_open_transaction() {
+    use xinjian_store::grading::unseen_changes_from;
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let start = "2026-03-05T10:00:00.000000Z";
+        match db.backend() {
+            Backend::Sqlite => {
+                assert_eq!(
+                    unseen_changes_from(&mut c, start).unwrap(),
+                    "2026-03-05T09:59:25.000000Z"
+                );
+            }
+            Backend::Postgres => {
+                assert_eq!(
+                    unseen_changes_from(&mut c, start).unwrap(),
+                    "2026-03-05T09:59:55.000000Z",
+                    "no other transaction open"
+                );
+                let mut other = db.conn().unwrap();
+                other.execute_batch("BEGIN").unwrap();
+                let began: String = other
+                    .query_row(
+                        "SELECT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
+                        &[],
+                    )
+                    .unwrap()
+                    .get(0)
+                    .unwrap();
+                let began = chrono::DateTime::parse_from_rfc3339(&began).unwrap();
+                let expected = (began - chrono::Duration::seconds(5))
+                    .with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+                assert_eq!(
+                    unseen_changes_from(&mut c, "2999-01-01T00:00:00.000000Z").unwrap(),
+                    expected,
+                    "a transaction open since before the run's start"
+                );
+                assert_eq!(
+                    unseen_changes_from(&mut c, start).unwrap(),
+                    "2026-03-05T09:59:55.000000Z",
+                    "a transaction begun after the run's start changes nothing"
+                );
+                other.execute_batch("COMMIT").unwrap();
+                assert_eq!(
+                    unseen_changes_from(&mut c, "2999-01-01T00:00:00.000000Z").unwrap(),
+                    "2998-12-31T23:59:55.000000Z",
+                    "once it committed"
+                );
+            }
+        }
     });
 }

@@ -12,3 +12,6 @@ CREATE TABLE grading_digests (
 -- the evaluation no longer reads the facts from it, and its width (0006) cost every import.
 DROP INDEX credit_records_subject;
 CREATE INDEX credit_records_subject ON credit_records(subject_id, decision_date);
+
+-- Where the next incremental run looks for changes from (see `grading::unseen_changes_from`).
+ALTER TABLE evaluation_runs ADD COLUMN changes_from TEXT;
