@@ -227,7 +227,7 @@ impl Facts {
 #[allow(clippy::too_many_arguments)]
 fn evaluation_row(
     subject: &EvaluatedSubject,
-    mut facts: Facts,
+    facts: &mut Facts,
     revoked_on: Option<NaiveDate>,
     rules: &GradeRules,
     card: &Scorecard,
@@ -560,7 +560,7 @@ impl App {
         };
         let (e, risk, _) = evaluation_row(
             &subject,
-            facts.remove(&s.id).unwrap_or_default(),
+            &mut facts.remove(&s.id).unwrap_or_default(),
             revoked.get(&s.id).copied(),
             &rules,
             &card,
@@ -693,6 +693,9 @@ impl App {
         let db = &self.db;
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<FactsMessage>();
+            // The facts come back once evaluated, to be freed where they were allocated: freeing
+            // on the other thread made the two threads contend for the allocator's lock.
+            let (spent_tx, spent_rx) = std::sync::mpsc::channel::<Vec<Facts>>();
             let scanner = scope.spawn(move || -> Result<()> {
                 let mut c = db.connect()?;
                 let mut batch: Vec<(i64, Facts)> = Vec::with_capacity(FACTS_BATCH);
@@ -709,6 +712,9 @@ impl App {
                     if let Some(done) = current.take() {
                         batch.push(done);
                         if batch.len() == FACTS_BATCH {
+                            while let Ok(spent) = spent_rx.try_recv() {
+                                drop(spent);
+                            }
                             let full =
                                 std::mem::replace(&mut batch, Vec::with_capacity(FACTS_BATCH));
                             if tx.send(FactsMessage::Batch(full)).is_err() {
@@ -731,10 +737,15 @@ impl App {
                 batch.extend(current.take());
                 let _ = tx.send(FactsMessage::Batch(batch));
                 let _ = tx.send(FactsMessage::End);
+                // Free what comes back until the evaluating side is done (it drops its sender).
+                for spent in spent_rx {
+                    drop(spent);
+                }
                 Ok(())
             });
-            let evaluated =
-                self.evaluate_stream(conn, actor, run_id, t, rules, card, now, rx, progress);
+            let evaluated = self.evaluate_stream(
+                conn, actor, run_id, t, rules, card, now, rx, spent_tx, progress,
+            );
             let scanned = scanner
                 .join()
                 .map_err(|_| AppError::Internal("evaluation reader panicked".into()))?;
@@ -757,8 +768,10 @@ impl App {
         card: &Scorecard,
         now: &str,
         facts: std::sync::mpsc::Receiver<FactsMessage>,
+        spent_facts: std::sync::mpsc::Sender<Vec<Facts>>,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
+        let mut spent: Vec<Facts> = Vec::with_capacity(FACTS_BATCH);
         let mut subjects: Vec<EvaluatedSubject> = Vec::new();
         store::each_evaluated(conn, |s| {
             subjects.push(s);
@@ -827,25 +840,29 @@ impl App {
             let row = match (own, own_lists) {
                 (None, None) if !s.revoked => {
                     std::borrow::Cow::Borrowed(&*blank.get_or_insert_with(|| {
-                        evaluation_row(s, Facts::default(), None, rules, card, t, run_id, now).2
+                        evaluation_row(s, &mut Facts::default(), None, rules, card, t, run_id, now)
+                            .2
                     }))
                 }
                 (f, l) => {
                     let mut f = f.unwrap_or_default();
                     f.input.lists = l.unwrap_or_default();
-                    std::borrow::Cow::Owned(
-                        evaluation_row(
-                            s,
-                            f,
-                            revoked.get(&s.id).copied(),
-                            rules,
-                            card,
-                            t,
-                            run_id,
-                            now,
-                        )
-                        .2,
-                    )
+                    let (_, _, row) = evaluation_row(
+                        s,
+                        &mut f,
+                        revoked.get(&s.id).copied(),
+                        rules,
+                        card,
+                        t,
+                        run_id,
+                        now,
+                    );
+                    spent.push(f);
+                    if spent.len() == FACTS_BATCH {
+                        // The reader may have finished already: then they are freed here.
+                        let _ = spent_facts.send(std::mem::take(&mut spent));
+                    }
+                    std::borrow::Cow::Owned(row)
                 }
             };
             w.take(conn, s.id, row, before)?;
@@ -929,10 +946,10 @@ impl App {
             let (mut facts, revoked) =
                 self.facts_of(conn, &chunk_ids, t, rules, FactSource::Digests)?;
             for s in chunk {
-                let f = facts.remove(&s.id).unwrap_or_default();
+                let mut f = facts.remove(&s.id).unwrap_or_default();
                 let (_, _, row) = evaluation_row(
                     s,
-                    f,
+                    &mut f,
                     revoked.get(&s.id).copied(),
                     rules,
                     card,
