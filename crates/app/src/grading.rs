@@ -379,71 +379,83 @@ impl FactStream {
 /// Stored evaluations are written in chunks of this many subjects, one transaction each.
 const WRITE_CHUNK: usize = 10_000;
 
-struct Writer<'a> {
-    run_id: i64,
-    actor: &'a Actor,
-    pending: Vec<(GradeRow, Option<Grade>)>,
+/// Evaluations to write, with the grade each subject had before (none for a first one).
+type Chunk = Vec<(GradeRow, Option<Grade>)>;
+
+/// Collects a run's evaluations into chunks to write and counts them.
+struct Writer {
+    pending: Chunk,
     summary: RunSummary,
-    now: String,
 }
 
-impl Writer<'_> {
+impl Writer {
+    fn new(run_id: i64) -> Self {
+        Writer {
+            pending: Vec::new(),
+            summary: RunSummary {
+                run_id,
+                ..Default::default()
+            },
+        }
+    }
+
     /// Count the evaluation of `subject_id` (`row`, whose own subject id may be another's
     /// when rows are shared) and keep it for writing unless the stored evaluation (`stored`:
-    /// grade and content hash) has the same content.
+    /// grade and content hash) has the same content. Returns a full chunk to write.
     fn take(
         &mut self,
-        conn: &mut Conn,
         subject_id: i64,
         row: std::borrow::Cow<'_, GradeRow>,
         stored: Option<(Grade, &str)>,
-    ) -> Result<()> {
+    ) -> Option<Chunk> {
         self.summary.evaluated += 1;
         self.summary.counts[row.grade as usize] += 1;
         match stored {
-            Some((_, hash)) if hash == row.content_hash => {}
+            Some((_, hash)) if hash == row.content_hash => None,
             before => {
                 let mut row = row.into_owned();
                 row.subject_id = subject_id;
-                self.pending.push((row, before.map(|(g, _)| g)));
-                if self.pending.len() >= WRITE_CHUNK {
-                    self.flush(conn)?;
+                let from = before.map(|(g, _)| g);
+                self.summary.changed += 1;
+                if from != Some(row.grade) {
+                    self.summary.grade_changes += 1;
                 }
+                self.pending.push((row, from));
+                (self.pending.len() >= WRITE_CHUNK).then(|| self.rest())
             }
         }
-        Ok(())
     }
 
-    fn flush(&mut self, conn: &mut Conn) -> Result<()> {
-        if self.pending.is_empty() {
-            return Ok(());
-        }
-        let rows = std::mem::take(&mut self.pending);
-        let now = self.now.clone();
-        let (run_id, actor) = (self.run_id, self.actor);
-        let changes = conn.transaction(|tx| {
-            let all: Vec<&GradeRow> = rows.iter().map(|(r, _)| r).collect();
-            store::put_grades(tx, &all)?;
-            let events: Vec<(&GradeRow, Option<Grade>)> = rows
-                .iter()
-                .filter(|(r, from)| *from != Some(r.grade))
-                .map(|(r, from)| (r, *from))
-                .collect();
-            store::add_events(tx, &events, &now)?;
-            let changes = events.len() as i64;
-            audit::append(
-                tx,
-                &actor.audit(),
-                "grade.run.chunk",
-                &format!("evaluation:{run_id}"),
-                &json!({ "written": rows.len(), "grade_changes": changes }),
-            )?;
-            Ok::<_, AppError>(changes)
-        })?;
-        self.summary.changed += rows.len() as i64;
-        self.summary.grade_changes += changes;
-        Ok(())
+    /// What is kept and not yet handed out for writing.
+    fn rest(&mut self) -> Chunk {
+        std::mem::take(&mut self.pending)
     }
+}
+
+/// Write a chunk of evaluations, and an event for each change of grade, in one transaction
+/// with its audit entry.
+fn write_chunk(conn: &mut Conn, actor: &Actor, run_id: i64, now: &str, rows: &Chunk) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    conn.transaction(|tx| {
+        let all: Vec<&GradeRow> = rows.iter().map(|(r, _)| r).collect();
+        store::put_grades(tx, &all)?;
+        let events: Vec<(&GradeRow, Option<Grade>)> = rows
+            .iter()
+            .filter(|(r, from)| *from != Some(r.grade))
+            .map(|(r, from)| (r, *from))
+            .collect();
+        store::add_events(tx, &events, now)?;
+        audit::append(
+            tx,
+            &actor.audit(),
+            "grade.run.chunk",
+            &format!("evaluation:{run_id}"),
+            &json!({ "written": rows.len(), "grade_changes": events.len() }),
+        )?;
+        Ok::<_, AppError>(())
+    })
 }
 
 impl App {
@@ -788,91 +800,120 @@ impl App {
         // Stored evaluations of subjects no longer in the directory (注销, 迁出) are removed.
         let mut outside: Vec<i64> = Vec::new();
         let total = subjects.len() as i64;
-        let mut w = Writer {
-            run_id,
-            actor,
-            pending: Vec::new(),
-            summary: RunSummary {
-                run_id,
-                ..Default::default()
-            },
-            now: now.to_owned(),
-        };
-        // Facts of subjects outside the directory (注销, 迁出, persons) are passed over.
-        let mut incoming = FactStream {
-            rx: facts,
-            batch: Vec::new().into_iter().peekable(),
-            ended: false,
-        };
-        let mut last_id = i64::MIN;
-        // Most subjects have no fact at all: they all get the same evaluation, made once.
-        let mut blank: Option<GradeRow> = None;
-        for (i, s) in subjects.iter().enumerate() {
-            let mut own: Option<Facts> = None;
-            while let Some(id) = incoming.peek_id()? {
-                if id > s.id {
-                    break;
+        let mut w = Writer::new(run_id);
+        // The chunks to write go to a thread of their own (on this connection), so that
+        // evaluating and writing overlap — a first run writes every evaluation.
+        std::thread::scope(|scope| {
+            let (chunks, to_write) = std::sync::mpsc::sync_channel::<Chunk>(2);
+            let conn = &mut *conn;
+            let writer = scope.spawn(move || -> Result<()> {
+                for chunk in to_write {
+                    write_chunk(conn, actor, run_id, now, &chunk)?;
                 }
-                if id <= last_id {
-                    return Err(AppError::Internal(format!(
-                        "facts out of subject order ({id} after {last_id})"
-                    )));
-                }
-                last_id = id;
-                let (_, f) = incoming.batch.next().expect("peeked");
-                if id == s.id {
-                    own = Some(f);
-                }
-            }
-            let mut before: Option<(Grade, &str)> = None;
-            while let Some((id, grade, hash)) = stored.peek() {
-                if *id > s.id {
-                    break;
-                }
-                if *id == s.id {
-                    before = Some((*grade, hash.as_str()));
-                } else {
-                    outside.push(*id);
-                }
-                stored.next();
-            }
-            let own_lists = lists.remove(&s.id);
-            let row = match (own, own_lists) {
-                (None, None) if !s.revoked => {
-                    std::borrow::Cow::Borrowed(&*blank.get_or_insert_with(|| {
-                        evaluation_row(s, &mut Facts::default(), None, rules, card, t, run_id, now)
-                            .2
-                    }))
-                }
-                (f, l) => {
-                    let mut f = f.unwrap_or_default();
-                    f.input.lists = l.unwrap_or_default();
-                    let (_, _, row) = evaluation_row(
-                        s,
-                        &mut f,
-                        revoked.get(&s.id).copied(),
-                        rules,
-                        card,
-                        t,
-                        run_id,
-                        now,
-                    );
-                    spent.push(f);
-                    if spent.len() == FACTS_BATCH {
-                        // The reader may have finished already: then they are freed here.
-                        let _ = spent_facts.send(std::mem::take(&mut spent));
+                Ok(())
+            });
+            let walked = (|| -> Result<()> {
+                // A failed send means the writer stopped: its error is reported below.
+                let send = |chunk: Chunk| {
+                    chunks
+                        .send(chunk)
+                        .map_err(|_| AppError::Internal("evaluation writer stopped".into()))
+                };
+                // Facts of subjects outside the directory (注销, 迁出, persons) are passed over.
+                let mut incoming = FactStream {
+                    rx: facts,
+                    batch: Vec::new().into_iter().peekable(),
+                    ended: false,
+                };
+                let mut last_id = i64::MIN;
+                // Most subjects have no fact at all: they all get the same evaluation, made once.
+                let mut blank: Option<GradeRow> = None;
+                for (i, s) in subjects.iter().enumerate() {
+                    let mut own: Option<Facts> = None;
+                    while let Some(id) = incoming.peek_id()? {
+                        if id > s.id {
+                            break;
+                        }
+                        if id <= last_id {
+                            return Err(AppError::Internal(format!(
+                                "facts out of subject order ({id} after {last_id})"
+                            )));
+                        }
+                        last_id = id;
+                        let (_, f) = incoming.batch.next().expect("peeked");
+                        if id == s.id {
+                            own = Some(f);
+                        }
                     }
-                    std::borrow::Cow::Owned(row)
+                    let mut before: Option<(Grade, &str)> = None;
+                    while let Some((id, grade, hash)) = stored.peek() {
+                        if *id > s.id {
+                            break;
+                        }
+                        if *id == s.id {
+                            before = Some((*grade, hash.as_str()));
+                        } else {
+                            outside.push(*id);
+                        }
+                        stored.next();
+                    }
+                    let own_lists = lists.remove(&s.id);
+                    let row = match (own, own_lists) {
+                        (None, None) if !s.revoked => {
+                            std::borrow::Cow::Borrowed(&*blank.get_or_insert_with(|| {
+                                evaluation_row(
+                                    s,
+                                    &mut Facts::default(),
+                                    None,
+                                    rules,
+                                    card,
+                                    t,
+                                    run_id,
+                                    now,
+                                )
+                                .2
+                            }))
+                        }
+                        (f, l) => {
+                            let mut f = f.unwrap_or_default();
+                            f.input.lists = l.unwrap_or_default();
+                            let (_, _, row) = evaluation_row(
+                                s,
+                                &mut f,
+                                revoked.get(&s.id).copied(),
+                                rules,
+                                card,
+                                t,
+                                run_id,
+                                now,
+                            );
+                            spent.push(f);
+                            if spent.len() == FACTS_BATCH {
+                                // The reader may have finished already: then they are freed here.
+                                let _ = spent_facts.send(std::mem::take(&mut spent));
+                            }
+                            std::borrow::Cow::Owned(row)
+                        }
+                    };
+                    if let Some(chunk) = w.take(s.id, row, before) {
+                        send(chunk)?;
+                    }
+                    if i % 50_000 == 0 {
+                        progress(i as i64, total);
+                    }
                 }
-            };
-            w.take(conn, s.id, row, before)?;
-            if i % 50_000 == 0 {
-                progress(i as i64, total);
-            }
-        }
+                send(w.rest())
+            })();
+            drop(chunks);
+            let written = writer
+                .join()
+                .map_err(|_| AppError::Internal("evaluation writer panicked".into()))?;
+            // The writer's own error explains a stopped walk: report it first.
+            written?;
+            walked
+        })?;
         outside.extend(stored.map(|(id, _, _)| *id));
         remove_grades(conn, actor, run_id, &outside)?;
-        w.flush(conn)?;
         progress(total, total);
         Ok(w.summary)
     }
@@ -931,16 +972,7 @@ impl App {
         let total = subjects.len() as i64;
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
         let stored = store::stored_hashes(conn, &ids)?;
-        let mut w = Writer {
-            run_id,
-            actor,
-            pending: Vec::new(),
-            summary: RunSummary {
-                run_id,
-                ..Default::default()
-            },
-            now: now.to_owned(),
-        };
+        let mut w = Writer::new(run_id);
         for (n, chunk) in subjects.chunks(5_000).enumerate() {
             let chunk_ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
             let (mut facts, revoked) =
@@ -958,11 +990,13 @@ impl App {
                     now,
                 );
                 let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
-                w.take(conn, s.id, std::borrow::Cow::Owned(row), before)?;
+                if let Some(rows) = w.take(s.id, std::borrow::Cow::Owned(row), before) {
+                    write_chunk(conn, actor, run_id, now, &rows)?;
+                }
             }
             progress(((n + 1) * 5_000).min(subjects.len()) as i64, total);
         }
-        w.flush(conn)?;
+        write_chunk(conn, actor, run_id, now, &w.rest())?;
         Ok(w.summary)
     }
 

@@ -1470,6 +1470,43 @@ fn a_deregistered_subject_leaves_the_graded_directory() {
     );
 }
 
+/// A full run whose writing fails (here a trigger playing a full disk on one subject's
+/// evaluation) fails as a whole with the writer's error, marked failed, and stores nothing of
+/// the chunk that failed; a run after the fault is gone stores everything.
+#[test]
+fn a_full_run_whose_writing_fails_reports_it_and_is_marked_failed() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2, 3]);
+    penalties(
+        &fx,
+        "p.csv",
+        &[(2, "利财罚〔2026〕32号", "罚款", &days_ago(20), "")],
+    );
+    fx.conn()
+        .execute_batch(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON grades WHEN NEW.grade = 'B' \
+             BEGIN SELECT RAISE(ABORT, 'disk full (played by a trigger)'); END;",
+        )
+        .unwrap();
+    let r = fx.xj_db(&["evaluate", "--full"]);
+    r.assert_failure();
+    assert!(r.stderr.contains("disk full"), "{}", r.describe());
+    assert_eq!(fx.count("SELECT count(*) FROM grades"), 0);
+    assert_eq!(fx.count("SELECT count(*) FROM grade_events"), 0);
+    assert_eq!(runs(&fx).pop().expect("the run is recorded").3, "failed");
+
+    fx.conn().execute_batch("DROP TRIGGER disk_full").unwrap();
+    let r = fx.xj_db(&["evaluate", "--full"]);
+    r.assert_success();
+    assert!(
+        r.stdout.trim_end().ends_with("evaluated 3: A=2 B=1 C=0 D=0"),
+        "{}",
+        r.describe()
+    );
+    assert_eq!(fx.count("SELECT count(*) FROM grades"), 3);
+    fx.audit_ok();
+}
+
 /// A full run whose reading of the facts fails part-way (here the first subject's grading
 /// digest, damaged) fails as a whole: the evaluating side must not take the subjects it has not
 /// seen facts for as having none and store them as A. `migrate --rebuild-digests` makes the
