@@ -1499,7 +1499,9 @@ fn a_full_run_whose_writing_fails_reports_it_and_is_marked_failed() {
     let r = fx.xj_db(&["evaluate", "--full"]);
     r.assert_success();
     assert!(
-        r.stdout.trim_end().ends_with("evaluated 3: A=2 B=1 C=0 D=0"),
+        r.stdout
+            .trim_end()
+            .ends_with("evaluated 3: A=2 B=1 C=0 D=0"),
         "{}",
         r.describe()
     );
