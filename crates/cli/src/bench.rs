@@ -628,7 +628,10 @@ fn evaluate(
     // The SQL a DBA would write: the same grades into a table, one statement.
     let start = xinjian_core::grade::sub_months(t, 12);
     q(&mut conn, "DROP TABLE IF EXISTS sql_grades; CREATE TABLE sql_grades (subject_id BIGINT PRIMARY KEY, grade TEXT NOT NULL)")?;
-    let sql = format!("INSERT INTO sql_grades (subject_id, grade) \
+    // `{records}`: the records table as the statement reads it (SQLite: as the planner likes, and
+    // a full scan forced with `NOT INDEXED`; the faster counts).
+    let dba_sql = |records: &str| {
+        format!("INSERT INTO sql_grades (subject_id, grade) \
         SELECT s.id, CASE \
           WHEN s.reg_status = 'revoked' OR COALESCE(f.revoking, 0) > 0 THEN 'D' \
           WHEN COALESCE(l.on_list, 0) > 0 OR COALESCE(f.serious, 0) > 0 OR COALESCE(f.general, 0) > 5 THEN 'C' \
@@ -638,14 +641,26 @@ fn evaluate(
             sum(CASE WHEN revokes_business_licence = 1 AND decision_date <= '{t}' AND (ended_on IS NULL OR ended_on > '{t}') THEN 1 ELSE 0 END) AS revoking, \
             sum(CASE WHEN severity = 'serious' AND decision_date > '{start}' AND decision_date <= '{t}' AND (ended_on IS NULL OR ended_on > '{t}') THEN 1 ELSE 0 END) AS serious, \
             sum(CASE WHEN severity = 'general' AND decision_date > '{start}' AND decision_date <= '{t}' AND (ended_on IS NULL OR ended_on > '{t}') THEN 1 ELSE 0 END) AS general \
-          FROM credit_records GROUP BY subject_id) f ON f.subject_id = s.id \
+          FROM {records} GROUP BY subject_id) f ON f.subject_id = s.id \
         LEFT JOIN (SELECT subject_id, count(*) AS on_list FROM list_entries WHERE list_type = 'serious_dishonest' \
             AND entered_on <= '{t}' AND (exited_on IS NULL OR exited_on > '{t}') AND (term_until IS NULL OR term_until > '{t}') \
             GROUP BY subject_id) l ON l.subject_id = s.id \
-        WHERE s.reg_status IN ('active', 'revoked') AND s.kind <> 'natural_person'");
-    let t0 = Instant::now();
-    q(&mut conn, &sql)?;
-    let dba = t0.elapsed().as_secs_f64();
+        WHERE s.reg_status IN ('active', 'revoked') AND s.kind <> 'natural_person'")
+    };
+    let mut plans = vec![("as planned", dba_sql("credit_records"))];
+    if app.db.backend() == xinjian_store::Backend::Sqlite {
+        plans.push(("table scan", dba_sql("credit_records NOT INDEXED")));
+    }
+    let mut dba = f64::INFINITY;
+    let mut dba_times = Vec::new();
+    for (plan, sql) in &plans {
+        q(&mut conn, "DELETE FROM sql_grades")?;
+        let t0 = Instant::now();
+        q(&mut conn, sql)?;
+        let took = t0.elapsed().as_secs_f64();
+        dba_times.push(format!("{plan} {took:.2} s"));
+        dba = dba.min(took);
+    }
     drop(conn);
     // Ours: a full evaluation with reasons, outlook, risk class, stored results and events.
     let _ = app
@@ -690,7 +705,10 @@ fn evaluate(
     );
     println!("records          {scanned}");
     println!("scan floor       {floor:.2} s (best of 3)");
-    println!("DBA SQL          {dba:.2} s");
+    println!(
+        "DBA SQL          {dba:.2} s (the faster of: {})",
+        dba_times.join(", ")
+    );
     println!("full (first)     {full_first:.2} s  {:.2}x the SQL, {:.1}x the floor (writes {} evaluations)", full_first / dba, full_first / floor, first.changed);
     println!(
         "full (again)     {full_again:.2} s  {:.2}x the SQL, {:.1}x the floor (writes {})",

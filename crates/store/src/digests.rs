@@ -165,6 +165,39 @@ pub fn decode<'a, E: From<StoreError>>(
     Ok(())
 }
 
+/// The class of PostgreSQL advisory locks that serialise writers of the same digests (the key
+/// of the two-key form; the subject id, folded into 31 bits, is the other).
+const DIGEST_LOCK_CLASS: i32 = 0x6467; // "dg"
+
+/// On PostgreSQL, wait for the other transactions writing the digests of these subjects
+/// (ascending ids, so two writers never wait for each other in a circle): a digest is read,
+/// merged and written back, and two transactions doing that at once would each write a digest
+/// without the other's facts. SQLite has one writer at a time.
+fn lock(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+    if conn.backend() != crate::Backend::Postgres || ids.is_empty() {
+        return Ok(());
+    }
+    let mut keys: Vec<i64> = ids
+        .iter()
+        .map(|id| id.rem_euclid(i64::from(i32::MAX)))
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for chunk in keys.chunks(1000) {
+        let marks = vec!["(?)"; chunk.len()].join(",");
+        let mut ps = vec![Value::from(i64::from(DIGEST_LOCK_CLASS))];
+        ps.extend(chunk.iter().map(|k| Value::from(*k)));
+        conn.query(
+            &format!(
+                "SELECT pg_advisory_xact_lock(CAST(? AS INTEGER), CAST(k AS INTEGER)) \
+                 FROM (VALUES {marks}) AS v(k) ORDER BY k"
+            ),
+            &ps,
+        )?;
+    }
+    Ok(())
+}
+
 /// The stored digests of these subjects.
 fn load(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<u8>>> {
     let mut out = HashMap::with_capacity(ids.len());
@@ -210,6 +243,7 @@ pub(crate) fn add(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
         by_subject.entry(f.subject_id).or_default().push(*f);
     }
     let ids: Vec<i64> = by_subject.keys().copied().collect();
+    lock(conn, &ids)?;
     let stored = load(conn, &ids)?;
     let mut rows = Vec::with_capacity(by_subject.len());
     for (id, mut facts) in by_subject {
@@ -226,6 +260,7 @@ pub(crate) fn add(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
 
 /// Make the digests of these subjects again from their records (after a record changed).
 pub(crate) fn refresh(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+    lock(conn, ids)?;
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();

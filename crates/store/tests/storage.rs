@@ -5462,3 +5462,65 @@ fn a_run_looks_for_unseen_changes_from_its_start_or_the_oldest_open_transaction(
         }
     });
 }
+
+/// Two transactions adding facts to the same subject's digest at once (PostgreSQL; SQLite has
+/// one writer at a time): the second waits for the first and merges into what it wrote, so
+/// neither's facts are lost.
+#[test]
+fn concurrent_writers_of_one_digest_keep_each_others_facts() {
+    for_each_backend(|db| {
+        if db.backend() != Backend::Postgres {
+            return;
+        }
+        let mut c = db.conn().unwrap();
+        let a = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let aid = insert_subject(&mut c, &a);
+        let datas = [
+            record_data("penalty", &a, "利市监罚〔2026〕1号", "2026-03-01"),
+            record_data("penalty", &a, "利市监罚〔2026〕2号", "2026-03-02"),
+        ];
+        let prepared: Vec<(String, String)> =
+            datas.iter().map(|d| d.canonical_json_and_hash()).collect();
+        let insert = |conn: &mut Conn, i: usize| {
+            let mut items = [credit::NewRecord {
+                subject_id: aid,
+                data: &datas[i],
+                json: &prepared[i].0,
+                hash: &prepared[i].1,
+                state: published("2026-03-06", None),
+            }];
+            credit::insert_records(conn, &mut items, day("2026-03-06"), &prov(T0))
+        };
+        let mut first = db.connect().unwrap();
+        first.execute_batch("BEGIN").unwrap();
+        insert(&mut first, 0).unwrap();
+        let mut watcher = db.connect().unwrap();
+        std::thread::scope(|s| {
+            let second = s.spawn(|| {
+                let mut conn = db.connect().unwrap();
+                conn.transaction(|t| insert(t, 1)).unwrap();
+            });
+            // Wait (by polling, with a generous deadline) until the second writer is blocked.
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+            loop {
+                let waiting = count(
+                    &mut watcher,
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    &[],
+                );
+                if waiting > 0 || second.is_finished() {
+                    break;
+                }
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the second writer never blocked"
+                );
+                std::thread::yield_now();
+            }
+            first.execute_batch("COMMIT").unwrap();
+            second.join().unwrap();
+        });
+        assert_eq!(facts_in_records(&mut c).len(), 2);
+        assert_eq!(facts_in_digests(&mut c), facts_in_records(&mut c));
+    });
+}
