@@ -605,6 +605,12 @@ fn evaluate(
     let q = |conn: &mut xinjian_store::Conn, sql: &str| -> anyhow::Result<()> {
         conn.execute_batch(sql).map_err(|e| anyhow!("{e}"))
     };
+    if app.db.backend() == xinjian_store::Backend::Postgres {
+        // The planner statistics a server's autovacuum keeps (a freshly loaded table has none,
+        // and autovacuum may be off): without them PostgreSQL scans the whole records table
+        // for the few records changed since the last run.
+        q(&mut conn, "ANALYZE")?;
+    }
     // Floor: one full scan of the records — the best of three, so that the floor is the
     // table read from memory (the first scan after the load may still read the disk).
     // `NOT INDEXED` on SQLite: otherwise count(*) reads the smallest index and max() one entry
