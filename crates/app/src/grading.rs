@@ -803,12 +803,18 @@ impl App {
         let mut w = Writer::new(run_id);
         // The chunks to write go to a thread of their own (on this connection), so that
         // evaluating and writing overlap — a first run writes every evaluation.
+        // The write-ahead log is copied back by a checkpointer thread (SQLite), as in imports.
+        let checkpointer = self.db.checkpointer()?;
         std::thread::scope(|scope| {
             let (chunks, to_write) = std::sync::mpsc::sync_channel::<Chunk>(2);
             let conn = &mut *conn;
+            let checkpointer = &checkpointer;
             let writer = scope.spawn(move || -> Result<()> {
                 for chunk in to_write {
                     write_chunk(conn, actor, run_id, now, &chunk)?;
+                    if let Some(c) = checkpointer {
+                        c.nudge();
+                    }
                 }
                 Ok(())
             });
