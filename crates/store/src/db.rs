@@ -167,6 +167,7 @@ impl Db {
                     kind: ConnKind::Sqlite(c),
                     depth: 0,
                     failed: false,
+                    digests: crate::digests::Pending::default(),
                 })
             }
             Target::Postgres(url) => {
@@ -178,6 +179,7 @@ impl Db {
                     })),
                     depth: 0,
                     failed: false,
+                    digests: crate::digests::Pending::default(),
                 })
             }
         }
@@ -245,6 +247,9 @@ pub struct Conn {
     /// PostgreSQL: a statement failed inside the current transaction, which PostgreSQL has
     /// therefore aborted; committing it must fail rather than silently roll back.
     failed: bool,
+    /// PostgreSQL: the grading-digest work of the current transaction, done just before it
+    /// commits (see [`crate::digests::Pending`]).
+    pub(crate) digests: crate::digests::Pending,
 }
 
 enum ConnKind {
@@ -437,9 +442,22 @@ impl Conn {
             }
         };
         self.execute_batch(&begin)?;
+        let mark = self.digests.mark();
         self.depth += 1;
-        let result = f(self);
+        let mut result = f(self);
         self.depth -= 1;
+        if depth == 0 && result.is_ok() && !self.failed {
+            // The transaction's grading-digest work, all subjects' locks in one order.
+            let pending = std::mem::take(&mut self.digests);
+            if let Err(e) = crate::digests::flush(self, pending) {
+                result = Err(e.into());
+            }
+        }
+        match &result {
+            Err(_) => self.digests.truncate(mark),
+            Ok(_) if depth == 0 => self.digests = Default::default(),
+            Ok(_) => {}
+        }
         match result {
             Ok(_) if depth == 0 && self.failed => {
                 // PostgreSQL aborted the transaction when a statement failed; the closure

@@ -22,7 +22,7 @@
 //! | 4 | decision date, days from 0001-01-01 (`num_days_from_ce`), little-endian |
 //! | 1 | flags: bits 0–1 severity (0 none, 1 minor, 2 general, 3 serious), bit 2 revokes the business licence, bit 3 has an end |
 //! | 4 | end (`ended_on`), if bit 3 |
-//! | 1 + n | kind code, its length first |
+//! | 2 + n | kind code, its length first (little-endian) |
 //! | 2 + n | document number, its length first (little-endian) |
 
 use std::collections::{BTreeMap, HashMap};
@@ -84,9 +84,9 @@ pub fn encode(facts: &mut [FactRef<'_>]) -> Result<Vec<u8>> {
         if let Some(e) = f.ended_on {
             out.extend_from_slice(&e.num_days_from_ce().to_le_bytes());
         }
-        let kind = u8::try_from(f.kind.len())
+        let kind = u16::try_from(f.kind.len())
             .map_err(|_| StoreError::Migration(format!("kind code too long: {}", f.kind)))?;
-        out.push(kind);
+        out.extend_from_slice(&kind.to_le_bytes());
         out.extend_from_slice(f.kind.as_bytes());
         let doc = u16::try_from(f.document_number.len()).map_err(|_| {
             StoreError::Migration(format!("document number too long: {}", f.document_number))
@@ -138,7 +138,8 @@ pub fn decode<'a, E: From<StoreError>>(
         } else {
             None
         };
-        let n = usize::from(take(&mut rest, 1).ok_or_else(cut)?[0]);
+        let n = take(&mut rest, 2).ok_or_else(cut)?;
+        let n = usize::from(u16::from_le_bytes([n[0], n[1]]));
         let kind = text(take(&mut rest, n).ok_or_else(cut)?).ok_or_else(|| bad("kind"))?;
         let n = take(&mut rest, 2).ok_or_else(cut)?;
         let n = usize::from(u16::from_le_bytes([n[0], n[1]]));
@@ -165,14 +166,69 @@ pub fn decode<'a, E: From<StoreError>>(
     Ok(())
 }
 
+/// PostgreSQL: the digest work of a transaction, done by [`flush`] just before it commits
+/// (`Conn::transaction`). A writer that read, merged and wrote a subject's digest at once would
+/// have to lock it mid-transaction, and two transactions touching the same subjects in different
+/// orders (an import chunk's updates in file order, then its inserts) would deadlock; at commit
+/// each transaction locks all its subjects in one ascending sequence. A savepoint rolled back
+/// drops the work done under it.
+#[derive(Default)]
+pub(crate) struct Pending {
+    /// Subjects whose digest is made again from their records.
+    refresh: Vec<i64>,
+    /// Facts of new records, merged into their subjects' digests.
+    added: Vec<FactRecord>,
+}
+
+impl Pending {
+    pub(crate) fn mark(&self) -> (usize, usize) {
+        (self.refresh.len(), self.added.len())
+    }
+
+    pub(crate) fn truncate(&mut self, (refresh, added): (usize, usize)) {
+        self.refresh.truncate(refresh);
+        self.added.truncate(added);
+    }
+}
+
+/// Whether digest work waits for the end of the transaction: on PostgreSQL inside one. SQLite
+/// has one writer at a time and does it at once.
+fn deferred(conn: &Conn) -> bool {
+    conn.backend() == crate::Backend::Postgres && conn.in_transaction()
+}
+
+/// Do a transaction's pending digest work (PostgreSQL; called by `Conn::transaction` before
+/// `COMMIT`): lock every subject in ascending order, make the digests of the refreshed ones
+/// again from their records (which include the transaction's new records), merge the new facts
+/// into the others.
+pub(crate) fn flush(conn: &mut Conn, pending: Pending) -> Result<()> {
+    let Pending { mut refresh, added } = pending;
+    if refresh.is_empty() && added.is_empty() {
+        return Ok(());
+    }
+    refresh.sort_unstable();
+    refresh.dedup();
+    let mut all: Vec<i64> = refresh.clone();
+    all.extend(added.iter().map(|f| f.subject_id));
+    lock(conn, &all)?;
+    let merged: Vec<FactRef<'_>> = added
+        .iter()
+        .filter(|f| refresh.binary_search(&f.subject_id).is_err())
+        .map(FactRecord::as_ref)
+        .collect();
+    merge_new(conn, &merged)?;
+    recompute(conn, &refresh)
+}
+
 /// The class of PostgreSQL advisory locks that serialise writers of the same digests (the key
 /// of the two-key form; the subject id, folded into 31 bits, is the other).
 const DIGEST_LOCK_CLASS: i32 = 0x6467; // "dg"
 
-/// On PostgreSQL, wait for the other transactions writing the digests of these subjects
-/// (ascending ids, so two writers never wait for each other in a circle): a digest is read,
-/// merged and written back, and two transactions doing that at once would each write a digest
-/// without the other's facts. SQLite has one writer at a time.
+/// On PostgreSQL, wait for the other transactions writing the digests of these subjects: a
+/// digest is read, merged and written back, and two transactions doing that at once would each
+/// write a digest without the other's facts. Called once per transaction ([`flush`]), with
+/// the keys in ascending numeric order, so two writers never wait for each other in a circle.
+/// SQLite has one writer at a time.
 fn lock(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     if conn.backend() != crate::Backend::Postgres || ids.is_empty() {
         return Ok(());
@@ -184,7 +240,7 @@ fn lock(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     keys.sort_unstable();
     keys.dedup();
     for chunk in keys.chunks(1000) {
-        let marks = vec!["(?)"; chunk.len()].join(",");
+        let marks = vec!["(CAST(? AS BIGINT))"; chunk.len()].join(",");
         let mut ps = vec![Value::from(i64::from(DIGEST_LOCK_CLASS))];
         ps.extend(chunk.iter().map(|k| Value::from(*k)));
         conn.query(
@@ -235,6 +291,19 @@ fn put(conn: &mut Conn, rows: &[(i64, Vec<u8>)]) -> Result<()> {
 /// Add the facts of new records (not yet in any digest) to their subjects' digests. The bulk
 /// path of imports: one read and one write per subject, not a re-read of its records.
 pub(crate) fn add(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
+    if deferred(conn) {
+        conn.digests.added.extend(new.iter().map(|f| FactRecord {
+            subject_id: f.subject_id,
+            record: f.to_record(),
+        }));
+        return Ok(());
+    }
+    let ids: Vec<i64> = new.iter().map(|f| f.subject_id).collect();
+    lock(conn, &ids)?;
+    merge_new(conn, new)
+}
+
+fn merge_new(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
     if new.is_empty() {
         return Ok(());
     }
@@ -243,7 +312,6 @@ pub(crate) fn add(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
         by_subject.entry(f.subject_id).or_default().push(*f);
     }
     let ids: Vec<i64> = by_subject.keys().copied().collect();
-    lock(conn, &ids)?;
     let stored = load(conn, &ids)?;
     let mut rows = Vec::with_capacity(by_subject.len());
     for (id, mut facts) in by_subject {
@@ -260,7 +328,15 @@ pub(crate) fn add(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
 
 /// Make the digests of these subjects again from their records (after a record changed).
 pub(crate) fn refresh(conn: &mut Conn, ids: &[i64]) -> Result<()> {
+    if deferred(conn) {
+        conn.digests.refresh.extend_from_slice(ids);
+        return Ok(());
+    }
     lock(conn, ids)?;
+    recompute(conn, ids)
+}
+
+fn recompute(conn: &mut Conn, ids: &[i64]) -> Result<()> {
     for chunk in ids.chunks(500) {
         let marks = vec!["?"; chunk.len()].join(",");
         let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
@@ -313,6 +389,11 @@ fn write_grouped(conn: &mut Conn, ids: &[i64], facts: &[FactRecord]) -> Result<(
 /// restore or a hand edit of `credit_records`). Reads the records by ranges of subjects, so
 /// memory stays bounded. Returns the number of digests written.
 pub fn rebuild(conn: &mut Conn) -> Result<u64> {
+    if conn.backend() == crate::Backend::Postgres {
+        // No record may change until this transaction ends: a writer's digest work between the
+        // delete and the read of its subject would be lost or undone. (SQLite: one writer.)
+        conn.execute("LOCK TABLE credit_records IN SHARE MODE", &[])?;
+    }
     conn.execute("DELETE FROM grading_digests", &[])?;
     let max: i64 = conn
         .query_row(

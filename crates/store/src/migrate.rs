@@ -120,6 +120,14 @@ pub(crate) fn migrate_conn(conn: &mut Conn) -> Result<Vec<String>> {
             .iter()
             .map(|r| r.get(0))
             .collect::<Result<_>>()?;
+        // A database migrated by a newer build: this one would write without what the newer
+        // schema keeps up (e.g. the grading digests of 0008) — refuse instead.
+        if let Some(unknown) = done.iter().find(|d| !list.iter().any(|(v, _)| v == d)) {
+            return Err(StoreError::Migration(format!(
+                "数据库结构版本 {unknown} 比本程序新（本程序最高 {}），请使用新版程序",
+                list.last().map(|(v, _)| *v).unwrap_or("")
+            )));
+        }
         let mut applied = Vec::new();
         for (version, sql) in list {
             if done.iter().any(|d| d == version) {

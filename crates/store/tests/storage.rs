@@ -5108,7 +5108,7 @@ type FactTuple = (
 );
 
 fn facts_in_records(c: &mut Conn) -> Vec<FactTuple> {
-    c.query(
+    let mut facts: Vec<FactTuple> = c.query(
         "SELECT subject_id, kind, document_number, decision_date, severity, revokes_business_licence, ended_on \
          FROM credit_records WHERE nature = 'negative' OR revokes_business_licence = 1 \
          ORDER BY subject_id, decision_date, document_number",
@@ -5127,7 +5127,11 @@ fn facts_in_records(c: &mut Conn) -> Vec<FactTuple> {
             r.get(6).unwrap(),
         )
     })
-    .collect()
+    .collect();
+    // In the digests' order: by date, then document number by bytes (not by the database's
+    // collation).
+    facts.sort_by(|a, b| (a.0, a.3, a.2.as_bytes()).cmp(&(b.0, b.3, b.2.as_bytes())));
+    facts
 }
 
 fn facts_in_digests(c: &mut Conn) -> Vec<FactTuple> {
@@ -5522,5 +5526,119 @@ fn concurrent_writers_of_one_digest_keep_each_others_facts() {
         });
         assert_eq!(facts_in_records(&mut c).len(), 2);
         assert_eq!(facts_in_digests(&mut c), facts_in_records(&mut c));
+    });
+}
+
+/// Two transactions changing records of the same two subjects in opposite orders (an import
+/// chunk's updates go in file order): their digest work waits for their commits, where each
+/// locks its subjects in one ascending sequence — neither waits for the other mid-transaction,
+/// and both changes reach the digests. (PostgreSQL; SQLite has one writer at a time.)
+#[test]
+fn writers_of_the_same_subjects_in_opposite_orders_do_not_deadlock() {
+    use std::sync::mpsc::{channel, Receiver, Sender};
+    for_each_backend(|db| {
+        if db.backend() != Backend::Postgres {
+            return;
+        }
+        let mut c = db.conn().unwrap();
+        let s1 = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let s2 = subject(&code(2), "广元市明账代理记账有限公司", RegStatus::Active);
+        let (id1, id2) = (insert_subject(&mut c, &s1), insert_subject(&mut c, &s2));
+        let mut records = Vec::new();
+        for (sid, s, doc) in [
+            (id1, &s1, "利财罚〔2026〕1号"),
+            (id1, &s1, "利财罚〔2026〕2号"),
+            (id2, &s2, "利财罚〔2026〕3号"),
+            (id2, &s2, "利财罚〔2026〕4号"),
+        ] {
+            let d = record_data("penalty", s, doc, "2026-03-02");
+            records.push((
+                add_record(&mut c, sid, &d, &published("2026-03-03", None)),
+                d,
+            ));
+        }
+        let serious = |i: usize| {
+            let mut d = records[i].1.clone();
+            d.severity = Some(Severity::Serious);
+            d
+        };
+        let p2 = Provenance {
+            source: "manual",
+            actor: "user:bob",
+            reason: Some("更正"),
+            now: "2026-03-07T00:00:00.000000Z",
+        };
+        let step = |tx: &mut Conn, i: usize| {
+            credit::update_record(
+                tx,
+                records[i].0,
+                1,
+                &serious(i),
+                "h2",
+                &published("2026-03-03", None),
+                &p2,
+            )
+            .map(|_| ())
+        };
+        // Steps are handed from one transaction to the other; a transaction that waits for
+        // the other's lock mid-way would never hand its step over.
+        let wait = |rx: &Receiver<()>| {
+            rx.recv_timeout(std::time::Duration::from_secs(60))
+                .expect("the other transaction is stuck waiting for a lock")
+        };
+        let (a_tx, a_rx): (Sender<()>, Receiver<()>) = channel();
+        let (b_tx, b_rx): (Sender<()>, Receiver<()>) = channel();
+        std::thread::scope(|s| {
+            let a = s.spawn(move || {
+                let mut conn = db.connect().unwrap();
+                conn.transaction(|tx| {
+                    step(tx, 0)?; // subject 1
+                    a_tx.send(()).unwrap();
+                    wait(&b_rx);
+                    step(tx, 3)?; // subject 2
+                    a_tx.send(()).unwrap();
+                    Ok::<(), StoreError>(())
+                })
+            });
+            let b = s.spawn(move || {
+                let mut conn = db.connect().unwrap();
+                conn.transaction(|tx| {
+                    wait(&a_rx);
+                    step(tx, 2)?; // subject 2
+                    b_tx.send(()).unwrap();
+                    wait(&a_rx);
+                    step(tx, 1)?; // subject 1
+                    Ok::<(), StoreError>(())
+                })
+            });
+            a.join().unwrap().expect("first transaction");
+            b.join().unwrap().expect("second transaction");
+        });
+        let facts = facts_in_digests(&mut c);
+        assert!(
+            facts.iter().all(|f| f.4.as_deref() == Some("serious")),
+            "{facts:?}"
+        );
+        assert_eq!(facts, facts_in_records(&mut c));
+    });
+}
+
+/// A database a newer build migrated is refused: this build would write without what the newer
+/// schema keeps up (as an older build would write records without their grading digests).
+#[test]
+fn migrate_refuses_a_database_of_a_newer_build() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        c.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES ('9999_future', '2027-01-01T00:00:00Z')",
+            &[],
+        )
+        .unwrap();
+        drop(c);
+        let err = db.migrate().unwrap_err().to_string();
+        assert!(
+            err.contains("9999_future") && err.contains("比本程序新"),
+            "{err}"
+        );
     });
 }
