@@ -363,6 +363,24 @@ fn concurrent_migrators_apply_each_version_once() {
     });
 }
 
+/// PostgreSQL: wait (by polling, with a generous deadline) until a session of this database
+/// waits for a lock, or `finished` says the one expected to wait is done.
+fn wait_for_a_lock_wait(watcher: &mut Conn, finished: impl Fn() -> bool, who: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let waiting = count(
+            watcher,
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            &[],
+        );
+        if waiting > 0 || finished() {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{who} never blocked");
+        std::thread::yield_now();
+    }
+}
+
 /// BUG (migrate.rs `migrate_conn`, the `CREATE TABLE IF NOT EXISTS schema_migrations` before
 /// `conn.transaction`): the table is created before and outside the migration lock. On
 /// PostgreSQL two processes migrating a fresh database at the same time race on it: the
@@ -392,23 +410,7 @@ fn migrate_creates_its_table_under_the_lock() {
         let mut watcher = db.connect().unwrap();
         let result = std::thread::scope(|s| {
             let h = s.spawn(|| db.migrate());
-            // Wait (by polling, with a generous deadline) until the migrator is blocked.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            loop {
-                let waiting = count(
-                    &mut watcher,
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    &[],
-                );
-                if waiting > 0 || h.is_finished() {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "migrator never blocked"
-                );
-                std::thread::yield_now();
-            }
+            wait_for_a_lock_wait(&mut watcher, || h.is_finished(), "migrator");
             other.execute_batch("COMMIT").unwrap();
             h.join().unwrap()
         });
@@ -5504,23 +5506,7 @@ fn concurrent_writers_of_one_digest_keep_each_others_facts() {
                 let mut conn = db.connect().unwrap();
                 conn.transaction(|t| insert(t, 1)).unwrap();
             });
-            // Wait (by polling, with a generous deadline) until the second writer is blocked.
-            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-            loop {
-                let waiting = count(
-                    &mut watcher,
-                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'",
-                    &[],
-                );
-                if waiting > 0 || second.is_finished() {
-                    break;
-                }
-                assert!(
-                    std::time::Instant::now() < deadline,
-                    "the second writer never blocked"
-                );
-                std::thread::yield_now();
-            }
+            wait_for_a_lock_wait(&mut watcher, || second.is_finished(), "the second writer");
             first.execute_batch("COMMIT").unwrap();
             second.join().unwrap();
         });
