@@ -438,7 +438,9 @@ impl Conn {
         } else {
             match self.backend() {
                 Backend::Sqlite => "BEGIN IMMEDIATE".to_owned(),
-                Backend::Postgres => "BEGIN".to_owned(),
+                // Pinned, whatever the server's default: the digest work at commit reads what
+                // other transactions committed after it waited for their locks.
+                Backend::Postgres => "BEGIN ISOLATION LEVEL READ COMMITTED".to_owned(),
             }
         };
         self.execute_batch(&begin)?;

@@ -33,8 +33,8 @@ use xinjian_core::credit::Severity;
 use crate::grading::{FactRecord, FactRef};
 use crate::{params, Conn, Result, StoreError, Value};
 
-/// The digest format this build writes and reads.
-pub const FORMAT: u8 = 1;
+/// The digest format this build writes and reads (1 had one-byte kind lengths).
+pub const FORMAT: u8 = 2;
 
 /// Whether a record is a grading fact (it goes into its subject's digest): negative, or it
 /// revokes the business licence. The same condition as [`FACT_SQL`].
@@ -289,7 +289,9 @@ fn put(conn: &mut Conn, rows: &[(i64, Vec<u8>)]) -> Result<()> {
 }
 
 /// Add the facts of new records (not yet in any digest) to their subjects' digests. The bulk
-/// path of imports: one read and one write per subject, not a re-read of its records.
+/// path of imports: one read and one write per subject, not a re-read of its records. On
+/// PostgreSQL call it inside [`Conn::transaction`] (the work then waits for the commit);
+/// outside one it locks and writes at once.
 pub(crate) fn add(conn: &mut Conn, new: &[FactRef<'_>]) -> Result<()> {
     if deferred(conn) {
         conn.digests.added.extend(new.iter().map(|f| FactRecord {
@@ -391,8 +393,10 @@ fn write_grouped(conn: &mut Conn, ids: &[i64], facts: &[FactRecord]) -> Result<(
 pub fn rebuild(conn: &mut Conn) -> Result<u64> {
     if conn.backend() == crate::Backend::Postgres {
         // No record may change until this transaction ends: a writer's digest work between the
-        // delete and the read of its subject would be lost or undone. (SQLite: one writer.)
-        conn.execute("LOCK TABLE credit_records IN SHARE MODE", &[])?;
+        // delete and the read of its subject would be lost or undone; and one rebuild at a time
+        // (the mode conflicts with itself). Writers wait from the moment this is requested.
+        // (SQLite: one writer.)
+        conn.execute("LOCK TABLE credit_records IN SHARE ROW EXCLUSIVE MODE", &[])?;
     }
     conn.execute("DELETE FROM grading_digests", &[])?;
     let max: i64 = conn
@@ -419,6 +423,8 @@ pub fn rebuild(conn: &mut Conn) -> Result<u64> {
         put(conn, &rows)?;
         from += step;
     }
+    // Digest work this transaction left for its commit is covered: the rebuild read its records.
+    conn.digests = Pending::default();
     Ok(written)
 }
 

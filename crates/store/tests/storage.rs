@@ -5471,7 +5471,9 @@ fn a_run_looks_for_unseen_changes_from_its_start_or_the_oldest_open_transaction(
 
 /// Two transactions adding facts to the same subject's digest at once (PostgreSQL; SQLite has
 /// one writer at a time): the second waits for the first and merges into what it wrote, so
-/// neither's facts are lost.
+/// neither's facts are lost. The first is a hand-opened transaction, which does its digest
+/// work at once and holds the lock until it commits — as a transaction does in its
+/// commit-time flush.
 #[test]
 fn concurrent_writers_of_one_digest_keep_each_others_facts() {
     for_each_backend(|db| {
@@ -5626,5 +5628,47 @@ fn migrate_refuses_a_database_of_a_newer_build() {
             err.contains("9999_future") && err.contains("比本程序新"),
             "{err}"
         );
+    });
+}
+
+/// A savepoint rolled back takes its records' digest work with it; the rest of the transaction
+/// keeps its own.
+#[test]
+fn a_rolled_back_savepoint_leaves_no_digest_work() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let s = subject(&code(1), "广元市信安科技有限公司", RegStatus::Active);
+        let sid = insert_subject(&mut c, &s);
+        let kept = record_data("penalty", &s, "利财罚〔2026〕1号", "2026-03-02");
+        let dropped = record_data("penalty", &s, "利财罚〔2026〕2号", "2026-03-03");
+        let (j1, h1) = kept.canonical_json_and_hash();
+        let (j2, h2) = dropped.canonical_json_and_hash();
+        // The bulk path: its facts are merged into the digest (on PostgreSQL at commit).
+        let bulk = |t: &mut Conn, d: &RecordData, json: &str, hash: &str| {
+            let mut items = [credit::NewRecord {
+                subject_id: sid,
+                data: d,
+                json,
+                hash,
+                state: published("2026-03-04", None),
+            }];
+            credit::insert_records(t, &mut items, day("2026-03-04"), &prov(T0))
+        };
+        c.transaction(|t| {
+            bulk(t, &kept, &j1, &h1)?;
+            let inner = t.transaction(|t| {
+                bulk(t, &dropped, &j2, &h2)?;
+                Err::<(), StoreError>(StoreError::Conflict("rolled back".into()))
+            });
+            assert!(inner.is_err());
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+        let facts = facts_in_digests(&mut c);
+        assert_eq!(
+            facts.iter().map(|f| f.2.as_str()).collect::<Vec<_>>(),
+            vec!["利财罚〔2026〕1号"]
+        );
+        assert_eq!(facts, facts_in_records(&mut c));
     });
 }
