@@ -1648,3 +1648,41 @@ fn an_incremental_run_sees_a_change_stamped_just_before_the_last_run_started() {
     );
     assert_eq!(stored(&fx, &gen_code(1)).0, "B");
 }
+
+/// On the demo's history (records and list entries as departments would have recorded them,
+/// some held and released later; 吊销 subjects), a full run — which reads the grading digests —
+/// stores for every subject graded B, C or D exactly the grade and reasons that `xinjian grade`
+/// computes from the records, and so it does for A subjects with negative records. (Every kind
+/// of record write is checked against the digests in the storage suite; this checks the two
+/// readings agree on realistic data.)
+#[test]
+fn a_full_run_on_the_demo_stores_what_each_subject_s_records_give() {
+    let fx = Fixture::new();
+    fx.xj_db(&["demo", "--subjects", "600"]).assert_success();
+    fx.xj_db(&["evaluate", "--full"]).assert_success();
+    let c = fx.conn();
+    let mut st = c
+        .prepare(
+            "SELECT s.code, g.grade, g.reasons FROM grades g JOIN subjects s ON s.id = g.subject_id \
+             WHERE g.grade <> 'A' OR g.subject_id IN (SELECT subject_id FROM credit_records WHERE nature = 'negative' LIMIT 40) \
+             ORDER BY s.id",
+        )
+        .unwrap();
+    let stored: Vec<(String, String, String)> = st
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let not_a = stored.iter().filter(|(_, g, _)| g != "A").count();
+    assert!(
+        not_a >= 10,
+        "the demo grades some subjects B, C or D: {not_a}"
+    );
+    assert!(stored.len() > not_a, "and some A subjects with records");
+    for (code, grade, reasons) in &stored {
+        let live = grade_today(&fx, code);
+        assert_eq!(&live.grade, grade, "{code}");
+        let reasons: Value = serde_json::from_str(reasons).unwrap();
+        assert_eq!(live.json["reasons"], reasons, "{code}");
+    }
+}
