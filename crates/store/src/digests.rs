@@ -5,7 +5,7 @@
 //!
 //! Why: a full evaluation reads the facts of the whole jurisdiction. Read as records (or as
 //! index entries) that is one database row per record — ~6,000,000 in the 10 M-record
-//! benchmark; read as digests it is one row per subject with facts (~320,000), decoded here
+//! benchmark; read as digests it is one row per subject with facts (333,333), decoded here
 //! without copying.
 //!
 //! The digests are derived data: `credit_records` stays the truth. [`rebuild`] makes every
@@ -46,16 +46,16 @@ pub fn is_fact(nature: &str, revokes_business_licence: bool) -> bool {
 pub const FACT_SQL: &str = "(r.nature = 'negative' OR r.revokes_business_licence = 1)";
 
 /// Whether a fact can matter to an evaluation as of `t` that reads from `since`: decided in
-/// `(since, t]`, or a revocation decided on or before `t` (the condition of the records read,
-/// `grading::FACTS_WHERE`, less [`FACT_SQL`]).
+/// `(since, t]`, or a revocation decided on or before `t` (what `grading::REACH_SQL` selects of
+/// the records).
 pub fn in_reach(f: &FactRef<'_>, since: NaiveDate, t: NaiveDate) -> bool {
     f.decision_date <= t && (f.decision_date > since || f.revokes_business_licence)
 }
 
 fn damaged(subject_id: i64, what: &str) -> StoreError {
-    StoreError::Migration(format!(
-        "the grading digest of subject {subject_id} is damaged ({what}); \
-         run `xinjian migrate --rebuild-digests` to make them again from the records"
+    StoreError::Damaged(format!(
+        "主体 {subject_id} 的评价事实摘要（grading digest）不可读（{what}）；\
+         请执行 `xinjian migrate --rebuild-digests` 按信用记录重建"
     ))
 }
 
@@ -104,12 +104,12 @@ pub fn decode<'a, E: From<StoreError>>(
     mut f: impl FnMut(FactRef<'a>) -> Result<(), E>,
 ) -> Result<(), E> {
     let bad = |what: &str| E::from(damaged(subject_id, what));
-    let (&format, mut rest) = bytes.split_first().ok_or_else(|| bad("empty"))?;
+    let (&format, mut rest) = bytes.split_first().ok_or_else(|| bad("空"))?;
     if format != FORMAT {
-        return Err(bad("unknown format"));
+        return Err(bad("未知格式"));
     }
     let Some((count, facts)) = rest.split_first_chunk::<4>() else {
-        return Err(bad("cut short"));
+        return Err(bad("不完整"));
     };
     let mut left = u32::from_le_bytes(*count);
     rest = facts;
@@ -127,24 +127,24 @@ pub fn decode<'a, E: From<StoreError>>(
     let text = |b: &'a [u8]| std::str::from_utf8(b).ok();
     while left > 0 {
         left -= 1;
-        let cut = || bad("cut short");
-        let decision_date = day(take(&mut rest, 4).ok_or_else(cut)?).ok_or_else(|| bad("date"))?;
+        let cut = || bad("不完整");
+        let decision_date = day(take(&mut rest, 4).ok_or_else(cut)?).ok_or_else(|| bad("日期"))?;
         let flags = take(&mut rest, 1).ok_or_else(cut)?[0];
         if flags >> 4 != 0 {
-            return Err(bad("flags"));
+            return Err(bad("标志位"));
         }
         let ended_on = if flags & 8 != 0 {
-            Some(day(take(&mut rest, 4).ok_or_else(cut)?).ok_or_else(|| bad("date"))?)
+            Some(day(take(&mut rest, 4).ok_or_else(cut)?).ok_or_else(|| bad("日期"))?)
         } else {
             None
         };
         let n = take(&mut rest, 2).ok_or_else(cut)?;
         let n = usize::from(u16::from_le_bytes([n[0], n[1]]));
-        let kind = text(take(&mut rest, n).ok_or_else(cut)?).ok_or_else(|| bad("kind"))?;
+        let kind = text(take(&mut rest, n).ok_or_else(cut)?).ok_or_else(|| bad("记录种类"))?;
         let n = take(&mut rest, 2).ok_or_else(cut)?;
         let n = usize::from(u16::from_le_bytes([n[0], n[1]]));
         let document_number =
-            text(take(&mut rest, n).ok_or_else(cut)?).ok_or_else(|| bad("document number"))?;
+            text(take(&mut rest, n).ok_or_else(cut)?).ok_or_else(|| bad("文号"))?;
         f(FactRef {
             subject_id,
             kind,
@@ -161,7 +161,7 @@ pub fn decode<'a, E: From<StoreError>>(
         })?;
     }
     if !rest.is_empty() {
-        return Err(bad("bytes after the last fact"));
+        return Err(bad("末尾有多余字节"));
     }
     Ok(())
 }

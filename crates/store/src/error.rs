@@ -22,6 +22,9 @@ pub enum StoreError {
     },
     #[error("数据库迁移失败：{0}")]
     Migration(String),
+    /// Stored derived data that cannot be read (a grading digest).
+    #[error("存储的数据已损坏：{0}")]
+    Damaged(String),
     #[error("事务中有语句失败，整个事务已回滚")]
     Aborted,
     #[error("I/O：{0}")]

@@ -5375,7 +5375,7 @@ fn grading_digests_follow_every_writer_of_records() {
                 Ok::<(), StoreError>(())
             })
             .unwrap_err();
-        assert!(err.to_string().contains("damaged"), "{err}");
+        assert!(err.to_string().contains("评价事实摘要"), "{err}");
         tx(&mut c, xinjian_store::digests::rebuild);
         assert_digests_fresh(&mut c, "rebuilt");
     });

@@ -1545,7 +1545,11 @@ fn a_full_run_whose_reading_fails_stores_no_grade() {
     assert_eq!(fx.count("SELECT count(*) FROM grade_events"), 0);
     let last = runs(&fx).pop().expect("the run is recorded");
     assert_eq!(last.3, "failed");
-    assert!(r.stderr.contains("damaged"), "{}", r.describe());
+    assert!(
+        r.stderr.contains("评价事实摘要") && r.stderr.contains("--rebuild-digests"),
+        "{}",
+        r.describe()
+    );
 
     let r = fx.xj_db(&["migrate", "--rebuild-digests"]);
     r.assert_success();
