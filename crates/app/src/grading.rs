@@ -377,7 +377,7 @@ impl FactStream {
 }
 
 /// Stored evaluations are written in chunks of this many subjects, one transaction each.
-const WRITE_CHUNK: usize = 10_000;
+const WRITE_CHUNK: usize = if cfg!(test) { 4 } else { 10_000 };
 
 /// Evaluations to write, with the grade each subject had before (none for a first one).
 type Chunk = Vec<(GradeRow, Option<Grade>)>;
@@ -1204,6 +1204,69 @@ pub fn risk_labels() -> Vec<(&'static str, &'static str)> {
 mod tests {
     use super::*;
     use xinjian_core::grade::{Basis, Reason};
+
+    /// A full run whose writer fails while the walk still has chunks to hand over (chunks of 4
+    /// in tests, two in flight): the walk stops, the writer's own error is the one reported,
+    /// the chunk before the failure stays written and nothing after it, and the run is marked
+    /// failed.
+    #[test]
+    fn a_writer_that_fails_mid_run_stops_the_walk_and_its_error_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::open(
+            &format!("sqlite:{}", dir.path().join("x.db").display()),
+            dir.path(),
+        )
+        .unwrap();
+        let system = Actor::System("test".into());
+        let csv = dir.path().join("subjects.csv");
+        crate::demo::write_export(&csv, 60, 7).unwrap();
+        app.import_subjects(&system, &csv, Default::default(), &mut |_| {})
+            .unwrap();
+        let mut conn = app.db.conn().unwrap();
+        // The fifth subject of the directory: the second chunk.
+        let fifth: i64 = conn
+            .query_row(
+                "SELECT id FROM subjects WHERE reg_status IN ('active', 'revoked') AND kind <> 'natural_person' \
+                 ORDER BY id LIMIT 1 OFFSET 4",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap();
+        let directory: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM subjects WHERE reg_status IN ('active', 'revoked') AND kind <> 'natural_person'",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert!(
+            directory >= 20,
+            "chunks enough to be still walking: {directory}"
+        );
+        conn.execute_batch(&format!(
+            "CREATE TRIGGER disk_full BEFORE INSERT ON grades WHEN NEW.subject_id = {fifth} \
+             BEGIN SELECT RAISE(ABORT, 'disk full (played by a trigger)'); END;"
+        ))
+        .unwrap();
+        let err = app
+            .evaluate_jurisdiction(&system, None, true, &mut |_, _| {})
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("disk full"), "{err}");
+        let count = |conn: &mut Conn, sql: &str| -> i64 {
+            conn.query_row(sql, &[]).unwrap().get(0).unwrap()
+        };
+        assert_eq!(count(&mut conn, "SELECT count(*) FROM grades"), 4);
+        assert_eq!(
+            count(
+                &mut conn,
+                "SELECT count(*) FROM evaluation_runs WHERE status = 'failed'"
+            ),
+            1
+        );
+    }
 
     /// The reasons a run stores (and hashes) are the contract's `reasons`, byte for byte.
     #[test]
