@@ -376,7 +376,8 @@ impl FactStream {
     }
 }
 
-/// Stored evaluations are written in chunks of this many subjects, one transaction each.
+/// Stored evaluations are written in chunks of this many subjects, one transaction each (4 in
+/// this crate's unit tests, so that a few subjects make several chunks).
 const WRITE_CHUNK: usize = if cfg!(test) { 4 } else { 10_000 };
 
 /// Evaluations to write, with the grade each subject had before (none for a first one).
