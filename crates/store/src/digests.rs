@@ -364,14 +364,21 @@ pub(crate) fn refresh_of_record(conn: &mut Conn, record_id: i64) -> Result<()> {
     }
 }
 
+/// The digest of each subject of `facts` (in subject order).
+fn encode_by_subject(facts: &[FactRecord]) -> Result<Vec<(i64, Vec<u8>)>> {
+    facts
+        .chunk_by(|a, b| a.subject_id == b.subject_id)
+        .map(|group| {
+            let mut refs: Vec<FactRef<'_>> = group.iter().map(FactRecord::as_ref).collect();
+            Ok((group[0].subject_id, encode(&mut refs)?))
+        })
+        .collect()
+}
+
 /// Store the digests of `ids` from their facts (in subject order); subjects without facts lose
 /// their digest.
 fn write_grouped(conn: &mut Conn, ids: &[i64], facts: &[FactRecord]) -> Result<()> {
-    let mut rows: Vec<(i64, Vec<u8>)> = Vec::new();
-    for group in facts.chunk_by(|a, b| a.subject_id == b.subject_id) {
-        let mut refs: Vec<FactRef<'_>> = group.iter().map(FactRecord::as_ref).collect();
-        rows.push((group[0].subject_id, encode(&mut refs)?));
-    }
+    let rows = encode_by_subject(facts)?;
     let empty: Vec<Value> = ids
         .iter()
         .filter(|id| !rows.iter().any(|(r, _)| r == *id))
@@ -414,11 +421,7 @@ pub fn rebuild(conn: &mut Conn) -> Result<u64> {
             "r.subject_id > ? AND r.subject_id <= ?",
             &params![from, from + step],
         )?;
-        let mut rows: Vec<(i64, Vec<u8>)> = Vec::new();
-        for group in facts.chunk_by(|a, b| a.subject_id == b.subject_id) {
-            let mut refs: Vec<FactRef<'_>> = group.iter().map(FactRecord::as_ref).collect();
-            rows.push((group[0].subject_id, encode(&mut refs)?));
-        }
+        let rows = encode_by_subject(&facts)?;
         written += rows.len() as u64;
         put(conn, &rows)?;
         from += step;
