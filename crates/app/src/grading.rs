@@ -160,10 +160,12 @@ fn severity_code(s: Severity) -> &'static str {
     }
 }
 
-/// The stored detail of the risk class: the scorecard's inputs and points.
+/// The stored detail of the risk class: the scorecard's inputs and points (zeros left out, as
+/// in `RiskInputs`: a subject without facts stores `{"inputs":{"grade":"A"}}`).
 #[derive(Serialize)]
 struct RiskDetail<'a> {
     inputs: &'a RiskInputs,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
     points: &'a [(xinjian_core::risk::Indicator, u32)],
 }
 

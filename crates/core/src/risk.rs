@@ -145,20 +145,42 @@ impl Scorecard {
     }
 }
 
-/// The facts the scorecard reads.
+/// The facts the scorecard reads. Stored with each evaluation (`grades.risk_detail`) without
+/// its zero counts and false flags: most subjects have none, and a million evaluations are
+/// written at once by a first run or a rules change (a missing field reads as zero).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RiskInputs {
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub grade: Option<Grade>,
+    #[serde(skip_serializing_if = "is_zero")]
     pub general_records: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub serious_records: u32,
+    #[serde(skip_serializing_if = "is_false")]
     pub key_attention: bool,
+    #[serde(skip_serializing_if = "is_false")]
     pub abnormal: bool,
+    #[serde(skip_serializing_if = "is_zero")]
     pub complaints: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub commitment_breaches: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub enforcement: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub licence_events: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub inspection_findings: u32,
+    #[serde(skip_serializing_if = "is_zero")]
     pub late_filings: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// A score, its class, and the points of each indicator.
@@ -253,6 +275,31 @@ mod tests {
         );
         assert_eq!(b.score, 160);
         assert_eq!(b.class, RiskClass::General);
+    }
+
+    #[test]
+    fn stored_inputs_leave_out_zeros_and_read_back_whole() {
+        let clean = RiskInputs {
+            grade: Some(Grade::A),
+            ..Default::default()
+        };
+        assert_eq!(serde_json::to_string(&clean).unwrap(), r#"{"grade":"A"}"#);
+        let some = RiskInputs {
+            grade: Some(Grade::C),
+            serious_records: 1,
+            abnormal: true,
+            late_filings: 2,
+            ..Default::default()
+        };
+        let text = serde_json::to_string(&some).unwrap();
+        assert_eq!(
+            text,
+            r#"{"grade":"C","serious_records":1,"abnormal":true,"late_filings":2}"#
+        );
+        assert_eq!(serde_json::from_str::<RiskInputs>(&text).unwrap(), some);
+        // What earlier builds stored (every field) still reads.
+        let full = r#"{"grade":"A","general_records":0,"serious_records":0,"key_attention":false,"abnormal":false,"complaints":0,"commitment_breaches":0,"enforcement":0,"licence_events":0,"inspection_findings":0,"late_filings":0}"#;
+        assert_eq!(serde_json::from_str::<RiskInputs>(full).unwrap(), clean);
     }
 
     #[test]

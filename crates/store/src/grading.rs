@@ -8,6 +8,7 @@ use xinjian_core::credit::{ListType, Severity};
 use xinjian_core::grade::{Grade, GradeListEntry, GradeRecord, GradeRules};
 use xinjian_core::risk::Scorecard;
 
+use crate::db::CopyRows;
 use crate::{params, Conn, Result, Row, StoreError, Value};
 
 fn bad(what: &str, v: impl std::fmt::Display) -> StoreError {
@@ -447,7 +448,7 @@ pub fn facts_decided_between(conn: &mut Conn, after: NaiveDate, t: NaiveDate) ->
 // Stored evaluations
 
 /// A stored evaluation.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GradeRow {
     pub subject_id: i64,
     pub grade: Grade,
@@ -615,40 +616,50 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
         }
         return Ok(());
     }
-    for chunk in rows.chunks(400) {
-        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        let mut ps: Vec<Value> = Vec::with_capacity(chunk.len() * 13);
-        for g in chunk {
-            ps.extend(params![
-                g.subject_id,
-                g.grade.as_str(),
-                g.as_of,
-                g.rule_version.as_str(),
-                g.reasons.as_str(),
-                g.outlook.as_str(),
-                g.next_change_on,
-                g.risk_score,
-                g.risk_class.as_str(),
-                g.risk_detail.as_str(),
-                g.content_hash.as_str(),
-                g.run_id,
-                g.evaluated_at.as_str()
-            ]);
-        }
-        conn.execute(
-            &format!("INSERT INTO grades ({GRADE_COLS}) VALUES {marks} \
-                      ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
-                      rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
-                      next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
-                      risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
-                      content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
-            &ps,
-        )?;
+    // PostgreSQL: the rows are streamed into a session-local staging table with COPY, then
+    // merged in one statement (a first run or a rules change writes a million: as statements
+    // of 400 rows' parameters that was most of the run).
+    conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS grades_in (LIKE grades) ON COMMIT DELETE ROWS",
+        &[],
+    )?;
+    let mut copy = CopyRows::new();
+    for g in rows {
+        let as_of = g.as_of.to_string();
+        let next = g.next_change_on.map(|d| d.to_string());
+        copy.int(g.subject_id)
+            .text(g.grade.as_str())
+            .text(&as_of)
+            .text(&g.rule_version)
+            .text(&g.reasons)
+            .text(&g.outlook)
+            .opt_text(next.as_deref())
+            .int(g.risk_score)
+            .text(&g.risk_class)
+            .text(&g.risk_detail)
+            .text(&g.content_hash)
+            .int(g.run_id)
+            .text(&g.evaluated_at)
+            .end_row();
     }
+    if copy.is_empty() {
+        return Ok(());
+    }
+    conn.copy_in(&format!("COPY grades_in ({GRADE_COLS}) FROM STDIN"), &copy)?;
+    conn.execute(
+        &format!("INSERT INTO grades ({GRADE_COLS}) SELECT {GRADE_COLS} FROM grades_in \
+                  ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
+                  rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
+                  next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
+                  risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
+                  content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
+        &[],
+    )?;
+    conn.execute("DELETE FROM grades_in", &[])?;
     Ok(())
 }
 
-/// Record many changes of grade, several rows per statement.
+/// Record many changes of grade (PostgreSQL: one COPY).
 pub fn add_events(conn: &mut Conn, events: &[(&GradeRow, Option<Grade>)], now: &str) -> Result<()> {
     if let Some(c) = conn.as_sqlite() {
         let mut st = c.prepare_cached(INSERT_EVENT)?;
@@ -666,24 +677,22 @@ pub fn add_events(conn: &mut Conn, events: &[(&GradeRow, Option<Grade>)], now: &
         }
         return Ok(());
     }
-    for chunk in events.chunks(500) {
-        let marks = vec!["(?, ?, ?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
-        let mut ps: Vec<Value> = Vec::with_capacity(chunk.len() * 8);
-        for (g, from) in chunk {
-            ps.extend(params![
-                g.subject_id,
-                g.as_of,
-                from.map(Grade::as_str),
-                g.grade.as_str(),
-                g.rule_version.as_str(),
-                g.reasons.as_str(),
-                g.run_id,
-                now
-            ]);
-        }
-        conn.execute(
-            &format!("INSERT INTO grade_events (subject_id, as_of, from_grade, to_grade, rule_version, reasons, run_id, created_at) VALUES {marks}"),
-            &ps,
+    let mut copy = CopyRows::new();
+    for (g, from) in events {
+        copy.int(g.subject_id)
+            .text(&g.as_of.to_string())
+            .opt_text(from.map(Grade::as_str))
+            .text(g.grade.as_str())
+            .text(&g.rule_version)
+            .text(&g.reasons)
+            .int(g.run_id)
+            .text(now)
+            .end_row();
+    }
+    if !copy.is_empty() {
+        conn.copy_in(
+            "COPY grade_events (subject_id, as_of, from_grade, to_grade, rule_version, reasons, run_id, created_at) FROM STDIN",
+            &copy,
         )?;
     }
     Ok(())

@@ -5672,3 +5672,113 @@ fn a_rolled_back_savepoint_leaves_no_digest_work() {
         assert_eq!(facts, facts_in_records(&mut c));
     });
 }
+
+/// Evaluations and grade events are written in bulk (PostgreSQL: COPY through a staging table,
+/// whose text format escapes tabs, newlines and backslashes): what is read back is what was
+/// written, an upsert replaces, two writes in one transaction do not see each other's rows, and
+/// a rollback leaves nothing.
+#[test]
+fn evaluations_and_events_round_trip_in_bulk() {
+    use xinjian_core::grade::Grade;
+    use xinjian_store::grading::{self, GradeRow};
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let ids: Vec<i64> = seed_registry(&mut c)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let awkward = "理由\t带制表符\n换行\r回车 \\ 反斜杠 \\N 字面 \\\\t";
+        let row = |id: i64, grade: Grade, text: &str, next: Option<NaiveDate>| GradeRow {
+            subject_id: id,
+            grade,
+            as_of: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+            rule_version: "v1".into(),
+            reasons: format!("[\"{text}\"]"),
+            outlook: text.to_owned(),
+            next_change_on: next,
+            risk_score: 160,
+            risk_class: "general".into(),
+            risk_detail: format!("{{\"inputs\":{{\"grade\":\"{}\"}}}}", grade.as_str()),
+            content_hash: format!("hash-{id}-{text}"),
+            run_id: 7,
+            evaluated_at: "2026-12-01T10:00:00Z".into(),
+        };
+        let first: Vec<GradeRow> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| {
+                let next = (i % 2 == 0).then(|| NaiveDate::from_ymd_opt(2027, 3, 1).unwrap());
+                row(id, Grade::A, if i == 0 { awkward } else { "[]" }, next)
+            })
+            .collect();
+        // A rollback leaves neither evaluations nor events.
+        let r: Result<(), StoreError> = c.transaction(|tx| {
+            grading::put_grades(tx, &first.iter().collect::<Vec<_>>())?;
+            Err(StoreError::NotFound)
+        });
+        assert!(r.is_err());
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM grades", &[]),
+            0,
+            "{:?}",
+            db.backend()
+        );
+        // Written in two parts in one transaction, then read back exactly.
+        tx(&mut c, |tx| {
+            let (a, b) = first.split_at(first.len() / 2);
+            grading::put_grades(tx, &a.iter().collect::<Vec<_>>())?;
+            grading::put_grades(tx, &b.iter().collect::<Vec<_>>())?;
+            let events: Vec<(&GradeRow, Option<Grade>)> = first.iter().map(|g| (g, None)).collect();
+            grading::add_events(tx, &events, "2026-12-01T10:00:01Z")
+        });
+        for g in &first {
+            let got = grading::grade_of(&mut c, g.subject_id).unwrap().unwrap();
+            assert_eq!(&got, g, "{:?}", db.backend());
+        }
+        // An upsert replaces the stored evaluation; a change of grade is an event.
+        let second = row(ids[0], Grade::B, awkward, None);
+        tx(&mut c, |tx| {
+            grading::put_grades(tx, &[&second])?;
+            grading::add_events(tx, &[(&second, Some(Grade::A))], "2026-12-02T10:00:00Z")
+        });
+        assert_eq!(
+            grading::grade_of(&mut c, ids[0]).unwrap().unwrap(),
+            second,
+            "{:?}",
+            db.backend()
+        );
+        assert_eq!(
+            count(&mut c, "SELECT count(*) FROM grades", &[]),
+            ids.len() as i64
+        );
+        let events = grading::events_of(&mut c, ids[0], 10).unwrap();
+        let seen: Vec<(Option<&str>, &str, &str)> = events
+            .iter()
+            .map(|e| {
+                (
+                    e.from_grade.as_deref(),
+                    e.to_grade.as_str(),
+                    e.created_at.as_str(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            [
+                (Some("A"), "B", "2026-12-02T10:00:00Z"),
+                (None, "A", "2026-12-01T10:00:01Z")
+            ],
+            "{:?}",
+            db.backend()
+        );
+        let reasons: String = c
+            .query_row(
+                "SELECT reasons FROM grade_events WHERE subject_id = ? AND from_grade IS NULL",
+                &params![ids[0]],
+            )
+            .unwrap()
+            .get(0)
+            .unwrap();
+        assert_eq!(reasons, format!("[\"{awkward}\"]"), "{:?}", db.backend());
+    });
+}
