@@ -265,6 +265,8 @@ fn evaluation_row(
         points: &risk.points,
     })
     .expect("risk detail serialises");
+    // The content: what a stored evaluation says (not when it was made). The risk detail is
+    // part of it — two evaluations with the same score but other inputs are not the same.
     let mut h = Sha256::new();
     for part in [
         e.grade.as_str(),
@@ -273,6 +275,7 @@ fn evaluation_row(
         &outlook,
         &risk.score.to_string(),
         &risk.scorecard_version,
+        &detail,
     ] {
         h.update(part.as_bytes());
         h.update([0x1f]);
@@ -314,6 +317,49 @@ fn remove_grades(conn: &mut Conn, actor: &Actor, run_id: i64, ids: &[i64]) -> Re
         }
         Ok::<_, AppError>(())
     })
+}
+
+/// What every part of a run reads.
+#[derive(Clone, Copy)]
+struct RunContext<'a> {
+    actor: &'a Actor,
+    run_id: i64,
+    t: NaiveDate,
+    rules: &'a GradeRules,
+    card: &'a Scorecard,
+    now: &'a str,
+    /// When the last finished run started (none: there was none). See `ChunkContext`.
+    seen_before: Option<&'a str>,
+}
+
+impl<'a> RunContext<'a> {
+    fn chunk_context(&self, clean: &'a GradeRow) -> ChunkContext<'a> {
+        ChunkContext {
+            actor: self.actor,
+            run_id: self.run_id,
+            now: self.now,
+            clean,
+            seen_before: self.seen_before,
+        }
+    }
+}
+
+/// The earliest change stamp the finished run `last` may not have seen. A change stamped
+/// before the run started may have committed after it read its facts: the run recorded the
+/// earliest stamp such a change can carry (`store::unseen_changes_from`: on SQLite the busy
+/// timeout before its start, on PostgreSQL the start of the oldest transaction then open).
+/// Writers stamp once they hold their connection, just before their transaction; an import
+/// stamps each chunk. A run from before that was recorded gets a fixed look-back.
+fn unseen_from(last: &store::RunRow) -> String {
+    match &last.changes_from {
+        Some(from) => from.clone(),
+        None => chrono::DateTime::parse_from_rfc3339(&last.started_at)
+            .map(|t| {
+                (t.with_timezone(&chrono::Utc) - Duration::minutes(CHANGE_MARGIN_MINUTES))
+                    .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+            })
+            .unwrap_or_default(),
+    }
 }
 
 /// What a run did.
@@ -382,19 +428,74 @@ impl FactStream {
 /// this crate's unit tests, so that a few subjects make several chunks).
 const WRITE_CHUNK: usize = if cfg!(test) { 4 } else { 10_000 };
 
-/// Evaluations to write, with the grade each subject had before (none for a first one).
-type Chunk = Vec<(GradeRow, Option<Grade>)>;
+/// The evaluation of a subject with nothing to say — no fact, no list entry, not revoked: A,
+/// no reasons, no outlook, the scorecard's lowest score. It is the same for every such subject
+/// under the run's rules, so it is not stored subject by subject: a subject of the evaluated
+/// directory without a stored evaluation is clean as of the last run that saw it
+/// (`store::distribution` counts it so). About two thirds of a jurisdiction are clean, and a
+/// first run or a rules change writes only the others.
+fn clean_evaluation(
+    rules: &GradeRules,
+    card: &Scorecard,
+    t: NaiveDate,
+    run_id: i64,
+    now: &str,
+) -> GradeRow {
+    let nobody = EvaluatedSubject {
+        id: 0,
+        revoked: false,
+    };
+    evaluation_row(
+        &nobody,
+        &mut Facts::default(),
+        None,
+        rules,
+        card,
+        t,
+        run_id,
+        now,
+    )
+    .2
+}
+
+/// What a run knows of a subject's evaluation before it: a stored one (its grade), or none —
+/// clean as of an earlier run, or never evaluated (`write_chunk` tells them apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Before {
+    Stored(Grade),
+    NotStored,
+}
+
+/// Evaluations to write (with what was there before), and stored evaluations that became
+/// clean (removed; with their grade).
+#[derive(Default)]
+struct Chunk {
+    rows: Vec<(GradeRow, Before)>,
+    cleared: Vec<(i64, Grade)>,
+}
+
+impl Chunk {
+    fn len(&self) -> usize {
+        self.rows.len() + self.cleared.len()
+    }
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// Collects a run's evaluations into chunks to write and counts them.
 struct Writer {
     pending: Chunk,
+    /// The content hash of the run's clean evaluation.
+    clean_hash: String,
     summary: RunSummary,
 }
 
 impl Writer {
-    fn new(run_id: i64) -> Self {
+    fn new(run_id: i64, clean: &GradeRow) -> Self {
         Writer {
-            pending: Vec::new(),
+            pending: Chunk::default(),
+            clean_hash: clean.content_hash.clone(),
             summary: RunSummary {
                 run_id,
                 ..Default::default()
@@ -403,8 +504,9 @@ impl Writer {
     }
 
     /// Count the evaluation of `subject_id` (`row`, whose own subject id may be another's
-    /// when rows are shared) and keep it for writing unless the stored evaluation (`stored`:
-    /// grade and content hash) has the same content. Returns a full chunk to write.
+    /// when rows are shared) and keep what changes the store: a new or changed evaluation, or
+    /// a stored one to remove because the subject is clean now. `stored`: the stored grade and
+    /// content hash, if any. Returns a full chunk to write.
     fn take(
         &mut self,
         subject_id: i64,
@@ -413,20 +515,23 @@ impl Writer {
     ) -> Option<Chunk> {
         self.summary.evaluated += 1;
         self.summary.counts[row.grade as usize] += 1;
+        let clean = row.content_hash == self.clean_hash;
         match stored {
-            Some((_, hash)) if hash == row.content_hash => None,
+            Some((_, hash)) if hash == row.content_hash => return None,
+            None if clean => return None,
+            Some((grade, _)) if clean => self.pending.cleared.push((subject_id, grade)),
             before => {
                 let mut row = row.into_owned();
                 row.subject_id = subject_id;
-                let from = before.map(|(g, _)| g);
-                self.summary.changed += 1;
-                if from != Some(row.grade) {
-                    self.summary.grade_changes += 1;
-                }
-                self.pending.push((row, from));
-                (self.pending.len() >= WRITE_CHUNK).then(|| self.rest())
+                let before = match before {
+                    Some((grade, _)) => Before::Stored(grade),
+                    None => Before::NotStored,
+                };
+                self.pending.rows.push((row, before));
             }
         }
+        self.summary.changed += 1;
+        (self.pending.len() >= WRITE_CHUNK).then(|| self.rest())
     }
 
     /// What is kept and not yet handed out for writing.
@@ -435,29 +540,78 @@ impl Writer {
     }
 }
 
-/// Write a chunk of evaluations, and an event for each change of grade, in one transaction
-/// with its audit entry.
-fn write_chunk(conn: &mut Conn, actor: &Actor, run_id: i64, now: &str, rows: &Chunk) -> Result<()> {
-    if rows.is_empty() {
-        return Ok(());
+/// What a chunk's writer needs to know besides the chunk.
+struct ChunkContext<'a> {
+    actor: &'a Actor,
+    run_id: i64,
+    now: &'a str,
+    /// The run's clean evaluation (for the events of subjects that became clean).
+    clean: &'a GradeRow,
+    /// When the last finished run started: a subject registered before it and without a
+    /// stored evaluation was clean then (its first stored evaluation is a change from the
+    /// clean grade); one registered since is evaluated for the first time. (A registration
+    /// stamped before the run started but committed after it read the directory would be
+    /// taken as seen: its first grade event then says “from A” — the grade it would have had.)
+    seen_before: Option<&'a str>,
+}
+
+/// Write a chunk: new and changed evaluations, the removal of those that became clean, and an
+/// event for each change of grade, in one transaction with its audit entry. Returns the number
+/// of grade changes.
+fn write_chunk(conn: &mut Conn, cx: &ChunkContext<'_>, chunk: &Chunk) -> Result<i64> {
+    if chunk.is_empty() {
+        return Ok(0);
     }
     conn.transaction(|tx| {
-        let all: Vec<&GradeRow> = rows.iter().map(|(r, _)| r).collect();
-        store::put_grades(tx, &all)?;
-        let events: Vec<(&GradeRow, Option<Grade>)> = rows
+        let not_stored: Vec<i64> = chunk
+            .rows
             .iter()
-            .filter(|(r, from)| *from != Some(r.grade))
-            .map(|(r, from)| (r, *from))
+            .filter(|(_, b)| *b == Before::NotStored)
+            .map(|(r, _)| r.subject_id)
             .collect();
-        store::add_events(tx, &events, now)?;
+        let seen = match cx.seen_before {
+            Some(start) if !not_stored.is_empty() => {
+                store::registered_before(tx, &not_stored, start)?
+            }
+            _ => Default::default(),
+        };
+        let all: Vec<&GradeRow> = chunk.rows.iter().map(|(r, _)| r).collect();
+        store::put_grades(tx, &all)?;
+        let cleared: Vec<i64> = chunk.cleared.iter().map(|(id, _)| *id).collect();
+        store::delete_grades(tx, &cleared)?;
+        let cleared_rows: Vec<(GradeRow, Grade)> = chunk
+            .cleared
+            .iter()
+            .filter(|(_, from)| *from != cx.clean.grade)
+            .map(|(id, from)| {
+                let mut row = cx.clean.clone();
+                row.subject_id = *id;
+                (row, *from)
+            })
+            .collect();
+        let mut events: Vec<(&GradeRow, Option<Grade>)> = chunk
+            .rows
+            .iter()
+            .map(|(r, before)| {
+                let from = match before {
+                    Before::Stored(g) => Some(*g),
+                    Before::NotStored if seen.contains(&r.subject_id) => Some(cx.clean.grade),
+                    Before::NotStored => None,
+                };
+                (r, from)
+            })
+            .filter(|(r, from)| *from != Some(r.grade))
+            .collect();
+        events.extend(cleared_rows.iter().map(|(r, from)| (r, Some(*from))));
+        store::add_events(tx, &events, cx.now)?;
         audit::append(
             tx,
-            &actor.audit(),
+            &cx.actor.audit(),
             "grade.run.chunk",
-            &format!("evaluation:{run_id}"),
-            &json!({ "written": rows.len(), "grade_changes": events.len() }),
+            &format!("evaluation:{}", cx.run_id),
+            &json!({ "written": chunk.rows.len(), "cleared": chunk.cleared.len(), "grade_changes": events.len() }),
         )?;
-        Ok::<_, AppError>(())
+        Ok::<_, AppError>(events.len() as i64)
     })
 }
 
@@ -659,13 +813,20 @@ impl App {
             )?;
             Ok::<_, AppError>((id, now))
         })?;
+        let run = RunContext {
+            actor,
+            run_id,
+            t,
+            rules: &rules,
+            card: &card,
+            now: &now,
+            seen_before: last.as_ref().map(|r| r.started_at.as_str()),
+        };
         let result = if full {
-            self.evaluate_all(&mut conn, actor, run_id, t, &rules, &card, &now, progress)
+            self.evaluate_all(&mut conn, &run, progress)
         } else {
-            let last = last.expect("an incremental run follows a run");
-            self.evaluate_some(
-                &mut conn, actor, run_id, t, &rules, &card, &now, &last, progress,
-            )
+            let last = last.as_ref().expect("an incremental run follows a run");
+            self.evaluate_some(&mut conn, &run, last, progress)
         };
         let finished = now_after(&now);
         match &result {
@@ -688,18 +849,13 @@ impl App {
         result
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn evaluate_all(
         &self,
         conn: &mut Conn,
-        actor: &Actor,
-        run_id: i64,
-        t: NaiveDate,
-        rules: &GradeRules,
-        card: &Scorecard,
-        now: &str,
+        run: &RunContext<'_>,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
+        let (t, rules) = (run.t, run.rules);
         // Two things at once: a second thread reads the facts once, in subject order, and
         // hands each subject's folded facts over in batches; this thread reads the directory,
         // the lists, the revocation days and the stored hashes, then evaluates the subjects
@@ -758,9 +914,7 @@ impl App {
                 }
                 Ok(())
             });
-            let evaluated = self.evaluate_stream(
-                conn, actor, run_id, t, rules, card, now, rx, spent_tx, progress,
-            );
+            let evaluated = self.evaluate_stream(conn, run, rx, spent_tx, progress);
             let scanned = scanner
                 .join()
                 .map_err(|_| AppError::Internal("evaluation reader panicked".into()))?;
@@ -772,20 +926,23 @@ impl App {
 
     /// The evaluating side of a full run: merge the directory (in id order) with the facts
     /// arriving from the reader (in subject order), evaluate, and write what changed.
-    #[allow(clippy::too_many_arguments)]
     fn evaluate_stream(
         &self,
         conn: &mut Conn,
-        actor: &Actor,
-        run_id: i64,
-        t: NaiveDate,
-        rules: &GradeRules,
-        card: &Scorecard,
-        now: &str,
+        run: &RunContext<'_>,
         facts: std::sync::mpsc::Receiver<FactsMessage>,
         spent_facts: std::sync::mpsc::Sender<Vec<Facts>>,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
+        let RunContext {
+            actor,
+            run_id,
+            t,
+            rules,
+            card,
+            now,
+            ..
+        } = *run;
         let mut spent: Vec<Facts> = Vec::with_capacity(FACTS_BATCH);
         let mut subjects: Vec<EvaluatedSubject> = Vec::new();
         store::each_evaluated(conn, |s| {
@@ -803,7 +960,9 @@ impl App {
         // Stored evaluations of subjects no longer in the directory (注销, 迁出) are removed.
         let mut outside: Vec<i64> = Vec::new();
         let total = subjects.len() as i64;
-        let mut w = Writer::new(run_id);
+        let clean = clean_evaluation(rules, card, t, run_id, now);
+        let cx = run.chunk_context(&clean);
+        let mut w = Writer::new(run_id, &clean);
         // The chunks to write go to a thread of their own (on this connection), so that
         // evaluating and writing overlap — a first run writes every evaluation.
         // The write-ahead log is copied back by a checkpointer thread (SQLite), as in imports.
@@ -812,14 +971,16 @@ impl App {
             let (chunks, to_write) = std::sync::mpsc::sync_channel::<Chunk>(2);
             let conn = &mut *conn;
             let checkpointer = &checkpointer;
-            let writer = scope.spawn(move || -> Result<()> {
+            let cx = &cx;
+            let writer = scope.spawn(move || -> Result<i64> {
+                let mut grade_changes = 0;
                 for chunk in to_write {
-                    write_chunk(conn, actor, run_id, now, &chunk)?;
+                    grade_changes += write_chunk(conn, cx, &chunk)?;
                     if let Some(c) = checkpointer {
                         c.nudge();
                     }
                 }
-                Ok(())
+                Ok(grade_changes)
             });
             let walked = (|| -> Result<()> {
                 // A failed send means the writer stopped: its error is reported below.
@@ -835,8 +996,6 @@ impl App {
                     ended: false,
                 };
                 let mut last_id = i64::MIN;
-                // Most subjects have no fact at all: they all get the same evaluation, made once.
-                let mut blank: Option<GradeRow> = None;
                 for (i, s) in subjects.iter().enumerate() {
                     let mut own: Option<Facts> = None;
                     while let Some(id) = incoming.peek_id()? {
@@ -868,21 +1027,8 @@ impl App {
                     }
                     let own_lists = lists.remove(&s.id);
                     let row = match (own, own_lists) {
-                        (None, None) if !s.revoked => {
-                            std::borrow::Cow::Borrowed(&*blank.get_or_insert_with(|| {
-                                evaluation_row(
-                                    s,
-                                    &mut Facts::default(),
-                                    None,
-                                    rules,
-                                    card,
-                                    t,
-                                    run_id,
-                                    now,
-                                )
-                                .2
-                            }))
-                        }
+                        // Most subjects have no fact at all: the clean evaluation, made once.
+                        (None, None) if !s.revoked => std::borrow::Cow::Borrowed(&clean),
                         (f, l) => {
                             let mut f = f.unwrap_or_default();
                             f.input.lists = l.unwrap_or_default();
@@ -918,7 +1064,7 @@ impl App {
                 .join()
                 .map_err(|_| AppError::Internal("evaluation writer panicked".into()))?;
             // The writer's own error explains a stopped walk: report it first.
-            written?;
+            w.summary.grade_changes = written?;
             walked
         })?;
         outside.extend(stored.map(|(id, _, _)| *id));
@@ -927,36 +1073,26 @@ impl App {
         Ok(w.summary)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn evaluate_some(
         &self,
         conn: &mut Conn,
-        actor: &Actor,
-        run_id: i64,
-        t: NaiveDate,
-        rules: &GradeRules,
-        card: &Scorecard,
-        now: &str,
+        run: &RunContext<'_>,
         last: &store::RunRow,
         progress: &mut dyn FnMut(i64, i64),
     ) -> Result<RunSummary> {
-        // Changed since the last run, changing by themselves by now, or with facts decided
-        // after the last run's day (a run as of a later day).
-        // A change stamped before the last run started may have committed after it read its
-        // facts: the last run recorded the earliest stamp such a change can carry
-        // (`store::unseen_changes_from`: on SQLite the busy timeout before its start, on
-        // PostgreSQL the start of the oldest transaction then open). Writers stamp once they
-        // hold their connection, just before their transaction; an import stamps each chunk.
-        // A run from before that was recorded gets a fixed look-back.
-        let since = match &last.changes_from {
-            Some(from) => from.clone(),
-            None => chrono::DateTime::parse_from_rfc3339(&last.started_at)
-                .map(|t| {
-                    (t.with_timezone(&chrono::Utc) - Duration::minutes(CHANGE_MARGIN_MINUTES))
-                        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
-                })
-                .unwrap_or_default(),
-        };
+        let RunContext {
+            actor,
+            run_id,
+            t,
+            rules,
+            card,
+            now,
+            ..
+        } = *run;
+        // Changed since the last run may have seen them (`unseen_from`), changing by
+        // themselves by now, or with facts decided after the last run's day (a run as of a
+        // later day).
+        let since = unseen_from(last);
         let mut ids = store::changed_since(conn, &since)?;
         ids.extend(store::due_for_change(conn, t)?);
         ids.extend(store::facts_decided_between(conn, last.as_of, t)?);
@@ -967,7 +1103,7 @@ impl App {
         // 1.3 s in one pass).
         let directory = store::last_run(conn, true)?.map_or(0, |r| r.evaluated);
         if ids.len() >= ONE_PASS_MIN && ids.len() as i64 * 10 >= directory {
-            return self.evaluate_all(conn, actor, run_id, t, rules, card, now, progress);
+            return self.evaluate_all(conn, run, progress);
         }
         // Changed subjects that left the directory lose their stored evaluation.
         let subjects = store::evaluated_among(conn, &ids)?;
@@ -981,7 +1117,9 @@ impl App {
         let total = subjects.len() as i64;
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
         let stored = store::stored_hashes(conn, &ids)?;
-        let mut w = Writer::new(run_id);
+        let clean = clean_evaluation(rules, card, t, run_id, now);
+        let cx = run.chunk_context(&clean);
+        let mut w = Writer::new(run_id, &clean);
         for (n, chunk) in subjects.chunks(5_000).enumerate() {
             let chunk_ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
             let (mut facts, revoked) =
@@ -1000,12 +1138,13 @@ impl App {
                 );
                 let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
                 if let Some(rows) = w.take(s.id, std::borrow::Cow::Owned(row), before) {
-                    write_chunk(conn, actor, run_id, now, &rows)?;
+                    w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
                 }
             }
             progress(((n + 1) * 5_000).min(subjects.len()) as i64, total);
         }
-        write_chunk(conn, actor, run_id, now, &w.rest())?;
+        let rest = w.rest();
+        w.summary.grade_changes += write_chunk(conn, &cx, &rest)?;
         Ok(w.summary)
     }
 
@@ -1042,7 +1181,24 @@ impl App {
         by_division: bool,
     ) -> Result<Vec<store::DistributionRow>> {
         actor.require(Permission::GradeRead)?;
-        let mut rows = store::distribution(&mut *self.db.conn()?, by_division)?;
+        let mut conn = self.db.conn()?;
+        // The subjects the last run saw clean have no stored evaluation: counted with the
+        // clean evaluation of that run's rules.
+        let clean = match store::last_run(&mut conn, false)? {
+            Some(run) => {
+                store::rules_version(&mut conn, &run.rule_version)?.map(|(rules, card)| {
+                    let row = clean_evaluation(&rules, &card, run.as_of, run.id, "");
+                    (row, run.started_at)
+                })
+            }
+            None => None,
+        };
+        let count = clean.as_ref().map(|(row, seen_before)| store::CleanCount {
+            grade: row.grade.as_str(),
+            risk_class: &row.risk_class,
+            seen_before,
+        });
+        let mut rows = store::distribution(&mut conn, by_division, count.as_ref())?;
         if !actor.can(Permission::RiskRead) {
             for r in &mut rows {
                 r.risk_class.clear();
@@ -1226,6 +1382,13 @@ mod tests {
         app.import_subjects(&system, &csv, Default::default(), &mut |_| {})
             .unwrap();
         let mut conn = app.db.conn().unwrap();
+        // Every subject revoked (D), so that each has an evaluation to store (a clean one is
+        // not stored).
+        conn.execute(
+            "UPDATE subjects SET reg_status = 'revoked' WHERE reg_status = 'active'",
+            &[],
+        )
+        .unwrap();
         // The fifth subject of the directory: the second chunk.
         let fifth: i64 = conn
             .query_row(

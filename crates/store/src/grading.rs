@@ -554,6 +554,27 @@ pub fn delete_grades(conn: &mut Conn, ids: &[i64]) -> Result<u64> {
     Ok(n)
 }
 
+/// Which of these subjects were registered in the platform before `before` (a timestamp).
+pub fn registered_before(
+    conn: &mut Conn,
+    ids: &[i64],
+    before: &str,
+) -> Result<std::collections::HashSet<i64>> {
+    let mut out = std::collections::HashSet::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let mut ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+        ps.push(Value::from(before));
+        for r in conn.query(
+            &format!("SELECT id FROM subjects WHERE id IN ({marks}) AND created_at < ?"),
+            &ps,
+        )? {
+            out.insert(r.get(0)?);
+        }
+    }
+    Ok(out)
+}
+
 /// Insert or replace the evaluation of a subject.
 pub fn put_grade(conn: &mut Conn, g: &GradeRow) -> Result<()> {
     conn.execute(
@@ -924,17 +945,49 @@ pub struct DistributionRow {
     pub count: i64,
 }
 
-/// Grades and risk classes of the stored evaluations by `industry` or `division_code`.
-pub fn distribution(conn: &mut Conn, by_division: bool) -> Result<Vec<DistributionRow>> {
+/// The clean evaluation a distribution counts for the subjects of the evaluated directory
+/// without a stored evaluation (see `xinjian_app::grading`): its grade and risk class, and
+/// when the last run started (the subjects registered before it are the ones it saw).
+pub struct CleanCount<'a> {
+    pub grade: &'a str,
+    pub risk_class: &'a str,
+    pub seen_before: &'a str,
+}
+
+/// Grades and risk classes of the stored evaluations by `industry` or `division_code`, and
+/// of the clean ones (`clean`: none before the first run).
+pub fn distribution(
+    conn: &mut Conn,
+    by_division: bool,
+    clean: Option<&CleanCount<'_>>,
+) -> Result<Vec<DistributionRow>> {
     let col = if by_division {
         "s.division_code"
     } else {
         "s.industry"
     };
+    let stored = format!(
+        "SELECT COALESCE({col}, '') AS grp, g.grade AS grade, g.risk_class AS risk_class \
+         FROM grades g JOIN subjects s ON s.id = g.subject_id"
+    );
+    let (sql, ps) = match clean {
+        None => (stored, Vec::new()),
+        Some(c) => (
+            format!(
+                "{stored} UNION ALL \
+                 SELECT COALESCE({col}, ''), CAST(? AS TEXT), CAST(? AS TEXT) FROM subjects s \
+                 WHERE {EVALUATED} AND s.created_at < ? \
+                 AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.subject_id = s.id)"
+            ),
+            params![c.grade, c.risk_class, c.seen_before],
+        ),
+    };
     conn.query(
-        &format!("SELECT COALESCE({col}, ''), g.grade, g.risk_class, count(*) FROM grades g JOIN subjects s ON s.id = g.subject_id \
-                  GROUP BY COALESCE({col}, ''), g.grade, g.risk_class ORDER BY 1, 2, 3"),
-        &[],
+        &format!(
+            "SELECT grp, grade, risk_class, count(*) FROM ({sql}) d \
+             GROUP BY grp, grade, risk_class ORDER BY 1, 2, 3"
+        ),
+        &ps,
     )?
     .iter()
     .map(|r| {

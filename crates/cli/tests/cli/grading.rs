@@ -351,21 +351,49 @@ fn evaluate(fx: &Fixture, args: &[&str]) -> Counts {
     c
 }
 
-/// Grades by letter in the `grades` table.
+/// The evaluated directory, as SQL (the subjects a run grades).
+const DIRECTORY: &str = "s.reg_status IN ('active', 'revoked') AND s.kind <> 'natural_person'";
+
+/// Grades by letter of the evaluated directory as stored: the `grades` table, and A for the
+/// subjects without a row (a clean evaluation is not stored).
 fn table_counts(fx: &Fixture) -> Counts {
     let mut abcd = [0i64; 4];
     for (i, l) in ["A", "B", "C", "D"].iter().enumerate() {
-        abcd[i] = fx.count(&format!("SELECT count(*) FROM grades WHERE grade = '{l}'"));
+        abcd[i] = fx.count(&format!(
+            "SELECT count(*) FROM subjects s LEFT JOIN grades g ON g.subject_id = s.id \
+             WHERE {DIRECTORY} AND COALESCE(g.grade, 'A') = '{l}'"
+        ));
     }
-    let n = fx.count("SELECT count(*) FROM grades");
+    let n = fx.count(&format!(
+        "SELECT count(*) FROM subjects s WHERE {DIRECTORY}"
+    ));
+    // No stored evaluation outside the directory.
+    assert_eq!(
+        fx.count(&format!(
+            "SELECT count(*) FROM grades g JOIN subjects s ON s.id = g.subject_id WHERE NOT ({DIRECTORY})"
+        )),
+        0
+    );
     Counts { n, abcd }
 }
 
-/// Code → stored grade.
+/// Stored evaluations that are clean (A without reasons, outlook or risk points): there must
+/// be none.
+fn clean_rows(fx: &Fixture) -> i64 {
+    fx.count(
+        "SELECT count(*) FROM grades WHERE grade = 'A' AND reasons = '[]' AND outlook = '[]' \
+         AND risk_score = 0 AND risk_detail = '{\"inputs\":{\"grade\":\"A\"}}'",
+    )
+}
+
+/// Code → grade as stored (A for a subject of the directory without a stored evaluation).
 fn stored_grades(fx: &Fixture) -> BTreeMap<String, String> {
     let c = fx.conn();
     let mut st = c
-        .prepare("SELECT s.code, g.grade FROM grades g JOIN subjects s ON s.id = g.subject_id")
+        .prepare(&format!(
+            "SELECT s.code, COALESCE(g.grade, 'A') FROM subjects s LEFT JOIN grades g ON g.subject_id = s.id \
+             WHERE {DIRECTORY}"
+        ))
         .unwrap();
     let v = st
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -416,6 +444,18 @@ fn stored(fx: &Fixture, code: &str) -> (String, String, Option<String>, Value, i
             },
         )
         .unwrap_or_else(|e| panic!("a stored grade for {code}: {e}"))
+}
+
+/// Whether a code has a stored evaluation (a clean one is not stored).
+fn is_stored(fx: &Fixture, code: &str) -> bool {
+    fx.conn()
+        .query_row(
+            "SELECT count(*) FROM grades g JOIN subjects s ON s.id = g.subject_id WHERE s.code = ?1",
+            [code],
+            |r| r.get::<_, i64>(0),
+        )
+        .unwrap()
+        > 0
 }
 
 /// A grade event: `(code, as_of, from_grade, to_grade, rule_version, run_id)`.
@@ -1134,16 +1174,27 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
     assert_eq!(status, "done");
     assert_eq!((evaluated, abcd), (first.n, first.abcd));
     assert_eq!(rv, version);
-    // Every first grade is an event from nothing.
+    // 1 (nothing) and 2 (a 警告: minor, counts for neither the grade nor the risk) are clean:
+    // their evaluation is not stored, and it is no event. Every other first grade is an event
+    // from nothing.
+    let clean = [gen_code(1), gen_code(2)];
+    assert_eq!(fx.count("SELECT count(*) FROM grades"), 7);
+    assert_eq!(clean_rows(&fx), 0);
     let ev = events(&fx);
-    assert_eq!(ev.len(), 9);
+    assert_eq!(ev.len(), 7);
     for (code, ev_as_of, from, to, ev_rv, run) in &ev {
+        assert!(!clean.contains(code), "{code}");
         assert_eq!(from, &None, "{code}");
         assert_eq!(Some(to), expected.get(code), "{code}");
         assert_eq!((ev_as_of, ev_rv, *run), (&as_of, &version, run1), "{code}");
     }
-    // The stored reasons are those `grade` gives for the same day.
-    for code in expected.keys() {
+    // The stored reasons are those `grade` gives for the same day (a clean subject's: none).
+    for code in &clean {
+        let now = grade_at(&fx, code, &as_of);
+        assert_eq!(now.grade, "A", "{code}");
+        assert_eq!(now.json["reasons"], serde_json::json!([]), "{code}");
+    }
+    for code in expected.keys().filter(|c| !clean.contains(c)) {
         let (grade, g_as_of, _, reasons, run) = stored(&fx, code);
         assert_eq!((g_as_of.as_str(), run), (as_of.as_str(), run1));
         let now = grade_at(&fx, code, &as_of);
@@ -1180,7 +1231,10 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
     );
     // `grade` evaluates from the stored records, not the stored grade.
     assert_eq!(grade_today(&fx, &gen_code(1)).grade, "B");
-    assert_eq!(stored(&fx, &gen_code(1)).0, "A");
+    assert!(
+        !is_stored(&fx, &gen_code(1)),
+        "still clean as of the last run"
+    );
     assert_eq!(evaluate_settled(&fx, &[]), counts(1, 0, 1, 0, 0));
     let run = last_run_id(&fx);
     let ev2 = events(&fx);
@@ -1269,10 +1323,17 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
         evaluate_settled(&fx, &["--as-of", "2024-06-01"]),
         counts(4, 1, 1, 2, 0)
     );
-    let next = |i: u64| stored(&fx, &gen_code(i)).2;
+    // (A clean subject has no stored evaluation, and nothing that changes by itself.)
+    let next = |i: u64| {
+        let code = gen_code(i);
+        is_stored(&fx, &code)
+            .then(|| stored(&fx, &code).2)
+            .flatten()
+    };
     assert_eq!(next(1).as_deref(), Some("2025-03-05"));
     assert_eq!(next(2).as_deref(), Some("2025-03-10"));
     assert_eq!(next(3), None, "A does not change by itself");
+    assert!(!is_stored(&fx, &gen_code(3)), "clean: not stored");
     assert_eq!(
         next(4).as_deref(),
         Some("2025-01-10"),
@@ -1300,6 +1361,7 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
         evaluate_settled(&fx, &["--as-of", "2025-03-05"]),
         counts(1, 1, 0, 0, 0)
     );
+    // A again, but not clean: the general record still counts for the risk class (3 years).
     let (grade1, as_of1, next1, reasons1, _) = stored(&fx, &gen_code(1));
     assert_eq!(
         (grade1.as_str(), as_of1.as_str(), next1),
@@ -1470,9 +1532,89 @@ fn a_deregistered_subject_leaves_the_graded_directory() {
     );
 }
 
+/// A subject with nothing against it any more is clean again: its stored evaluation is
+/// removed, an event records the change (C → A), and it counts as A with the other clean
+/// subjects; the next full run writes nothing.
+#[test]
+fn a_subject_whose_list_entry_ended_is_clean_again_and_no_longer_stored() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2]);
+    let entry = |exited: &str, reason: &str| {
+        format!(
+            "统一社会信用代码,名单类型,列入日期,列入决定文号,列入机关,列入事由,移出日期,移出原因\n\
+             {},严重失信主体名单,2023-01-05,利信认〔2023〕11号,广元市利州区财政局,严重失信行为,{exited},{reason}\n",
+            gen_code(1)
+        )
+    };
+    let path = fx.write("l1.csv", entry("", "")).display().to_string();
+    fx.xj_db(&["import", "lists", &path])
+        .assert_summary(1, 0, 0, 0);
+    assert_eq!(evaluate_settled(&fx, &[]), counts(2, 1, 0, 1, 0));
+    assert!(is_stored(&fx, &gen_code(1)));
+    assert!(!is_stored(&fx, &gen_code(2)), "clean: not stored");
+
+    let path = fx
+        .write("l2.csv", entry(&days_ago(1), "信用修复"))
+        .display()
+        .to_string();
+    fx.xj_db(&["import", "lists", &path])
+        .assert_summary(0, 1, 0, 0);
+    assert_eq!(evaluate_settled(&fx, &[]), counts(1, 1, 0, 0, 0));
+    assert!(!is_stored(&fx, &gen_code(1)), "clean again: removed");
+    assert_eq!(fx.count("SELECT count(*) FROM grades"), 0);
+    let ev = events(&fx);
+    let (code, _, from, to, ..) = ev.last().unwrap().clone();
+    assert_eq!(
+        (code, from.as_deref(), to.as_str()),
+        (gen_code(1), Some("C"), "A")
+    );
+    assert_eq!(table_counts(&fx), counts(2, 2, 0, 0, 0));
+    assert_eq!(evaluate_settled(&fx, &["--full"]), counts(2, 2, 0, 0, 0));
+    assert_eq!(events(&fx), ev, "no event");
+    assert_eq!(
+        audit_actions(&fx, "grade.run.chunk"),
+        2,
+        "the full run wrote nothing"
+    );
+    fx.audit_ok();
+}
+
+/// A clean subject has no stored evaluation, so its first stored one tells from the
+/// registration whether it is a change: from A for a subject the last run saw (registered
+/// before that run started), a first evaluation for one registered since.
+#[test]
+fn a_first_stored_evaluation_is_a_change_from_a_only_for_a_subject_the_last_run_saw() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2]);
+    assert_eq!(evaluate(&fx, &[]), counts(2, 2, 0, 0, 0));
+    assert!(events(&fx).is_empty(), "clean subjects: no event");
+    register(&fx, "new.csv", &[(3, "存续", "")]).assert_summary(1, 0, 0, 0);
+    penalties(
+        &fx,
+        "p.csv",
+        &[
+            (2, "利财罚〔2026〕21号", "罚款", &days_ago(5), ""),
+            (3, "利财罚〔2026〕31号", "罚款", &days_ago(5), ""),
+        ],
+    );
+    assert_eq!(evaluate(&fx, &[]).abcd[1], 2);
+    let mut got: Vec<(String, Option<String>, String)> = events(&fx)
+        .into_iter()
+        .map(|(code, _, from, to, ..)| (code, from, to))
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            (gen_code(2), Some("A".to_owned()), "B".to_owned()),
+            (gen_code(3), None, "B".to_owned()),
+        ]
+    );
+}
+
 /// A full run whose writing fails (here a trigger playing a full disk on one subject's
 /// evaluation) fails as a whole with the writer's error, marked failed, and stores nothing of
-/// the chunk that failed; a run after the fault is gone stores everything.
+/// the chunk that failed; a run after the fault is gone stores everything (but the clean).
 #[test]
 fn a_full_run_whose_writing_fails_reports_it_and_is_marked_failed() {
     let fx = Fixture::new();
@@ -1505,7 +1647,8 @@ fn a_full_run_whose_writing_fails_reports_it_and_is_marked_failed() {
         "{}",
         r.describe()
     );
-    assert_eq!(fx.count("SELECT count(*) FROM grades"), 3);
+    // The B; the two clean subjects are not stored.
+    assert_eq!(fx.count("SELECT count(*) FROM grades"), 1);
     fx.audit_ok();
 }
 
