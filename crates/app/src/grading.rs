@@ -575,8 +575,12 @@ fn write_chunk(conn: &mut Conn, cx: &ChunkContext<'_>, chunk: &Chunk) -> Result<
             }
             _ => Default::default(),
         };
-        let all: Vec<&GradeRow> = chunk.rows.iter().map(|(r, _)| r).collect();
-        store::put_grades(tx, &all)?;
+        let (new, stored): (Vec<_>, Vec<_>) = chunk
+            .rows
+            .iter()
+            .partition(|(_, b)| *b == Before::NotStored);
+        store::put_new_grades(tx, &new.iter().map(|(r, _)| r).collect::<Vec<_>>())?;
+        store::put_grades(tx, &stored.iter().map(|(r, _)| r).collect::<Vec<_>>())?;
         let cleared: Vec<i64> = chunk.cleared.iter().map(|(id, _)| *id).collect();
         store::delete_grades(tx, &cleared)?;
         let cleared_rows: Vec<(GradeRow, Grade)> = chunk

@@ -616,6 +616,9 @@ const INSERT_EVENT: &str = "INSERT INTO grade_events (subject_id, as_of, from_gr
 /// Insert or replace many evaluations: on SQLite one prepared statement with the values
 /// bound as they are, on PostgreSQL several rows per statement (one round trip each).
 pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     if let Some(c) = conn.as_sqlite() {
         let mut st = c.prepare_cached(UPSERT_GRADE)?;
         for g in rows {
@@ -644,6 +647,26 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
         "CREATE TEMP TABLE IF NOT EXISTS grades_in (LIKE grades) ON COMMIT DELETE ROWS",
         &[],
     )?;
+    let copy = grade_copy_rows(rows);
+    if copy.is_empty() {
+        return Ok(());
+    }
+    conn.copy_in(&format!("COPY grades_in ({GRADE_COLS}) FROM STDIN"), &copy)?;
+    conn.execute(
+        &format!("INSERT INTO grades ({GRADE_COLS}) SELECT {GRADE_COLS} FROM grades_in \
+                  ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
+                  rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
+                  next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
+                  risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
+                  content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
+        &[],
+    )?;
+    conn.execute("DELETE FROM grades_in", &[])?;
+    Ok(())
+}
+
+/// Evaluations as rows for `COPY grades (GRADE_COLS)`.
+fn grade_copy_rows(rows: &[&GradeRow]) -> CopyRows {
     let mut copy = CopyRows::new();
     for g in rows {
         let as_of = g.as_of.to_string();
@@ -663,21 +686,29 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
             .text(&g.evaluated_at)
             .end_row();
     }
-    if copy.is_empty() {
+    copy
+}
+
+/// Write the evaluations of subjects that had none stored (a first run; subjects that were
+/// clean). PostgreSQL: COPY straight into `grades` under a savepoint, without the staging
+/// table and merge of [`put_grades`] — which is what happens should one of them have been
+/// stored meanwhile (a unique violation rolls the savepoint back).
+pub fn put_new_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
+    if rows.is_empty() {
         return Ok(());
     }
-    conn.copy_in(&format!("COPY grades_in ({GRADE_COLS}) FROM STDIN"), &copy)?;
-    conn.execute(
-        &format!("INSERT INTO grades ({GRADE_COLS}) SELECT {GRADE_COLS} FROM grades_in \
-                  ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
-                  rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
-                  next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
-                  risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
-                  content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
-        &[],
-    )?;
-    conn.execute("DELETE FROM grades_in", &[])?;
-    Ok(())
+    if conn.backend() == crate::Backend::Sqlite {
+        return put_grades(conn, rows);
+    }
+    let copy = grade_copy_rows(rows);
+    let direct = conn.transaction(|tx| {
+        tx.copy_in(&format!("COPY grades ({GRADE_COLS}) FROM STDIN"), &copy)
+            .map(|_| ())
+    });
+    match direct {
+        Err(e) if e.is_unique_violation() => put_grades(conn, rows),
+        other => other,
+    }
 }
 
 /// Record many changes of grade (PostgreSQL: one COPY).

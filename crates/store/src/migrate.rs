@@ -36,6 +36,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0008_grading_digests",
         include_str!("../migrations/sqlite/0008_grading_digests.sql"),
     ),
+    (
+        "0009_evaluations_without_foreign_keys",
+        include_str!("../migrations/sqlite/0009_evaluations_without_foreign_keys.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -69,6 +73,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0008_grading_digests",
         include_str!("../migrations/postgres/0008_grading_digests.sql"),
+    ),
+    (
+        "0009_evaluations_without_foreign_keys",
+        include_str!("../migrations/postgres/0009_evaluations_without_foreign_keys.sql"),
     ),
 ];
 

@@ -5735,6 +5735,36 @@ fn evaluations_and_events_round_trip_in_bulk() {
             let got = grading::grade_of(&mut c, g.subject_id).unwrap().unwrap();
             assert_eq!(&got, g, "{:?}", db.backend());
         }
+        // Evaluations of subjects that had none stored go in directly; should one have been
+        // stored meanwhile, it is replaced all the same and the transaction goes on.
+        let direct = row(ids[0], Grade::C, "[]", None);
+        let again = row(ids[1], Grade::D, awkward, None);
+        tx(&mut c, |tx| {
+            grading::put_new_grades(tx, &[&direct, &again])?;
+            grading::add_events(tx, &[], "2026-12-01T10:00:02Z")
+        });
+        assert_eq!(
+            grading::grade_of(&mut c, ids[0]).unwrap().unwrap(),
+            direct,
+            "{:?}",
+            db.backend()
+        );
+        assert_eq!(grading::grade_of(&mut c, ids[1]).unwrap().unwrap(), again);
+        tx(&mut c, |tx| {
+            grading::delete_grades(tx, &[ids[0], ids[1]]).map(|_| ())
+        });
+        tx(&mut c, |tx| {
+            grading::put_new_grades(tx, &[&first[0], &first[1]])?;
+            grading::add_events(tx, &[], "2026-12-01T10:00:03Z")
+        });
+        assert_eq!(
+            grading::grade_of(&mut c, ids[0]).unwrap().unwrap(),
+            first[0]
+        );
+        assert_eq!(
+            grading::grade_of(&mut c, ids[1]).unwrap().unwrap(),
+            first[1]
+        );
         // An upsert replaces the stored evaluation; a change of grade is an event.
         let second = row(ids[0], Grade::B, awkward, None);
         tx(&mut c, |tx| {

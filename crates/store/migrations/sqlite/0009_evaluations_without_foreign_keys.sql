@@ -1,0 +1,4 @@
+-- Nothing to change on SQLite: the PostgreSQL migration of the same name drops the foreign
+-- keys of `grades` and `grade_events` (derived data; each check locked the subject row there).
+-- SQLite checks them on ordinary connections, and an evaluation run's connection skips them
+-- (`Conn::tune_for_bulk`), as imports do. A version of its own keeps both backends' lists alike.
