@@ -161,7 +161,7 @@ fn severity_code(s: Severity) -> &'static str {
 }
 
 /// The stored detail of the risk class: the scorecard's inputs and points (zeros left out, as
-/// in `RiskInputs`: a subject without facts stores `{"inputs":{"grade":"A"}}`).
+/// in `RiskInputs`).
 #[derive(Serialize)]
 struct RiskDetail<'a> {
     inputs: &'a RiskInputs,
@@ -459,7 +459,8 @@ fn clean_evaluation(
 }
 
 /// What a run knows of a subject's evaluation before it: a stored one (its grade), or none —
-/// clean as of an earlier run, or never evaluated (`write_chunk` tells them apart).
+/// clean as of an earlier run, out of the directory then, or never evaluated (`write_chunk`
+/// tells them apart).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Before {
     Stored(Grade),
@@ -547,11 +548,12 @@ struct ChunkContext<'a> {
     now: &'a str,
     /// The run's clean evaluation (for the events of subjects that became clean).
     clean: &'a GradeRow,
-    /// When the last finished run started: a subject registered before it and without a
-    /// stored evaluation was clean then (its first stored evaluation is a change from the
-    /// clean grade); one registered since is evaluated for the first time. (A registration
-    /// stamped before the run started but committed after it read the directory would be
-    /// taken as seen: its first grade event then says “from A” — the grade it would have had.)
+    /// When the last finished run started (none: this is the first run). A subject without a
+    /// stored evaluation was, before this run: the grade of its latest event if it has any
+    /// (it became clean, or it left the directory and came back); else clean if registered
+    /// before that run started (it saw it — but for a registration stamped just before the
+    /// start and committed after the run read the directory, taken as seen too); else never
+    /// evaluated.
     seen_before: Option<&'a str>,
 }
 
@@ -569,10 +571,12 @@ fn write_chunk(conn: &mut Conn, cx: &ChunkContext<'_>, chunk: &Chunk) -> Result<
             .filter(|(_, b)| *b == Before::NotStored)
             .map(|(r, _)| r.subject_id)
             .collect();
-        let seen = match cx.seen_before {
-            Some(start) if !not_stored.is_empty() => {
-                store::registered_before(tx, &not_stored, start)?
-            }
+        // What they were before (only after an earlier run: on the first, nothing).
+        let (last_events, seen) = match cx.seen_before {
+            Some(start) if !not_stored.is_empty() => (
+                store::last_event_grades(tx, &not_stored)?,
+                store::registered_before(tx, &not_stored, start)?,
+            ),
             _ => Default::default(),
         };
         let (new, stored): (Vec<_>, Vec<_>) = chunk
@@ -599,8 +603,11 @@ fn write_chunk(conn: &mut Conn, cx: &ChunkContext<'_>, chunk: &Chunk) -> Result<
             .map(|(r, before)| {
                 let from = match before {
                     Before::Stored(g) => Some(*g),
-                    Before::NotStored if seen.contains(&r.subject_id) => Some(cx.clean.grade),
-                    Before::NotStored => None,
+                    Before::NotStored => match last_events.get(&r.subject_id) {
+                        Some(g) => Some(*g),
+                        None if seen.contains(&r.subject_id) => Some(cx.clean.grade),
+                        None => None,
+                    },
                 };
                 (r, from)
             })
@@ -968,7 +975,7 @@ impl App {
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         // The chunks to write go to a thread of their own (on this connection), so that
-        // evaluating and writing overlap — a first run writes every evaluation.
+        // evaluating and writing overlap — a first run writes every evaluation that is not clean.
         // The write-ahead log is copied back by a checkpointer thread (SQLite), as in imports.
         let checkpointer = self.db.checkpointer()?;
         std::thread::scope(|scope| {

@@ -586,8 +586,26 @@ fn evaluate(
         .map_err(|e| anyhow!("{e}"))?
         .get(0)
         .map_err(|e| anyhow!("{e}"))?;
+    // The benchmark deletes evaluations, grade events and runs: only in a database it built
+    // (which has its `sql_grades` table).
+    let built_here = app
+        .db
+        .conn()
+        .map_err(|e| anyhow!("{e}"))?
+        .query_row("SELECT count(*) FROM sql_grades", &[])
+        .is_ok();
+    if have > 0 && !built_here {
+        return Err(anyhow!(
+            "这个数据库不是基准测试建立的（基准测试会删除评价结果、等级变更记录和评价记录）：请指定一个空数据库"
+        ));
+    }
     if have < n_records as i64 {
         eprintln!("building {n_subjects} subjects and {n_records} records (not measured) …");
+        app.db
+            .conn()
+            .map_err(|e| anyhow!("{e}"))?
+            .execute_batch("CREATE TABLE IF NOT EXISTS sql_grades (subject_id BIGINT PRIMARY KEY, grade TEXT NOT NULL)")
+            .map_err(|e| anyhow!("{e}"))?;
         let csv = dir.join("eval-subjects.csv");
         xinjian_app::demo::write_export(&csv, n_subjects, 1).map_err(|e| anyhow!("{e}"))?;
         app.import_subjects(&system, &csv, ImportOptions::default(), &mut |_| {})

@@ -574,7 +574,6 @@ impl Conn {
 
 /// Rows for PostgreSQL's `COPY … FROM STDIN` in its text format: fields separated by tabs,
 /// rows by newlines, `\N` for NULL, and backslash, tab, newline and carriage return escaped.
-#[derive(Default)]
 pub(crate) struct CopyRows {
     buf: Vec<u8>,
     at_row_start: bool,

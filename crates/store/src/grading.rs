@@ -575,6 +575,29 @@ pub fn registered_before(
     Ok(out)
 }
 
+/// The grade each of these subjects has in its latest grade event, for those with any.
+pub fn last_event_grades(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Grade>> {
+    let mut out = HashMap::new();
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+        for r in conn.query(
+            &format!(
+                "SELECT e.subject_id, e.to_grade FROM grade_events e WHERE e.subject_id IN ({marks}) \
+                 AND e.id = (SELECT max(x.id) FROM grade_events x WHERE x.subject_id = e.subject_id)"
+            ),
+            &ps,
+        )? {
+            let g: String = r.get(1)?;
+            out.insert(
+                r.get(0)?,
+                Grade::parse(&g).ok_or_else(|| bad("grade", &g))?,
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Insert or replace the evaluation of a subject.
 pub fn put_grade(conn: &mut Conn, g: &GradeRow) -> Result<()> {
     conn.execute(
@@ -614,7 +637,7 @@ const INSERT_EVENT: &str = "INSERT INTO grade_events (subject_id, as_of, from_gr
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)";
 
 /// Insert or replace many evaluations: on SQLite one prepared statement with the values
-/// bound as they are, on PostgreSQL several rows per statement (one round trip each).
+/// bound as they are, on PostgreSQL a COPY into a staging table and one merge.
 pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
@@ -641,28 +664,29 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
         return Ok(());
     }
     // PostgreSQL: the rows are streamed into a session-local staging table with COPY, then
-    // merged in one statement (a first run or a rules change writes a million: as statements
-    // of 400 rows' parameters that was most of the run).
-    conn.execute(
-        "CREATE TEMP TABLE IF NOT EXISTS grades_in (LIKE grades) ON COMMIT DELETE ROWS",
-        &[],
-    )?;
+    // merged in one statement (a first run or a rules change writes many: as statements of
+    // 400 rows' parameters that was most of the run). In a transaction of its own (a
+    // savepoint when nested): the staging table empties itself at every commit. It needs the
+    // TEMP privilege on the database (PostgreSQL grants it to every role by default).
     let copy = grade_copy_rows(rows);
-    if copy.is_empty() {
-        return Ok(());
-    }
-    conn.copy_in(&format!("COPY grades_in ({GRADE_COLS}) FROM STDIN"), &copy)?;
-    conn.execute(
-        &format!("INSERT INTO grades ({GRADE_COLS}) SELECT {GRADE_COLS} FROM grades_in \
-                  ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
-                  rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
-                  next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
-                  risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
-                  content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
-        &[],
-    )?;
-    conn.execute("DELETE FROM grades_in", &[])?;
-    Ok(())
+    conn.transaction(|tx| {
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS grades_in (LIKE grades) ON COMMIT DELETE ROWS",
+            &[],
+        )?;
+        tx.copy_in(&format!("COPY grades_in ({GRADE_COLS}) FROM STDIN"), &copy)?;
+        tx.execute(
+            &format!("INSERT INTO grades ({GRADE_COLS}) SELECT {GRADE_COLS} FROM grades_in \
+                      ON CONFLICT (subject_id) DO UPDATE SET grade = excluded.grade, as_of = excluded.as_of, \
+                      rule_version = excluded.rule_version, reasons = excluded.reasons, outlook = excluded.outlook, \
+                      next_change_on = excluded.next_change_on, risk_score = excluded.risk_score, \
+                      risk_class = excluded.risk_class, risk_detail = excluded.risk_detail, \
+                      content_hash = excluded.content_hash, run_id = excluded.run_id, evaluated_at = excluded.evaluated_at"),
+            &[],
+        )?;
+        tx.execute("DELETE FROM grades_in", &[])?;
+        Ok(())
+    })
 }
 
 /// Evaluations as rows for `COPY grades (GRADE_COLS)`.
@@ -701,14 +725,18 @@ pub fn put_new_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
         return put_grades(conn, rows);
     }
     let copy = grade_copy_rows(rows);
-    let direct = conn.transaction(|tx| {
-        tx.copy_in(&format!("COPY grades ({GRADE_COLS}) FROM STDIN"), &copy)
-            .map(|_| ())
-    });
-    match direct {
-        Err(e) if e.is_unique_violation() => put_grades(conn, rows),
-        other => other,
-    }
+    // The whole in a transaction (a savepoint when nested), the direct copy in a savepoint of
+    // its own: a conflict rolls back only that, and the merge goes on in the same transaction.
+    conn.transaction(|tx| {
+        let direct = tx.transaction(|sp| {
+            sp.copy_in(&format!("COPY grades ({GRADE_COLS}) FROM STDIN"), &copy)
+                .map(|_| ())
+        });
+        match direct {
+            Err(e) if e.is_unique_violation() => put_grades(tx, rows),
+            other => other,
+        }
+    })
 }
 
 /// Record many changes of grade (PostgreSQL: one COPY).

@@ -1612,6 +1612,46 @@ fn a_first_stored_evaluation_is_a_change_from_a_only_for_a_subject_the_last_run_
     );
 }
 
+/// A subject that left the directory (注销: its stored evaluation removed, no event) and came
+/// back with the same grade continues its history: no event; a change from there is one from
+/// its last recorded grade.
+#[test]
+fn a_subject_back_in_the_directory_continues_its_grade_history() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2]);
+    penalties(
+        &fx,
+        "p.csv",
+        &[(1, "利财罚〔2026〕11号", "罚款", &days_ago(30), "")],
+    );
+    assert_eq!(evaluate(&fx, &[]), counts(2, 1, 1, 0, 0));
+    let ev = events(&fx);
+    assert_eq!(ev.len(), 1);
+    register(&fx, "out.csv", &[(1, "注销", "")]).assert_summary(0, 1, 0, 0);
+    assert_eq!(evaluate(&fx, &["--full"]), counts(1, 1, 0, 0, 0));
+    assert!(!is_stored(&fx, &gen_code(1)), "left the directory");
+    register(&fx, "back.csv", &[(1, "存续", "")]).assert_summary(0, 1, 0, 0);
+    assert_eq!(evaluate(&fx, &["--full"]), counts(2, 1, 1, 0, 0));
+    assert!(is_stored(&fx, &gen_code(1)));
+    assert_eq!(events(&fx), ev, "B again: no event");
+    penalties(
+        &fx,
+        "p2.csv",
+        &[(1, "利财罚〔2026〕12号", "罚款", &days_ago(20), "")],
+    );
+    penalties(
+        &fx,
+        "p3.csv",
+        &[(1, "利市监罚〔2026〕13号", "吊销营业执照", &days_ago(10), "")],
+    );
+    assert_eq!(evaluate(&fx, &["--full"]), counts(2, 1, 0, 0, 1));
+    let (code, _, from, to, ..) = events(&fx).last().unwrap().clone();
+    assert_eq!(
+        (code, from.as_deref(), to.as_str()),
+        (gen_code(1), Some("B"), "D")
+    );
+}
+
 /// A full run whose writing fails (here a trigger playing a full disk on one subject's
 /// evaluation) fails as a whole with the writer's error, marked failed, and stores nothing of
 /// the chunk that failed; a run after the fault is gone stores everything (but the clean).
