@@ -545,6 +545,34 @@ impl Conn {
         }
     }
 
+    /// `column IN (these ids)`, as SQL and its parameters: on SQLite a list of `?`; on
+    /// PostgreSQL one array parameter (`= ANY(…)`), so that a statement for thousands of ids is
+    /// planned like one for a few — the bulk connections plan every statement afresh, and a
+    /// list of 500 constants cost milliseconds each time. At most [`Conn::ids_per_statement`].
+    pub(crate) fn ids_in(&self, column: &str, ids: &[i64]) -> (String, Vec<Value>) {
+        match self.backend() {
+            Backend::Sqlite => (
+                format!("{column} IN ({})", vec!["?"; ids.len()].join(",")),
+                ids.iter().map(|id| Value::from(*id)).collect(),
+            ),
+            Backend::Postgres => {
+                let list: Vec<String> = ids.iter().map(i64::to_string).collect();
+                (
+                    format!("{column} = ANY(CAST(CAST(? AS TEXT) AS BIGINT[]))"),
+                    vec![Value::from(format!("{{{}}}", list.join(",")))],
+                )
+            }
+        }
+    }
+
+    /// How many ids [`Conn::ids_in`] takes in one statement.
+    pub(crate) fn ids_per_statement(&self) -> usize {
+        match self.backend() {
+            Backend::Sqlite => 500,
+            Backend::Postgres => 10_000,
+        }
+    }
+
     /// PostgreSQL: `COPY … FROM STDIN` (text format) with rows made by [`CopyRows`] — the
     /// fast way to write many rows (one stream instead of statements with thousands of
     /// parameters). Returns the number of rows copied.

@@ -257,11 +257,10 @@ fn lock(conn: &mut Conn, ids: &[i64]) -> Result<()> {
 /// The stored digests of these subjects.
 fn load(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Vec<u8>>> {
     let mut out = HashMap::with_capacity(ids.len());
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+    for chunk in ids.chunks(conn.ids_per_statement()) {
+        let (among, ps) = conn.ids_in("subject_id", chunk);
         for r in conn.query(
-            &format!("SELECT subject_id, facts FROM grading_digests WHERE subject_id IN ({marks})"),
+            &format!("SELECT subject_id, facts FROM grading_digests WHERE {among}"),
             &ps,
         )? {
             out.insert(r.get::<i64>(0)?, r.get::<Vec<u8>>(1)?);

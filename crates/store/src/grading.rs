@@ -124,11 +124,10 @@ pub fn each_evaluated<E: From<StoreError>>(
 /// Which of these subjects are in the evaluated directory, with their revoked flag.
 pub fn evaluated_among(conn: &mut Conn, ids: &[i64]) -> Result<Vec<EvaluatedSubject>> {
     let mut out = Vec::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+    for chunk in ids.chunks(conn.ids_per_statement()) {
+        let (among, ps) = conn.ids_in("s.id", chunk);
         for r in conn.query(
-            &format!("SELECT s.id, s.reg_status FROM subjects s WHERE s.id IN ({marks}) AND {EVALUATED} ORDER BY s.id"),
+            &format!("SELECT s.id, s.reg_status FROM subjects s WHERE {among} AND {EVALUATED} ORDER BY s.id"),
             &ps,
         )? {
             let status: String = r.get(1)?;
@@ -293,11 +292,11 @@ pub fn lists_on(
             }
         }
         Some(ids) => {
-            for chunk in ids.chunks(500) {
-                let marks = vec!["?"; chunk.len()].join(",");
+            for chunk in ids.chunks(conn.ids_per_statement()) {
+                let (among, ids_ps) = conn.ids_in("l.subject_id", chunk);
                 let mut ps = params![t, t, t];
-                ps.extend(chunk.iter().map(|c| Value::from(*c)));
-                for r in conn.query(&format!("{base} AND l.subject_id IN ({marks})"), &ps)? {
+                ps.extend(ids_ps);
+                for r in conn.query(&format!("{base} AND {among}"), &ps)? {
                     out.push(row(&r)?);
                 }
             }
@@ -322,35 +321,34 @@ pub fn revoked_since(conn: &mut Conn, ids: Option<&[i64]>) -> Result<HashMap<i64
     );
     let mut rows: Vec<(i64, String, String)> = Vec::new();
     let mut now_revoked: Vec<(i64, String)> = Vec::new();
-    // `among`: a list of `?` for the subject ids given, or all revoked subjects.
-    let mut collect = |conn: &mut Conn, among: Option<&str>, ps: &[Value]| -> Result<()> {
-        let (in_history, in_current) = match among {
-            Some(marks) => (
-                format!(" AND v.subject_id IN ({marks})"),
-                format!(" AND s.id IN ({marks})"),
-            ),
-            None => (String::new(), String::new()),
+    // `among`: the subject ids given, or all revoked subjects.
+    let mut collect = |conn: &mut Conn, among: Option<&[i64]>| -> Result<()> {
+        let ((in_history, history_ps), (in_current, current_ps)) = match among {
+            Some(ids) => {
+                let (h, hp) = conn.ids_in("v.subject_id", ids);
+                let (c, cp) = conn.ids_in("s.id", ids);
+                ((format!(" AND {h}"), hp), (format!(" AND {c}"), cp))
+            }
+            None => ((String::new(), Vec::new()), (String::new(), Vec::new())),
         };
         conn.query_each(
             &format!("{history}{in_history} ORDER BY v.subject_id, v.version"),
-            ps,
+            &history_ps,
             |r| {
                 rows.push((r.get(0)?, r.get(1)?, r.get(2)?));
                 Ok::<(), StoreError>(())
             },
         )?;
-        conn.query_each(&format!("{current}{in_current}"), ps, |r| {
+        conn.query_each(&format!("{current}{in_current}"), &current_ps, |r| {
             now_revoked.push((r.get(0)?, r.get(1)?));
             Ok::<(), StoreError>(())
         })
     };
     match ids {
-        None => collect(conn, None, &[])?,
+        None => collect(conn, None)?,
         Some(ids) => {
-            for chunk in ids.chunks(500) {
-                let marks = vec!["?"; chunk.len()].join(",");
-                let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
-                collect(conn, Some(&marks), &ps)?;
+            for chunk in ids.chunks(conn.ids_per_statement()) {
+                collect(conn, Some(chunk))?;
             }
         }
     }
@@ -519,13 +517,10 @@ pub fn stored_hashes_in_order(conn: &mut Conn) -> Result<Vec<(i64, Grade, String
 /// `subject_id → (grade, content hash)` of the stored evaluations of these subjects.
 pub fn stored_hashes(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, (Grade, String)>> {
     let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+    for chunk in ids.chunks(conn.ids_per_statement()) {
+        let (among, ps) = conn.ids_in("subject_id", chunk);
         conn.query_each(
-            &format!(
-                "SELECT subject_id, grade, content_hash FROM grades WHERE subject_id IN ({marks})"
-            ),
+            &format!("SELECT subject_id, grade, content_hash FROM grades WHERE {among}"),
             &ps,
             |r| {
                 let g: String = r.get(1)?;
@@ -543,13 +538,9 @@ pub fn stored_hashes(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, (Grade
 /// Delete the stored evaluations of these subjects; returns how many there were.
 pub fn delete_grades(conn: &mut Conn, ids: &[i64]) -> Result<u64> {
     let mut n = 0;
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
-        n += conn.execute(
-            &format!("DELETE FROM grades WHERE subject_id IN ({marks})"),
-            &ps,
-        )?;
+    for chunk in ids.chunks(conn.ids_per_statement()) {
+        let (among, ps) = conn.ids_in("subject_id", chunk);
+        n += conn.execute(&format!("DELETE FROM grades WHERE {among}"), &ps)?;
     }
     Ok(n)
 }
@@ -561,12 +552,11 @@ pub fn registered_before(
     before: &str,
 ) -> Result<std::collections::HashSet<i64>> {
     let mut out = std::collections::HashSet::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let mut ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+    for chunk in ids.chunks(conn.ids_per_statement()) {
+        let (among, mut ps) = conn.ids_in("id", chunk);
         ps.push(Value::from(before));
         for r in conn.query(
-            &format!("SELECT id FROM subjects WHERE id IN ({marks}) AND created_at < ?"),
+            &format!("SELECT id FROM subjects WHERE {among} AND created_at < ?"),
             &ps,
         )? {
             out.insert(r.get(0)?);
@@ -578,12 +568,11 @@ pub fn registered_before(
 /// The grade each of these subjects has in its latest grade event, for those with any.
 pub fn last_event_grades(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, Grade>> {
     let mut out = HashMap::new();
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let ps: Vec<Value> = chunk.iter().map(|c| Value::from(*c)).collect();
+    for chunk in ids.chunks(conn.ids_per_statement()) {
+        let (among, ps) = conn.ids_in("e.subject_id", chunk);
         for r in conn.query(
             &format!(
-                "SELECT e.subject_id, e.to_grade FROM grade_events e WHERE e.subject_id IN ({marks}) \
+                "SELECT e.subject_id, e.to_grade FROM grade_events e WHERE {among} \
                  AND e.id = (SELECT max(x.id) FROM grade_events x WHERE x.subject_id = e.subject_id)"
             ),
             &ps,

@@ -5812,3 +5812,101 @@ fn evaluations_and_events_round_trip_in_bulk() {
         assert_eq!(reasons, format!("[\"{awkward}\"]"), "{:?}", db.backend());
     });
 }
+
+/// The lookups an incremental run makes for a list of subjects (PostgreSQL: one array
+/// parameter per statement; SQLite: lists of `?`, several statements past 500 ids) give what the
+/// same questions asked of every subject give — ids of no subject included.
+#[test]
+fn lookups_by_many_subject_ids_match_the_whole_tables() {
+    use xinjian_core::grade::Grade;
+    use xinjian_store::grading::{self, GradeRow};
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let seeded = seed_registry(&mut c);
+        let real: Vec<i64> = seeded.iter().map(|(id, _)| *id).collect();
+        let mut ids: Vec<i64> = real.clone();
+        ids.extend((0..1200).map(|i| 1_000_000 + i));
+        ids.sort_unstable();
+        // The directory among them is the directory.
+        let mut all = Vec::new();
+        grading::each_evaluated(&mut c, |s| {
+            all.push((s.id, s.revoked));
+            Ok::<(), StoreError>(())
+        })
+        .unwrap();
+        let among: Vec<(i64, bool)> = grading::evaluated_among(&mut c, &ids)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.id, s.revoked))
+            .collect();
+        assert_eq!(among, all, "{:?}", db.backend());
+        assert!(all.iter().any(|(_, revoked)| *revoked), "a revoked one too");
+        assert_eq!(
+            grading::revoked_since(&mut c, Some(&ids)).unwrap(),
+            grading::revoked_since(&mut c, None).unwrap()
+        );
+        // List entries on a day.
+        let (sid, s) = &seeded[0];
+        let e = list_entry(
+            s,
+            ListType::KeyAttention,
+            "列〔2026〕1号",
+            "2026-01-10",
+            None,
+            None,
+        );
+        add_entry(&mut c, *sid, &e);
+        let t = day("2026-06-01");
+        let on = |l: Vec<(i64, xinjian_core::grade::GradeListEntry)>| -> Vec<String> {
+            l.into_iter().map(|(id, e)| format!("{id} {e:?}")).collect()
+        };
+        let some = on(grading::lists_on(&mut c, t, Some(&ids)).unwrap());
+        assert_eq!(some.len(), 1);
+        assert_eq!(some, on(grading::lists_on(&mut c, t, None).unwrap()));
+        // Stored evaluations, events, registrations.
+        let row = |id: i64, grade: Grade| GradeRow {
+            subject_id: id,
+            grade,
+            as_of: t,
+            rule_version: "v1".into(),
+            reasons: "[]".into(),
+            outlook: "[]".into(),
+            next_change_on: None,
+            risk_score: 0,
+            risk_class: "low".into(),
+            risk_detail: "{}".into(),
+            content_hash: format!("h{id}"),
+            run_id: 1,
+            evaluated_at: "2026-06-01T00:00:00Z".into(),
+        };
+        let stored: Vec<GradeRow> = real[..3].iter().map(|&id| row(id, Grade::B)).collect();
+        tx(&mut c, |tx| {
+            grading::put_grades(tx, &stored.iter().collect::<Vec<_>>())?;
+            let a = row(real[0], Grade::A);
+            grading::add_events(tx, &[(&a, None)], "2026-06-01T00:00:00Z")?;
+            grading::add_events(tx, &[(&stored[0], Some(Grade::A))], "2026-06-01T00:00:01Z")
+        });
+        let hashes = grading::stored_hashes(&mut c, &ids).unwrap();
+        let mut keys: Vec<i64> = hashes.keys().copied().collect();
+        keys.sort_unstable();
+        assert_eq!(keys, real[..3].to_vec());
+        assert_eq!(hashes[&real[1]], (Grade::B, format!("h{}", real[1])));
+        let last = grading::last_event_grades(&mut c, &ids).unwrap();
+        assert_eq!(
+            last.into_iter().collect::<Vec<_>>(),
+            vec![(real[0], Grade::B)]
+        );
+        let mut before = grading::registered_before(&mut c, &ids, "9999")
+            .unwrap()
+            .into_iter()
+            .collect::<Vec<_>>();
+        before.sort_unstable();
+        assert_eq!(before, real);
+        assert!(grading::registered_before(&mut c, &ids, "0000")
+            .unwrap()
+            .is_empty());
+        let n = tx(&mut c, |tx| grading::delete_grades(tx, &ids));
+        assert_eq!(n, 3);
+        assert_eq!(count(&mut c, "SELECT count(*) FROM grades", &[]), 0);
+    });
+}
