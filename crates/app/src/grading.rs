@@ -35,7 +35,17 @@ pub const STALE_RUN_HOURS: i64 = 6;
 /// The earliest decision date the evaluation reads: the scorecard's lookback or the grade's
 /// window, whichever reaches further back.
 fn facts_since(t: NaiveDate, rules: &GradeRules) -> NaiveDate {
-    (t - Duration::days(365 * RISK_YEARS)).min(rules.window_start_exclusive(t))
+    risk_since(t).min(rules.window_start_exclusive(t))
+}
+
+/// The scorecard counts the records decided after this day (its 3-year look-back on `t`).
+fn risk_since(t: NaiveDate) -> NaiveDate {
+    t - Duration::days(365 * RISK_YEARS)
+}
+
+/// The first day a record decided on `d` is outside the scorecard's look-back.
+fn risk_leaves_on(d: NaiveDate) -> NaiveDate {
+    d + Duration::days(365 * RISK_YEARS)
 }
 
 /// One reason as the contract shows it.
@@ -193,12 +203,20 @@ enum FactSource {
 struct Facts {
     input: GradeInput,
     risk: RiskInputs,
+    /// The first day a record counted by the scorecard leaves its 3-year look-back.
+    risk_changes_on: Option<NaiveDate>,
 }
 
 impl Facts {
     fn add_record(&mut self, r: store::FactRef<'_>, t: NaiveDate, rules: &GradeRules) {
-        let counts = r.decision_date <= t && r.ended_on.is_none_or(|e| e > t);
+        // The scorecard counts records of the last 3 years ("3 年内"), revocations included;
+        // the facts read reach further back when the grade's window is longer.
+        let counts = r.decision_date <= t
+            && r.decision_date > risk_since(t)
+            && r.ended_on.is_none_or(|e| e > t);
         if counts {
+            let leaves = risk_leaves_on(r.decision_date);
+            self.risk_changes_on = Some(self.risk_changes_on.map_or(leaves, |d| d.min(leaves)));
             match r.severity {
                 Some(Severity::General) => self.risk.general_records += 1,
                 Some(Severity::Serious) => self.risk.serious_records += 1,
@@ -280,6 +298,19 @@ fn evaluation_row(
         h.update(part.as_bytes());
         h.update([0x1f]);
     }
+    // The next day the stored evaluation changes by itself: the grade's (its outlook), or the
+    // risk class's — a counted record leaving the look-back, a key-attention or abnormal-list
+    // entry ending (the incremental run re-evaluates the subject that day).
+    let list_ends = facts.input.lists.iter().filter_map(|l| match l.list_type {
+        ListType::KeyAttention | ListType::Abnormal => l.ends_on.filter(|d| *d > t),
+        _ => None,
+    });
+    let next_change_on = e
+        .next_change_on()
+        .into_iter()
+        .chain(facts.risk_changes_on)
+        .chain(list_ends)
+        .min();
     let row = GradeRow {
         subject_id: subject.id,
         grade: e.grade,
@@ -287,7 +318,7 @@ fn evaluation_row(
         rule_version: e.rule_version.clone(),
         reasons,
         outlook,
-        next_change_on: e.next_change_on(),
+        next_change_on,
         risk_score: risk.score as i64,
         risk_class: risk.class.as_str().to_owned(),
         risk_detail: detail,

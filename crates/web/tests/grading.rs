@@ -472,10 +472,14 @@ fn the_risk_class_never_reaches_the_public_or_the_entity() {
     let mut records: Vec<Value> = (1..=6)
         .map(|i| penalty(me, &format!("利税罚〔2026〕险{i}号"), ago(20 + i), "罚款"))
         .collect();
-    records.push(with_severity(
-        penalty(me, "利税罚〔2026〕险7号", ago(5), "罚款"),
-        "严重",
-    ));
+    // C 200 + 6 general 150 (the cap) + 3 serious 300 = 650: high.
+    for (doc, days) in [
+        ("利税罚〔2026〕险7号", 5),
+        ("利税罚〔2026〕险10号", 6),
+        ("利税罚〔2026〕险11号", 7),
+    ] {
+        records.push(with_severity(penalty(me, doc, ago(days), "罚款"), "严重"));
+    }
     records.push(penalty(&clean[0], "利税罚〔2026〕险8号", ago(3), "罚款"));
     records.push(with_severity(
         penalty(&clean[1], "利税罚〔2026〕险9号", ago(4), "罚款"),

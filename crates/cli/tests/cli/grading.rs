@@ -1361,11 +1361,12 @@ fn an_incremental_run_past_a_window_end_regrades_that_subject_alone() {
         evaluate_settled(&fx, &["--as-of", "2025-03-05"]),
         counts(1, 1, 0, 0, 0)
     );
-    // A again, but not clean: the general record still counts for the risk class (3 years).
+    // A again, but not clean: the general record still counts for the risk class (3 years),
+    // until 2024-03-05 + 3 × 365 days.
     let (grade1, as_of1, next1, reasons1, _) = stored(&fx, &gen_code(1));
     assert_eq!(
-        (grade1.as_str(), as_of1.as_str(), next1),
-        ("A", "2025-03-05", None)
+        (grade1.as_str(), as_of1.as_str(), next1.as_deref()),
+        ("A", "2025-03-05", Some("2027-03-05"))
     );
     assert_eq!(reasons1, serde_json::json!([]));
     // Past two ends at once: both.
@@ -1650,6 +1651,58 @@ fn a_subject_back_in_the_directory_continues_its_grade_history() {
         (code, from.as_deref(), to.as_str()),
         (gen_code(1), Some("B"), "D")
     );
+}
+
+/// The risk class counts the records of the last 3 years: a record outside the grade's window
+/// but inside those 3 years keeps an A evaluation stored (it has risk points), with the day the
+/// record leaves the look-back as its next change; that day the incremental run re-evaluates the
+/// subject, which is clean then (its evaluation removed, no grade event). An older revocation
+/// is D for good but no longer a risk point.
+#[test]
+fn a_record_leaving_the_risk_look_back_is_a_change_of_its_own() {
+    let fx = Fixture::new();
+    register_active(&fx, &[1, 2, 3]);
+    penalties(
+        &fx,
+        "p.csv",
+        &[
+            (1, "利财罚〔2023〕11号", "罚款", "2023-06-01", ""),
+            (2, "利市监罚〔2019〕21号", "吊销营业执照", "2019-03-01", ""),
+        ],
+    );
+    assert_eq!(
+        evaluate_settled(&fx, &["--as-of", "2025-06-01"]),
+        counts(3, 2, 0, 0, 1)
+    );
+    let (grade, _, next, reasons, _) = stored(&fx, &gen_code(1));
+    assert_eq!(grade, "A");
+    assert_eq!(reasons, serde_json::json!([]));
+    // 2023-06-01 + 3 × 365 days.
+    assert_eq!(next.as_deref(), Some("2026-05-31"));
+    let risk_detail = |code: &str| -> String {
+        fx.conn()
+            .query_row(
+                "SELECT g.risk_detail FROM grades g JOIN subjects s ON s.id = g.subject_id WHERE s.code = ?1",
+                [code],
+                |r| r.get(0),
+            )
+            .unwrap()
+    };
+    assert!(risk_detail(&gen_code(1)).contains("\"general_records\":1"));
+    let d = risk_detail(&gen_code(2));
+    assert!(!d.contains("licence_events"), "a revocation of 2019: {d}");
+    assert!(!is_stored(&fx, &gen_code(3)));
+    let ev = events(&fx);
+    assert_eq!(
+        evaluate_settled(&fx, &["--as-of", "2026-05-30"]),
+        counts(0, 0, 0, 0, 0)
+    );
+    assert_eq!(
+        evaluate_settled(&fx, &["--as-of", "2026-05-31"]),
+        counts(1, 1, 0, 0, 0)
+    );
+    assert!(!is_stored(&fx, &gen_code(1)), "clean now");
+    assert_eq!(events(&fx), ev, "A stays A: no event");
 }
 
 /// A full run whose writing fails (here a trigger playing a full disk on one subject's
