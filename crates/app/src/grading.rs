@@ -837,6 +837,7 @@ impl App {
             let now = now();
             // One run at a time: a run still marked running and recently started is refused; an
             // older one was left by a process that is gone and is marked interrupted.
+            store::lock_run_start(tx)?;
             let stale = (chrono::Utc::now() - Duration::hours(STALE_RUN_HOURS))
                 .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
             if store::running_since(tx, &stale)? {

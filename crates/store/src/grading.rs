@@ -953,6 +953,14 @@ pub fn running_since(conn: &mut Conn, since: &str) -> Result<bool> {
         .is_some())
 }
 
+const RUN_LOCK: i64 = 0x6772616465; // "grade"
+
+/// Serialise the starts of evaluation runs until the end of the transaction (PostgreSQL: two
+/// could otherwise both find no run going and both start; SQLite's write lock does it already).
+pub fn lock_run_start(conn: &mut Conn) -> Result<()> {
+    conn.lock_chain(RUN_LOCK)
+}
+
 /// Mark runs left running since before `before` as interrupted.
 pub fn interrupt_runs_before(conn: &mut Conn, before: &str, now: &str) -> Result<u64> {
     conn.execute(

@@ -5910,3 +5910,44 @@ fn lookups_by_many_subject_ids_match_the_whole_tables() {
         assert_eq!(count(&mut c, "SELECT count(*) FROM grades", &[]), 0);
     });
 }
+
+/// Two evaluation runs starting at once: the second start waits for the first to commit its
+/// run and then sees it running (PostgreSQL: an advisory lock; SQLite: the write lock) — without
+/// the lock both would find no run going.
+#[test]
+fn run_starts_are_serialised() {
+    use xinjian_store::grading;
+    for_each_backend(|db| {
+        let day = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
+        let mut a = db.conn().unwrap();
+        let (started_tx, started_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::scope(|scope| {
+            let h = scope.spawn(move || {
+                a.transaction(|tx| {
+                    grading::lock_run_start(tx)?;
+                    assert!(!grading::running_since(tx, "2000-01-01")?);
+                    grading::start_run(tx, day, true, "v1", "a", "2026-12-01T00:00:00Z")?;
+                    started_tx.send(()).unwrap();
+                    release_rx.recv().unwrap();
+                    Ok::<_, StoreError>(())
+                })
+            });
+            started_rx.recv().unwrap();
+            let second = scope.spawn(|| {
+                let mut b = db.conn().unwrap();
+                b.transaction(|tx| {
+                    grading::lock_run_start(tx)?;
+                    grading::running_since(tx, "2000-01-01")
+                })
+            });
+            // Time for the second start to reach its lock (or, without one, to read too early;
+            // with the lock it reads after the release whatever the timing).
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            release_tx.send(()).unwrap();
+            h.join().unwrap().unwrap();
+            second.join().unwrap()
+        });
+        assert!(holder.unwrap(), "{:?}: it sees the first run", db.backend());
+    });
+}
