@@ -1132,7 +1132,7 @@ impl App {
             now,
             ..
         } = *run;
-        // Changed since the last run may have seen them (`unseen_from`), changing by
+        // Changed after what the last run can have seen (`unseen_from`), changing by
         // themselves by now, or with facts decided after the last run's day (a run as of a
         // later day).
         let since = unseen_from(last);
