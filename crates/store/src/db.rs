@@ -546,9 +546,10 @@ impl Conn {
     }
 
     /// `column IN (these ids)`, as SQL and its parameters: on SQLite a list of `?`; on
-    /// PostgreSQL one array parameter (`= ANY(…)`), so that a statement for thousands of ids is
-    /// planned like one for a few — the bulk connections plan every statement afresh, and a
-    /// list of 500 constants cost milliseconds each time. At most [`Conn::ids_per_statement`].
+    /// PostgreSQL one array parameter (`= ANY(…)`), one statement and round trip for up to
+    /// 10,000 ids instead of one per 500 (an incremental run's time there is in the row
+    /// fetches, not in these statements: see BENCHMARKS.md). At most
+    /// [`Conn::ids_per_statement`].
     pub(crate) fn ids_in(&self, column: &str, ids: &[i64]) -> (String, Vec<Value>) {
         match self.backend() {
             Backend::Sqlite => (
