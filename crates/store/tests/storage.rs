@@ -5941,9 +5941,13 @@ fn run_starts_are_serialised() {
                     grading::running_since(tx, "2000-01-01")
                 })
             });
-            // Time for the second start to reach its lock (or, without one, to read too early;
-            // with the lock it reads after the release whatever the timing).
-            std::thread::sleep(std::time::Duration::from_millis(200));
+            // PostgreSQL: release the first start once the second waits for the lock (or, with
+            // no lock, has already read — too early). SQLite: its write lock orders the two
+            // whatever the timing (the second's `BEGIN IMMEDIATE` waits, unseen by a watcher).
+            if db.backend() == Backend::Postgres {
+                let mut watcher = db.conn().unwrap();
+                wait_for_a_lock_wait(&mut watcher, || second.is_finished(), "the second start");
+            }
             release_tx.send(()).unwrap();
             h.join().unwrap().unwrap();
             second.join().unwrap()
