@@ -6,11 +6,14 @@
 use std::collections::HashMap;
 
 use chrono::{Duration, NaiveDate};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 use xinjian_core::credit::{ListType, Severity};
-use xinjian_core::grade::{evaluate, Evaluation, Grade, GradeInput, GradeListEntry, GradeRules};
+use xinjian_core::dates::DateText;
+use xinjian_core::grade::{
+    evaluate, Basis, Evaluation, Grade, GradeInput, GradeListEntry, GradeRules, Reason,
+};
 use xinjian_core::risk::{score, RiskClass, RiskInputs, RiskScore, Scorecard};
 use xinjian_core::role::Permission;
 use xinjian_store::grading::{self as store, EvaluatedSubject, GradeRow};
@@ -117,49 +120,131 @@ fn risk_view(r: &RiskScore) -> RiskView {
 }
 
 fn reasons_json(e: &Evaluation) -> Vec<ReasonJson> {
-    e.reasons
-        .iter()
-        .map(|r| ReasonJson {
-            kind: r.kind.clone(),
-            document_number: r.document_number.clone(),
-            decision_date: r.decision_date,
-            severity: severity_code(r.severity),
-            basis: basis_code(r.basis),
-            basis_label: r.basis.label(),
-            counts_until: r.counts_until,
-        })
-        .collect()
+    e.reasons.iter().map(reason_json).collect()
 }
 
-/// [`ReasonJson`] borrowed from the evaluation: the same JSON, written for every subject a
-/// run evaluates (its content hash covers it) without copying the texts.
-#[derive(Serialize)]
-struct ReasonRef<'a> {
-    kind: &'a str,
-    document_number: &'a str,
-    decision_date: NaiveDate,
-    severity: &'static str,
-    basis: &'static str,
-    basis_label: &'static str,
-    counts_until: Option<NaiveDate>,
+fn reason_json(r: &Reason) -> ReasonJson {
+    ReasonJson {
+        kind: r.kind.clone(),
+        document_number: r.document_number.clone(),
+        decision_date: r.decision_date,
+        severity: severity_code(r.severity),
+        basis: basis_code(r.basis),
+        basis_label: r.basis.label(),
+        counts_until: r.counts_until,
+    }
 }
 
-/// The stored JSON of the reasons: the contract's `reasons`, byte for byte.
+/// The stored form of the reasons (`grades.reasons`, `grade_events.reasons`): per reason
+/// `[basis, kind, document_number, decision_date, severity, counts_until]` — the contract's
+/// `reasons` without its keys and the label (derived from the basis), so that a first run
+/// writes a third of the bytes it did (the reasons were most of them). [`stored_reasons`]
+/// reads it back as the contract's JSON.
 fn reasons_stored(e: &Evaluation) -> String {
-    let refs: Vec<ReasonRef<'_>> = e
-        .reasons
-        .iter()
-        .map(|r| ReasonRef {
-            kind: &r.kind,
-            document_number: &r.document_number,
-            decision_date: r.decision_date,
-            severity: severity_code(r.severity),
-            basis: basis_code(r.basis),
-            basis_label: r.basis.label(),
-            counts_until: r.counts_until,
+    // Written out by hand (a run writes one for every evaluation it stores): serde's dates go
+    // through the formatting machinery.
+    let mut out: Vec<u8> = Vec::with_capacity(2 + 112 * e.reasons.len());
+    out.push(b'[');
+    for (i, r) in e.reasons.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"[\"");
+        out.extend_from_slice(basis_code(r.basis).as_bytes());
+        out.extend_from_slice(b"\",");
+        serde_json::to_writer(&mut out, &r.kind).expect("a string serialises");
+        out.push(b',');
+        serde_json::to_writer(&mut out, &r.document_number).expect("a string serialises");
+        out.push(b',');
+        push_json_date(&mut out, Some(r.decision_date));
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(severity_code(r.severity).as_bytes());
+        out.extend_from_slice(b"\",");
+        push_json_date(&mut out, r.counts_until);
+        out.push(b']');
+    }
+    out.push(b']');
+    String::from_utf8(out).expect("JSON of UTF-8 strings")
+}
+
+/// The outlook as stored: `[["YYYY-MM-DD","B"],…]` (as serde writes `Vec<(NaiveDate, Grade)>`).
+fn outlook_stored(e: &Evaluation) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(2 + 19 * e.outlook.len());
+    out.push(b'[');
+    for (i, (on, grade)) in e.outlook.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.push(b'[');
+        push_json_date(&mut out, Some(*on));
+        out.extend_from_slice(b",\"");
+        out.extend_from_slice(grade.as_str().as_bytes());
+        out.extend_from_slice(b"\"]");
+    }
+    out.push(b']');
+    String::from_utf8(out).expect("ASCII")
+}
+
+fn push_json_date(out: &mut Vec<u8>, d: Option<NaiveDate>) {
+    match d {
+        Some(d) => {
+            out.push(b'"');
+            out.extend_from_slice(DateText::new(d).as_str().as_bytes());
+            out.push(b'"');
+        }
+        None => out.extend_from_slice(b"null"),
+    }
+}
+
+/// A stored reason: the compact form, or (written before session 11) the contract's object.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredReason {
+    Compact(
+        Basis,
+        String,
+        String,
+        NaiveDate,
+        Severity,
+        Option<NaiveDate>,
+    ),
+    Contract {
+        basis: Basis,
+        kind: String,
+        document_number: String,
+        decision_date: NaiveDate,
+        severity: Severity,
+        counts_until: Option<NaiveDate>,
+    },
+}
+
+/// Stored reasons (of an evaluation or a grade event) as the contract shows them.
+pub fn stored_reasons(stored: &str) -> std::result::Result<Vec<ReasonJson>, serde_json::Error> {
+    let rows: Vec<StoredReason> = serde_json::from_str(stored)?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let (basis, kind, document_number, decision_date, severity, counts_until) = match r {
+                StoredReason::Compact(b, k, d, on, s, until) => (b, k, d, on, s, until),
+                StoredReason::Contract {
+                    basis,
+                    kind,
+                    document_number,
+                    decision_date,
+                    severity,
+                    counts_until,
+                } => (basis, kind, document_number, decision_date, severity, counts_until),
+            };
+            reason_json(&Reason {
+                basis,
+                kind,
+                document_number,
+                decision_date,
+                severity,
+                counts_until,
+            })
         })
-        .collect();
-    serde_json::to_string(&refs).expect("reasons serialise")
+        .collect())
 }
 
 fn severity_code(s: Severity) -> &'static str {
@@ -277,7 +362,7 @@ fn evaluation_row(
         .any(|l| l.list_type == ListType::Abnormal);
     let risk = score(card, &facts.risk);
     let reasons = reasons_stored(&e);
-    let outlook = serde_json::to_string(&e.outlook).expect("outlook serialises");
+    let outlook = outlook_stored(&e);
     let detail = serde_json::to_string(&RiskDetail {
         inputs: &facts.risk,
         points: &risk.points,
@@ -833,7 +918,7 @@ impl App {
         // The run's start is stamped holding the write lock: every change committed after the
         // run reads its facts was stamped by a writer that got the lock after this one (or that
         // stamped before waiting for it — see `evaluate_some`).
-        let (run_id, now) = conn.transaction(|tx| {
+        let (run_id, now, build_index_after) = conn.transaction(|tx| {
             let now = now();
             // One run at a time: a run still marked running and recently started is refused; an
             // older one was left by a process that is gone and is marked interrupted.
@@ -846,6 +931,15 @@ impl App {
                 ));
             }
             store::interrupt_runs_before(tx, &stale, &now)?;
+            // A first run writes every evaluation it stores into an empty table: the index of
+            // the days they change by themselves is built after it, from sorted entries. Any
+            // other run first builds it should a first run have stopped before doing so.
+            let build_index_after = full && store::no_grades_stored(tx)?;
+            if build_index_after {
+                store::drop_change_index(tx)?;
+            } else {
+                store::build_change_index(tx)?;
+            }
             let id = store::start_run(tx, t, full, &rules.version, &actor.name(), &now)?;
             audit::append(
                 tx,
@@ -854,7 +948,7 @@ impl App {
                 &format!("evaluation:{id}"),
                 &json!({ "as_of": t, "full": full, "rule_version": rules.version }),
             )?;
-            Ok::<_, AppError>((id, now))
+            Ok::<_, AppError>((id, now, build_index_after))
         })?;
         let run = RunContext {
             actor,
@@ -865,12 +959,27 @@ impl App {
             now: &now,
             seen_before: last.as_ref().map(|r| r.started_at.as_str()),
         };
+        let started = std::time::Instant::now();
         let result = if full {
             self.evaluate_all(&mut conn, &run, progress)
         } else {
             let last = last.as_ref().expect("an incremental run follows a run");
             self.evaluate_some(&mut conn, &run, last, progress)
         };
+        tracing::debug!(run_id, full, ms = started.elapsed().as_millis() as u64, "evaluated and written");
+        // Also after a failed run (whatever it stored is indexed); a run is done only with it.
+        let indexed = if build_index_after {
+            // Reading the table back through a long write-ahead log was half the build:
+            // copy the log back first.
+            conn.checkpoint()
+                .and_then(|()| conn.transaction(store::build_change_index))
+        } else {
+            Ok(())
+        };
+        if build_index_after {
+            tracing::debug!(run_id, ms = started.elapsed().as_millis() as u64, "change-day index built");
+        }
+        let result = result.and_then(|s| indexed.map(|()| s).map_err(AppError::from));
         let finished = now_after(&now);
         match &result {
             Ok(s) => conn.transaction(|tx| {
@@ -889,6 +998,7 @@ impl App {
             }
         }
         conn.checkpoint()?;
+        tracing::debug!(run_id, ms = started.elapsed().as_millis() as u64, "run finished");
         result
     }
 
@@ -1477,9 +1587,10 @@ mod tests {
         );
     }
 
-    /// The reasons a run stores (and hashes) are the contract's `reasons`, byte for byte.
+    /// The reasons a run stores (and hashes) are the contract's `reasons` in their compact
+    /// form, and read back as the contract's JSON, byte for byte.
     #[test]
-    fn stored_reasons_are_the_contract_json() {
+    fn stored_reasons_read_back_as_the_contract_json() {
         let d = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
         let reason = |basis, kind: &str, doc: &str, sev, until: Option<&str>| Reason {
             basis,
@@ -1516,18 +1627,37 @@ mod tests {
                     Some("2026-12-31"),
                 ),
             ],
-            outlook: Vec::new(),
+            outlook: vec![(d("2026-12-31"), Grade::B), (d("2027-03-06"), Grade::A)],
         };
+        // The outlook is stored as serde writes it.
         assert_eq!(
-            reasons_stored(&e),
-            serde_json::to_string(&reasons_json(&e)).unwrap()
+            outlook_stored(&e),
+            serde_json::to_string(&e.outlook).unwrap()
         );
         assert_eq!(
-            reasons_stored(&Evaluation {
-                reasons: Vec::new(),
-                ..e
+            outlook_stored(&Evaluation {
+                outlook: Vec::new(),
+                ..e.clone()
             }),
             "[]"
         );
+        let contract = serde_json::to_string(&reasons_json(&e)).unwrap();
+        let stored = reasons_stored(&e);
+        assert_eq!(
+            stored,
+            r#"[["serious_list","serious_dishonest","利信〔2026〕\"1\"号","2026-03-05","serious",null],["general_record","penalty","利财罚〔2026〕5号","2026-03-05","general","2027-03-06"],["serious_record","penalty","","2026-03-05","minor","2026-12-31"]]"#
+        );
+        let read = |s: &str| serde_json::to_string(&stored_reasons(s).unwrap()).unwrap();
+        assert_eq!(read(&stored), contract);
+        // What earlier versions stored — the contract's objects — reads the same.
+        assert_eq!(read(&contract), contract);
+        let empty = reasons_stored(&Evaluation {
+            reasons: Vec::new(),
+            ..e
+        });
+        assert_eq!(empty, "[]");
+        assert!(stored_reasons(&empty).unwrap().is_empty());
+        assert!(stored_reasons(r#"[["general_record","penalty"]]"#).is_err());
+        assert!(stored_reasons(r#"[{"kind":"penalty"}]"#).is_err());
     }
 }

@@ -117,3 +117,58 @@ mod tests {
         assert!(parse_date("0024-01-01").is_err());
     }
 }
+
+/// A date as `YYYY-MM-DD` text (as `NaiveDate` displays it) without a heap allocation or the
+/// formatting machinery for the years 0–9999: for writers of many dates (SQL parameters, the
+/// stored JSON of evaluations).
+pub enum DateText {
+    Digits([u8; 10]),
+    Other(String),
+}
+
+impl DateText {
+    pub fn new(d: NaiveDate) -> Self {
+        use chrono::Datelike;
+        let Ok(y @ 0..=9999) = u32::try_from(d.year()) else {
+            return DateText::Other(d.to_string());
+        };
+        let (m, day) = (d.month(), d.day());
+        let digit = |v: u32| b'0' + (v % 10) as u8;
+        DateText::Digits([
+            digit(y / 1000),
+            digit(y / 100),
+            digit(y / 10),
+            digit(y),
+            b'-',
+            digit(m / 10),
+            digit(m),
+            b'-',
+            digit(day / 10),
+            digit(day),
+        ])
+    }
+
+    pub fn as_str(&self) -> &str {
+        match self {
+            DateText::Digits(b) => std::str::from_utf8(b).expect("ASCII digits"),
+            DateText::Other(s) => s,
+        }
+    }
+}
+
+#[cfg(test)]
+mod date_text_tests {
+    use super::*;
+
+    #[test]
+    fn date_text_is_the_date_as_it_displays() {
+        for (y, m, d) in [(2026, 12, 1), (2024, 2, 29), (1, 1, 1), (999, 10, 31), (9999, 12, 31)] {
+            let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
+            assert_eq!(DateText::new(date).as_str(), date.to_string());
+        }
+        for y in [-1, 10000, 262_000] {
+            let date = NaiveDate::from_ymd_opt(y, 3, 5).unwrap();
+            assert_eq!(DateText::new(date).as_str(), date.to_string(), "{y}");
+        }
+    }
+}

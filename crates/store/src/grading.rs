@@ -9,6 +9,7 @@ use xinjian_core::grade::{Grade, GradeListEntry, GradeRecord, GradeRules};
 use xinjian_core::risk::Scorecard;
 
 use crate::db::CopyRows;
+use xinjian_core::dates::DateText;
 use crate::{params, Conn, Result, Row, StoreError, Value};
 
 fn bad(what: &str, v: impl std::fmt::Display) -> StoreError {
@@ -109,13 +110,16 @@ pub fn each_evaluated<E: From<StoreError>>(
     mut f: impl FnMut(EvaluatedSubject) -> Result<(), E>,
 ) -> Result<(), E> {
     conn.query_each(
-        &format!("SELECT s.id, s.reg_status FROM subjects s WHERE {EVALUATED} ORDER BY s.id"),
+        &format!(
+            "SELECT s.id, CASE WHEN s.reg_status = 'revoked' THEN 1 ELSE 0 END FROM subjects s \
+             WHERE {EVALUATED} ORDER BY s.id"
+        ),
         &[],
         |r| {
-            let status: String = r.get(1)?;
+            let revoked: i64 = r.get(1)?;
             f(EvaluatedSubject {
                 id: r.get(0)?,
-                revoked: status == "revoked",
+                revoked: revoked == 1,
             })
         },
     )
@@ -407,6 +411,32 @@ pub fn changed_since(conn: &mut Conn, since: &str) -> Result<Vec<i64>> {
     Ok(ids)
 }
 
+/// Whether no evaluation is stored (a first run: every evaluation it stores is new).
+pub fn no_grades_stored(conn: &mut Conn) -> Result<bool> {
+    let rows = conn.query("SELECT 1 FROM grades LIMIT 1", &[])?;
+    Ok(rows.is_empty())
+}
+
+/// Drop the index of the days stored evaluations change by themselves (`grades_next_change`,
+/// migration 0003), for a run that writes every evaluation into an empty table: maintained
+/// row by row, its inserts land all over the index (a few hundred distinct days) and were a
+/// fifth of a first run; [`build_change_index`] builds it after the run from sorted entries.
+/// Queries find the same rows without it (more slowly).
+pub fn drop_change_index(conn: &mut Conn) -> Result<()> {
+    conn.execute("DROP INDEX IF EXISTS grades_next_change", &[])?;
+    Ok(())
+}
+
+/// Build the index [`drop_change_index`] dropped, unless it is there (every run starts with
+/// this, so a first run that did not finish leaves it missing only until the next run).
+pub fn build_change_index(conn: &mut Conn) -> Result<()> {
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS grades_next_change ON grades(next_change_on)",
+        &[],
+    )?;
+    Ok(())
+}
+
 /// Subjects whose stored grade would change by `t` without new facts. (Subjects never graded
 /// are new or changed since the last run, which [`changed_since`] finds; the first run is full.)
 pub fn due_for_change(conn: &mut Conn, t: NaiveDate) -> Result<Vec<i64>> {
@@ -461,6 +491,16 @@ pub struct GradeRow {
     pub content_hash: String,
     pub run_id: i64,
     pub evaluated_at: String,
+}
+
+impl GradeRow {
+    /// Whether the two share what every evaluation of one run shares (bound once in a batch).
+    fn shares_run_values(&self, other: &GradeRow) -> bool {
+        self.as_of == other.as_of
+            && self.rule_version == other.rule_version
+            && self.run_id == other.run_id
+            && self.evaluated_at == other.evaluated_at
+    }
 }
 
 const GRADE_COLS: &str = "subject_id, grade, as_of, rule_version, reasons, outlook, next_change_on, risk_score, risk_class, \
@@ -632,23 +672,30 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
         return Ok(());
     }
     if let Some(c) = conn.as_sqlite() {
+        // Bound value by value, and what a row shares with the one before (a run's rows share
+        // day, rules, run and time) not again: a bound value stays until it is replaced, and
+        // binding (SQLite copies each text) was a fifth of a first run's writes.
         let mut st = c.prepare_cached(UPSERT_GRADE)?;
+        let mut before: Option<&GradeRow> = None;
         for g in rows {
-            st.execute(rusqlite::params![
-                g.subject_id,
-                g.grade.as_str(),
-                g.as_of.to_string(),
-                g.rule_version,
-                g.reasons,
-                g.outlook,
-                g.next_change_on.map(|d| d.to_string()),
-                g.risk_score,
-                g.risk_class,
-                g.risk_detail,
-                g.content_hash,
-                g.run_id,
-                g.evaluated_at
-            ])?;
+            if !before.is_some_and(|b| b.shares_run_values(g)) {
+                st.raw_bind_parameter(3, DateText::new(g.as_of).as_str())?;
+                st.raw_bind_parameter(4, g.rule_version.as_str())?;
+                st.raw_bind_parameter(12, g.run_id)?;
+                st.raw_bind_parameter(13, g.evaluated_at.as_str())?;
+            }
+            st.raw_bind_parameter(1, g.subject_id)?;
+            st.raw_bind_parameter(2, g.grade.as_str())?;
+            st.raw_bind_parameter(5, g.reasons.as_str())?;
+            st.raw_bind_parameter(6, g.outlook.as_str())?;
+            let next = g.next_change_on.map(DateText::new);
+            st.raw_bind_parameter(7, next.as_ref().map(DateText::as_str))?;
+            st.raw_bind_parameter(8, g.risk_score)?;
+            st.raw_bind_parameter(9, g.risk_class.as_str())?;
+            st.raw_bind_parameter(10, g.risk_detail.as_str())?;
+            st.raw_bind_parameter(11, g.content_hash.as_str())?;
+            st.raw_execute()?;
+            before = Some(g);
         }
         return Ok(());
     }
@@ -731,18 +778,22 @@ pub fn put_new_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
 /// Record many changes of grade (PostgreSQL: one COPY).
 pub fn add_events(conn: &mut Conn, events: &[(&GradeRow, Option<Grade>)], now: &str) -> Result<()> {
     if let Some(c) = conn.as_sqlite() {
+        // As in `put_grades`: what a row shares with the one before is not bound again.
         let mut st = c.prepare_cached(INSERT_EVENT)?;
+        st.raw_bind_parameter(8, now)?;
+        let mut before: Option<&GradeRow> = None;
         for (g, from) in events {
-            st.execute(rusqlite::params![
-                g.subject_id,
-                g.as_of.to_string(),
-                from.map(Grade::as_str),
-                g.grade.as_str(),
-                g.rule_version,
-                g.reasons,
-                g.run_id,
-                now
-            ])?;
+            if !before.is_some_and(|b| b.shares_run_values(g)) {
+                st.raw_bind_parameter(2, DateText::new(g.as_of).as_str())?;
+                st.raw_bind_parameter(5, g.rule_version.as_str())?;
+                st.raw_bind_parameter(7, g.run_id)?;
+            }
+            st.raw_bind_parameter(1, g.subject_id)?;
+            st.raw_bind_parameter(3, from.map(Grade::as_str))?;
+            st.raw_bind_parameter(4, g.grade.as_str())?;
+            st.raw_bind_parameter(6, g.reasons.as_str())?;
+            st.raw_execute()?;
+            before = Some(g);
         }
         return Ok(());
     }

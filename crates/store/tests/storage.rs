@@ -5673,6 +5673,74 @@ fn a_rolled_back_savepoint_leaves_no_digest_work() {
     });
 }
 
+/// The index of the days stored evaluations change by themselves is dropped for a first run and
+/// built after it: both idempotent, and the subjects due for change are found without it too.
+#[test]
+fn the_change_day_index_can_be_dropped_and_built_again() {
+    use xinjian_core::grade::Grade;
+    use xinjian_store::grading::{self, GradeRow};
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let ids: Vec<i64> = seed_registry(&mut c)
+            .into_iter()
+            .map(|(id, _)| id)
+            .collect();
+        let indexes = |c: &mut Conn| {
+            let sql = match db.backend() {
+                Backend::Sqlite => {
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'grades_next_change'"
+                }
+                Backend::Postgres => {
+                    "SELECT count(*) FROM pg_indexes WHERE tablename = 'grades' AND indexname = 'grades_next_change'"
+                }
+            };
+            count(c, sql, &[])
+        };
+        assert_eq!(indexes(&mut c), 1, "{:?}", db.backend());
+        assert!(grading::no_grades_stored(&mut c).unwrap());
+        let day = |d: u32| NaiveDate::from_ymd_opt(2027, 3, d).unwrap();
+        let rows: Vec<GradeRow> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| GradeRow {
+                subject_id: id,
+                grade: Grade::B,
+                as_of: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap(),
+                rule_version: "v1".into(),
+                reasons: "[]".into(),
+                outlook: "[]".into(),
+                next_change_on: Some(day(1 + i as u32 % 3)),
+                risk_score: 160,
+                risk_class: "general".into(),
+                risk_detail: "{}".into(),
+                content_hash: format!("h{id}"),
+                run_id: 1,
+                evaluated_at: "2026-12-01T10:00:00Z".into(),
+            })
+            .collect();
+        let due: Vec<i64> = rows
+            .iter()
+            .filter(|g| g.next_change_on <= Some(day(2)))
+            .map(|g| g.subject_id)
+            .collect();
+        assert!(!due.is_empty() && due.len() < rows.len());
+        tx(&mut c, |tx| {
+            grading::drop_change_index(tx)?;
+            grading::drop_change_index(tx)?;
+            grading::put_new_grades(tx, &rows.iter().collect::<Vec<_>>())
+        });
+        assert_eq!(indexes(&mut c), 0, "{:?}", db.backend());
+        assert!(!grading::no_grades_stored(&mut c).unwrap());
+        assert_eq!(grading::due_for_change(&mut c, day(2)).unwrap(), due);
+        tx(&mut c, |tx| {
+            grading::build_change_index(tx)?;
+            grading::build_change_index(tx)
+        });
+        assert_eq!(indexes(&mut c), 1, "{:?}", db.backend());
+        assert_eq!(grading::due_for_change(&mut c, day(2)).unwrap(), due);
+    });
+}
+
 /// Evaluations and grade events are written in bulk (PostgreSQL: COPY through a staging table,
 /// whose text format escapes tabs, newlines and backslashes): what is read back is what was
 /// written, an upsert replaces, two writes in one transaction do not see each other's rows, and
@@ -5708,7 +5776,17 @@ fn evaluations_and_events_round_trip_in_bulk() {
             .enumerate()
             .map(|(i, &id)| {
                 let next = (i % 2 == 0).then(|| NaiveDate::from_ymd_opt(2027, 3, 1).unwrap());
-                row(id, Grade::A, if i == 0 { awkward } else { "[]" }, next)
+                let mut g = row(id, Grade::A, if i == 0 { awkward } else { "[]" }, next);
+                // Rows of one batch need not share the day, rules, run or time (SQLite binds
+                // them only when they differ from the row before).
+                match i % 4 {
+                    1 => g.as_of = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap(),
+                    2 => g.rule_version = "v2".into(),
+                    3 => g.run_id = 8,
+                    _ if i > 0 => g.evaluated_at = "2026-12-01T10:00:09Z".into(),
+                    _ => {}
+                }
+                g
             })
             .collect();
         // A rollback leaves neither evaluations nor events.
@@ -5734,7 +5812,14 @@ fn evaluations_and_events_round_trip_in_bulk() {
         for g in &first {
             let got = grading::grade_of(&mut c, g.subject_id).unwrap().unwrap();
             assert_eq!(&got, g, "{:?}", db.backend());
+            let events = grading::events_of(&mut c, g.subject_id, 10).unwrap();
+            let seen: Vec<(NaiveDate, &str)> = events
+                .iter()
+                .map(|e| (e.as_of, e.rule_version.as_str()))
+                .collect();
+            assert_eq!(seen, [(g.as_of, g.rule_version.as_str())], "{:?}", db.backend());
         }
+        assert!(first.len() >= 5, "every kind of difference is in the batch");
         // Evaluations of subjects that had none stored go in directly; should one have been
         // stored meanwhile, it is replaced all the same and the transaction goes on.
         let direct = row(ids[0], Grade::C, "[]", None);

@@ -425,7 +425,8 @@ fn grades_snapshot(fx: &Fixture) -> Vec<Vec<Option<String>>> {
     v
 }
 
-/// `(grade, as_of, next_change_on, reasons JSON, run_id)` of the stored grade of a code.
+/// `(grade, as_of, next_change_on, reasons as the contract shows them, run_id)` of the stored
+/// grade of a code.
 fn stored(fx: &Fixture, code: &str) -> (String, String, Option<String>, Value, i64) {
     fx.conn()
         .query_row(
@@ -438,12 +439,30 @@ fn stored(fx: &Fixture, code: &str) -> (String, String, Option<String>, Value, i
                     r.get(0)?,
                     r.get(1)?,
                     r.get(2)?,
-                    serde_json::from_str(&reasons).expect("stored reasons are JSON"),
+                    serde_json::to_value(
+                        xinjian_app::grading::stored_reasons(&reasons)
+                            .expect("stored reasons read back"),
+                    )
+                    .unwrap(),
                     r.get(4)?,
                 ))
             },
         )
         .unwrap_or_else(|e| panic!("a stored grade for {code}: {e}"))
+}
+
+/// The reasons of the latest grade event of a code, as the contract shows them.
+fn last_event_reasons(fx: &Fixture, code: &str) -> Value {
+    let stored: String = fx
+        .conn()
+        .query_row(
+            "SELECT e.reasons FROM grade_events e JOIN subjects s ON s.id = e.subject_id \
+             WHERE s.code = ?1 ORDER BY e.id DESC LIMIT 1",
+            [code],
+            |r| r.get(0),
+        )
+        .unwrap_or_else(|e| panic!("a grade event for {code}: {e}"));
+    serde_json::to_value(xinjian_app::grading::stored_reasons(&stored).unwrap()).unwrap()
 }
 
 /// Whether a code has a stored evaluation (a clean one is not stored).
@@ -1200,6 +1219,7 @@ fn evaluate_grades_the_directory_stores_what_it_counts_and_then_only_what_change
         let now = grade_at(&fx, code, &as_of);
         assert_eq!(grade, now.grade, "{code}");
         assert_eq!(reasons, now.json["reasons"], "{code}");
+        assert_eq!(last_event_reasons(&fx, code), now.json["reasons"], "{code}");
     }
     assert!(
         fx.count("SELECT count(*) FROM grades WHERE rule_version <> (SELECT version FROM grade_rule_sets WHERE is_current = 1)")
@@ -1580,6 +1600,55 @@ fn a_subject_whose_list_entry_ended_is_clean_again_and_no_longer_stored() {
     fx.audit_ok();
 }
 
+/// A first run (nothing stored yet) builds the index of the days stored evaluations change by
+/// themselves (`grades_next_change`) after writing them; a run that finds it missing — a first
+/// run stopped before building it — builds it before anything else. The index is the one the
+/// migration made.
+#[test]
+fn the_change_day_index_is_there_after_every_run() {
+    let fx = Fixture::new();
+    let index_sql = |fx: &Fixture| -> Vec<String> {
+        let c = fx.conn();
+        let mut st = c
+            .prepare(
+                "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = 'grades_next_change' \
+                 AND tbl_name = 'grades'",
+            )
+            .unwrap();
+        let v = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        v
+    };
+    fx.xj_db(&["migrate"]).assert_success();
+    let migrated = index_sql(&fx);
+    assert_eq!(migrated.len(), 1, "the migration makes the index");
+    register_active(&fx, &[1, 2, 3]);
+    penalties(
+        &fx,
+        "p.csv",
+        &[(1, "利财罚〔2026〕1号", "罚款", &days_ago(5), "")],
+    );
+    assert_eq!(evaluate(&fx, &[]), counts(3, 2, 1, 0, 0));
+    assert_eq!(index_sql(&fx), migrated, "built after the first run");
+    fx.conn()
+        .execute("DROP INDEX grades_next_change", [])
+        .unwrap();
+    penalties(
+        &fx,
+        "q.csv",
+        &[(2, "利财罚〔2026〕2号", "罚款", &days_ago(3), "")],
+    );
+    assert_eq!(evaluate(&fx, &[]).abcd, [1, 2, 0, 0]);
+    assert_eq!(index_sql(&fx), migrated, "rebuilt by the next run");
+    // A full run over stored evaluations leaves it in place.
+    assert_eq!(evaluate(&fx, &["--full"]).abcd, [1, 2, 0, 0]);
+    assert_eq!(index_sql(&fx), migrated);
+    fx.audit_ok();
+}
+
 /// A clean subject has no stored evaluation, so its first stored one tells from the
 /// registration whether it is a change: from A for a subject the last run saw (registered
 /// before that run started), a first evaluation for one registered since.
@@ -1922,7 +1991,8 @@ fn a_full_run_on_the_demo_stores_what_each_subject_s_records_give() {
     for (code, grade, reasons) in &stored {
         let live = grade_today(&fx, code);
         assert_eq!(&live.grade, grade, "{code}");
-        let reasons: Value = serde_json::from_str(reasons).unwrap();
+        let reasons =
+            serde_json::to_value(xinjian_app::grading::stored_reasons(reasons).unwrap()).unwrap();
         assert_eq!(live.json["reasons"], reasons, "{code}");
     }
 }
