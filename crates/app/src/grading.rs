@@ -233,7 +233,14 @@ pub fn stored_reasons(stored: &str) -> std::result::Result<Vec<ReasonJson>, serd
                     decision_date,
                     severity,
                     counts_until,
-                } => (basis, kind, document_number, decision_date, severity, counts_until),
+                } => (
+                    basis,
+                    kind,
+                    document_number,
+                    decision_date,
+                    severity,
+                    counts_until,
+                ),
             };
             reason_json(&Reason {
                 basis,
@@ -966,18 +973,24 @@ impl App {
             let last = last.as_ref().expect("an incremental run follows a run");
             self.evaluate_some(&mut conn, &run, last, progress)
         };
-        tracing::debug!(run_id, full, ms = started.elapsed().as_millis() as u64, "evaluated and written");
+        tracing::debug!(
+            run_id,
+            full,
+            ms = started.elapsed().as_millis() as u64,
+            "evaluated and written"
+        );
         // Also after a failed run (whatever it stored is indexed); a run is done only with it.
         let indexed = if build_index_after {
-            // Reading the table back through a long write-ahead log was half the build:
-            // copy the log back first.
-            conn.checkpoint()
-                .and_then(|()| conn.transaction(store::build_change_index))
+            conn.transaction(store::build_change_index)
         } else {
             Ok(())
         };
         if build_index_after {
-            tracing::debug!(run_id, ms = started.elapsed().as_millis() as u64, "change-day index built");
+            tracing::debug!(
+                run_id,
+                ms = started.elapsed().as_millis() as u64,
+                "change-day index built"
+            );
         }
         let result = result.and_then(|s| indexed.map(|()| s).map_err(AppError::from));
         let finished = now_after(&now);
@@ -998,7 +1011,11 @@ impl App {
             }
         }
         conn.checkpoint()?;
-        tracing::debug!(run_id, ms = started.elapsed().as_millis() as u64, "run finished");
+        tracing::debug!(
+            run_id,
+            ms = started.elapsed().as_millis() as u64,
+            "run finished"
+        );
         result
     }
 

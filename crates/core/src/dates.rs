@@ -162,7 +162,13 @@ mod date_text_tests {
 
     #[test]
     fn date_text_is_the_date_as_it_displays() {
-        for (y, m, d) in [(2026, 12, 1), (2024, 2, 29), (1, 1, 1), (999, 10, 31), (9999, 12, 31)] {
+        for (y, m, d) in [
+            (2026, 12, 1),
+            (2024, 2, 29),
+            (1, 1, 1),
+            (999, 10, 31),
+            (9999, 12, 31),
+        ] {
             let date = NaiveDate::from_ymd_opt(y, m, d).unwrap();
             assert_eq!(DateText::new(date).as_str(), date.to_string());
         }

@@ -9,8 +9,8 @@ use xinjian_core::grade::{Grade, GradeListEntry, GradeRecord, GradeRules};
 use xinjian_core::risk::Scorecard;
 
 use crate::db::CopyRows;
-use xinjian_core::dates::DateText;
 use crate::{params, Conn, Result, Row, StoreError, Value};
+use xinjian_core::dates::DateText;
 
 fn bad(what: &str, v: impl std::fmt::Display) -> StoreError {
     StoreError::Migration(format!("stored {what} not understood: {v}"))
