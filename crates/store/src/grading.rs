@@ -421,19 +421,32 @@ pub fn no_grades_stored(conn: &mut Conn) -> Result<bool> {
 /// migration 0003), for a run that writes every evaluation into an empty table: maintained
 /// row by row, its inserts land all over the index (a few hundred distinct days) and were a
 /// fifth of a first run; [`build_change_index`] builds it after the run from sorted entries.
-/// Queries find the same rows without it (more slowly).
+/// Queries find the same rows without it (more slowly). (On PostgreSQL it takes the table's
+/// owner: a caller that may go on without it runs this in a savepoint.)
 pub fn drop_change_index(conn: &mut Conn) -> Result<()> {
     conn.execute("DROP INDEX IF EXISTS grades_next_change", &[])?;
     Ok(())
 }
 
-/// Build the index [`drop_change_index`] dropped, unless it is there (every run starts with
+/// Build the index [`drop_change_index`] dropped if it is not there (every run starts with
 /// this, so a first run that did not finish leaves it missing only until the next run).
 pub fn build_change_index(conn: &mut Conn) -> Result<()> {
-    conn.execute(
-        "CREATE INDEX IF NOT EXISTS grades_next_change ON grades(next_change_on)",
-        &[],
-    )?;
+    let there = match conn.backend() {
+        crate::Backend::Sqlite => {
+            "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'grades_next_change'"
+        }
+        crate::Backend::Postgres => {
+            "SELECT count(*) FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'grades' AND indexname = 'grades_next_change'"
+        }
+    };
+    let n: i64 = conn.query(there, &[])?[0].get(0)?;
+    if n == 0 {
+        conn.execute(
+            "CREATE INDEX IF NOT EXISTS grades_next_change ON grades(next_change_on)",
+            &[],
+        )?;
+    }
     Ok(())
 }
 
