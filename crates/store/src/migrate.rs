@@ -40,6 +40,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0009_evaluations_without_foreign_keys",
         include_str!("../migrations/sqlite/0009_evaluations_without_foreign_keys.sql"),
     ),
+    (
+        "0010_changed_records_by_subject",
+        include_str!("../migrations/sqlite/0010_changed_records_by_subject.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -77,6 +81,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0009_evaluations_without_foreign_keys",
         include_str!("../migrations/postgres/0009_evaluations_without_foreign_keys.sql"),
+    ),
+    (
+        "0010_changed_records_by_subject",
+        include_str!("../migrations/postgres/0010_changed_records_by_subject.sql"),
     ),
 ];
 
