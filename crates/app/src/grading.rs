@@ -300,11 +300,12 @@ struct Facts {
 }
 
 impl Facts {
-    fn add_record(&mut self, r: store::FactRef<'_>, t: NaiveDate, rules: &GradeRules) {
+    fn add_record(&mut self, r: store::FactRef<'_>, days: &FactDays) {
+        let t = days.t;
         // The scorecard counts records of the last 3 years ("3 年内"), revocations included;
         // the facts read reach further back when the grade's window is longer.
         let counts = r.decision_date <= t
-            && r.decision_date > risk_since(t)
+            && r.decision_date > days.risk_since
             && r.ended_on.is_none_or(|e| e > t);
         if counts {
             let leaves = risk_leaves_on(r.decision_date);
@@ -325,12 +326,36 @@ impl Facts {
             }
         }
         // The grade needs the records that can count on T: in the window, or revocations.
-        if r.revokes_business_licence || rules.in_window(r.decision_date, t) {
+        // (`GradeRules::in_window`, its start computed once.)
+        if r.revokes_business_licence
+            || (r.decision_date <= t && r.decision_date > days.window_start)
+        {
             if self.input.records.capacity() == 0 {
                 // Most subjects have a few: one allocation instead of a doubling series.
                 self.input.records.reserve_exact(8);
             }
             self.input.records.push(r.to_record());
+        }
+    }
+}
+
+/// What deciding whether a fact counts needs of a run's day, computed once: a run asks it for
+/// every fact it reads.
+struct FactDays {
+    t: NaiveDate,
+    /// Records decided after this day count for the risk score ([`risk_since`]).
+    risk_since: NaiveDate,
+    /// Records decided after this day (and by `t`) are in the grade's window
+    /// (`GradeRules::window_start_exclusive`).
+    window_start: NaiveDate,
+}
+
+impl FactDays {
+    fn new(t: NaiveDate, rules: &GradeRules) -> Self {
+        FactDays {
+            t,
+            risk_since: risk_since(t),
+            window_start: rules.window_start_exclusive(t),
         }
     }
 }
@@ -808,6 +833,7 @@ impl App {
         from: FactSource,
     ) -> Result<(HashMap<i64, Facts>, HashMap<i64, NaiveDate>)> {
         let since = facts_since(t, rules);
+        let days = FactDays::new(t, rules);
         let mut facts: HashMap<i64, Facts> = HashMap::new();
         let read = match from {
             FactSource::Records => store::facts_of(conn, ids, since, t)?,
@@ -817,7 +843,7 @@ impl App {
             facts
                 .entry(f.subject_id)
                 .or_default()
-                .add_record(f.as_ref(), t, rules);
+                .add_record(f.as_ref(), &days);
         }
         for (id, l) in store::lists_on(conn, t, Some(ids))? {
             facts.entry(id).or_default().input.lists.push(l);
@@ -1036,6 +1062,8 @@ impl App {
         // the lists, the revocation days and the stored hashes, then evaluates the subjects
         // one by one as their facts arrive, and writes what changed.
         let since = facts_since(t, rules);
+        let days = FactDays::new(t, rules);
+        let days = &days;
         let db = &self.db;
         std::thread::scope(|scope| {
             let (tx, rx) = std::sync::mpsc::channel::<FactsMessage>();
@@ -1051,7 +1079,7 @@ impl App {
                 let read = xinjian_store::digests::each_fact(&mut c, since, t, |f| {
                     if let Some((id, facts)) = &mut current {
                         if *id == f.subject_id {
-                            facts.add_record(f, t, rules);
+                            facts.add_record(f, days);
                             return Ok(());
                         }
                     }
@@ -1070,7 +1098,7 @@ impl App {
                         }
                     }
                     let mut facts = Facts::default();
-                    facts.add_record(f, t, rules);
+                    facts.add_record(f, days);
                     current = Some((f.subject_id, facts));
                     Ok::<(), AppError>(())
                 });

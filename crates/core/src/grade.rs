@@ -2,7 +2,7 @@
 //! with the facts that decided it and what would change it. Pure: the inputs and the rule set
 //! are passed in; the rule set is versioned data.
 
-use chrono::{Datelike, Duration, NaiveDate};
+use chrono::{Datelike, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use crate::credit::{ListType, Severity};
@@ -92,13 +92,19 @@ impl GradeRules {
         d <= t && d > self.window_start_exclusive(t)
     }
 
-    /// The first day after `d` on which a record decided on `d` is no longer in the window.
+    /// The first day after `d` on which a record decided on `d` is no longer in the window:
+    /// the first day whose window starts on or after `d` — the same day `window_months` later,
+    /// or the first of the next month when that month is too short for the day (29 February →
+    /// 1 March). Computed, not searched (a run asks it for every counted record); a property
+    /// test checks it against the search by [`GradeRules::in_window`].
     pub fn leaves_window_on(&self, d: NaiveDate) -> NaiveDate {
-        let mut t = crate::credit::add_months(d, self.window_months) - Duration::days(3);
-        while self.in_window(d, t) || t < d {
-            t += Duration::days(1);
-        }
-        t
+        let total = d.year() * 12 + d.month0() as i32 + self.window_months as i32;
+        let first_of_month = |total: i32| {
+            NaiveDate::from_ymd_opt(total.div_euclid(12), total.rem_euclid(12) as u32 + 1, 1)
+                .expect("a month in the calendar")
+        };
+        let (y, m0) = (total.div_euclid(12), total.rem_euclid(12) as u32);
+        NaiveDate::from_ymd_opt(y, m0 + 1, d.day()).unwrap_or_else(|| first_of_month(total + 1))
     }
 }
 
@@ -437,6 +443,7 @@ pub fn evaluate(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> Evaluat
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
     use proptest::prelude::*;
 
     fn d(s: &str) -> NaiveDate {
@@ -500,6 +507,44 @@ mod tests {
         );
         let r = GradeRules::seed_004();
         assert_eq!(r.leaves_window_on(d("2024-03-05")), d("2025-03-05"));
+    }
+
+    /// The day a record leaves the window, searched the way the definition reads: the first
+    /// day from which `in_window` is false, from a little before the same day later on.
+    fn leaves_window_by_search(rules: &GradeRules, d: NaiveDate) -> NaiveDate {
+        let mut t = crate::credit::add_months(d, rules.window_months) - Duration::days(3);
+        while rules.in_window(d, t) || t < d {
+            t += Duration::days(1);
+        }
+        t
+    }
+
+    proptest! {
+        #[test]
+        fn leaving_the_window_is_computed_as_searched(
+            days in 0i64..20_000,
+            window_months in 0u32..40,
+        ) {
+            let rules = GradeRules { window_months, ..GradeRules::seed_004() };
+            let d = NaiveDate::from_ymd_opt(1990, 1, 1).unwrap() + Duration::days(days);
+            let left = rules.leaves_window_on(d);
+            prop_assert_eq!(left, leaves_window_by_search(&rules, d));
+            // In the window the day before (for a window of any length), out from that day on.
+            prop_assert!(!rules.in_window(d, left));
+            if window_months > 0 {
+                prop_assert!(rules.in_window(d, left - Duration::days(1)));
+            }
+        }
+    }
+
+    #[test]
+    fn month_ends_leave_the_window_on_the_first_of_the_next_month() {
+        let mut r = GradeRules::seed_004();
+        r.window_months = 1;
+        assert_eq!(r.leaves_window_on(d("2025-01-31")), d("2025-03-01"));
+        assert_eq!(r.leaves_window_on(d("2024-01-31")), d("2024-03-01"));
+        assert_eq!(r.leaves_window_on(d("2025-03-31")), d("2025-05-01"));
+        assert_eq!(r.leaves_window_on(d("2025-12-31")), d("2026-01-31"));
     }
 
     #[test]
