@@ -196,7 +196,8 @@ fn push_json_date(out: &mut Vec<u8>, d: Option<NaiveDate>) {
     }
 }
 
-/// A stored reason: the compact form, or (written before session 11) the contract's object.
+/// A stored reason: the compact form, or (written before session 11) the contract's object
+/// (its keys are `Reason`'s; the label is derived).
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum StoredReason {
@@ -208,14 +209,7 @@ enum StoredReason {
         Severity,
         Option<NaiveDate>,
     ),
-    Contract {
-        basis: Basis,
-        kind: String,
-        document_number: String,
-        decision_date: NaiveDate,
-        severity: Severity,
-        counts_until: Option<NaiveDate>,
-    },
+    Contract(Reason),
 }
 
 /// Stored reasons (of an evaluation or a grade event) as the contract shows them.
@@ -223,33 +217,18 @@ pub fn stored_reasons(stored: &str) -> std::result::Result<Vec<ReasonJson>, serd
     let rows: Vec<StoredReason> = serde_json::from_str(stored)?;
     Ok(rows
         .into_iter()
-        .map(|r| {
-            let (basis, kind, document_number, decision_date, severity, counts_until) = match r {
-                StoredReason::Compact(b, k, d, on, s, until) => (b, k, d, on, s, until),
-                StoredReason::Contract {
+        .map(|r| match r {
+            StoredReason::Compact(basis, kind, document_number, decision_date, severity, until) => {
+                reason_json(&Reason {
                     basis,
                     kind,
                     document_number,
                     decision_date,
                     severity,
-                    counts_until,
-                } => (
-                    basis,
-                    kind,
-                    document_number,
-                    decision_date,
-                    severity,
-                    counts_until,
-                ),
-            };
-            reason_json(&Reason {
-                basis,
-                kind,
-                document_number,
-                decision_date,
-                severity,
-                counts_until,
-            })
+                    counts_until: until,
+                })
+            }
+            StoredReason::Contract(r) => reason_json(&r),
         })
         .collect())
 }
