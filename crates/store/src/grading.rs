@@ -443,7 +443,8 @@ pub fn build_change_index(conn: &mut Conn) -> Result<()> {
     let n: i64 = conn.query(there, &[])?[0].get(0)?;
     if n == 0 {
         conn.execute(
-            "CREATE INDEX IF NOT EXISTS grades_next_change ON grades(next_change_on)",
+            "CREATE INDEX IF NOT EXISTS grades_next_change ON grades(next_change_on) \
+             WHERE next_change_on IS NOT NULL",
             &[],
         )?;
     }

@@ -44,6 +44,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0010_changed_records_by_subject",
         include_str!("../migrations/sqlite/0010_changed_records_by_subject.sql"),
     ),
+    (
+        "0011_change_days_only",
+        include_str!("../migrations/sqlite/0011_change_days_only.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -85,6 +89,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0010_changed_records_by_subject",
         include_str!("../migrations/postgres/0010_changed_records_by_subject.sql"),
+    ),
+    (
+        "0011_change_days_only",
+        include_str!("../migrations/postgres/0011_change_days_only.sql"),
     ),
 ];
 
