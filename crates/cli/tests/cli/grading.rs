@@ -303,23 +303,24 @@ fn counts(n: i64, a: i64, b: i64, c: i64, dd: i64) -> Counts {
     }
 }
 
-/// `evaluate`, then age every change stamp by an hour, as if the run had happened an hour after
-/// the data was loaded. An incremental run re-reads the changes stamped shortly before the last
-/// run started (a writer may stamp a change, then wait for the write lock while the run begins);
-/// the tests that count exactly which subjects an incremental run evaluates use this, so that
-/// only what changed after the run counts.
+/// `evaluate`, then move the run's look-back for late changes (`changes_from`) up to now, as if
+/// the run had happened long after the data was loaded. An incremental run re-reads the changes
+/// stamped shortly before the last run started (a writer may stamp a change, then wait for the
+/// write lock while the run begins); the tests that count exactly which subjects an incremental
+/// run evaluates use this, so that only what changed after the run counts. (The data's own
+/// stamps are left alone: they are facts — a 吊销 counts from the day it was recorded, and
+/// aging the stamps moved that day back across midnight in China.)
 fn evaluate_settled(fx: &Fixture, args: &[&str]) -> Counts {
     let c = evaluate(fx, args);
-    let conn = fx.conn();
-    for table in ["subjects", "credit_records", "list_entries"] {
-        conn.execute(
-            &format!(
-                "UPDATE {table} SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '-1 hour')"
-            ),
-            [],
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let n = fx
+        .conn()
+        .execute(
+            "UPDATE evaluation_runs SET changes_from = ?1 WHERE id = (SELECT max(id) FROM evaluation_runs)",
+            [now],
         )
         .unwrap();
-    }
+    assert_eq!(n, 1, "the run is recorded");
     c
 }
 
@@ -1924,13 +1925,20 @@ fn the_day_a_subject_became_revoked_is_chinas_day() {
 fn an_incremental_run_sees_a_change_stamped_just_before_the_last_run_started() {
     let fx = Fixture::new();
     register_active(&fx, &[1, 2]);
-    assert_eq!(evaluate_settled(&fx, &[]), counts(2, 2, 0, 0, 0));
+    assert_eq!(evaluate(&fx, &[]), counts(2, 2, 0, 0, 0));
+    // The run keeps its look-back; the registration is made an hour older than the run, so
+    // that only the late record falls within it.
+    let c = fx.conn();
+    c.execute(
+        "UPDATE subjects SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '-1 hour')",
+        [],
+    )
+    .unwrap();
     penalties(
         &fx,
         "p.csv",
         &[(1, "利财罚〔2026〕5号", "罚款", &days_ago(30), "")],
     );
-    let c = fx.conn();
     let started: String = c
         .query_row(
             "SELECT started_at FROM evaluation_runs ORDER BY id DESC LIMIT 1",
