@@ -693,6 +693,16 @@ fn evaluate(
         .map_err(|e| anyhow!("{e}"))?
         .execute_batch("DELETE FROM grades; DELETE FROM grade_events; DELETE FROM evaluation_runs;")
         .map_err(|e| anyhow!("{e}"))?;
+    if app.db.backend() == xinjian_store::Backend::Sqlite {
+        // The run starts from a quiescent database, as after an import (which ends with a
+        // checkpoint): not behind a write-ahead log full of the statement's table and the
+        // deletes above, which the run's readers would search and its checkpointer copy.
+        app.db
+            .conn()
+            .map_err(|e| anyhow!("{e}"))?
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(|e| anyhow!("{e}"))?;
+    }
     if app.db.backend() == xinjian_store::Backend::Postgres {
         // As empty as a new database's (autovacuum may be off): without it the first run
         // checks its new keys against a million dead index entries.
