@@ -451,18 +451,19 @@ pub fn build_change_index(conn: &mut Conn) -> Result<()> {
     Ok(())
 }
 
+/// The subjects whose stored evaluation changes by itself on or before a day: a question the
+/// partial index `grades_next_change` answers (migration 0011).
+pub const DUE_FOR_CHANGE: &str =
+    "SELECT subject_id FROM grades WHERE next_change_on IS NOT NULL AND next_change_on <= ?";
+
 /// Subjects whose stored grade would change by `t` without new facts. (Subjects never graded
 /// are new or changed since the last run, which [`changed_since`] finds; the first run is full.)
 pub fn due_for_change(conn: &mut Conn, t: NaiveDate) -> Result<Vec<i64>> {
     let mut ids: Vec<i64> = Vec::new();
-    conn.query_each(
-        "SELECT subject_id FROM grades WHERE next_change_on IS NOT NULL AND next_change_on <= ?",
-        &params![t],
-        |r| {
-            ids.push(r.get(0)?);
-            Ok::<(), StoreError>(())
-        },
-    )?;
+    conn.query_each(DUE_FOR_CHANGE, &params![t], |r| {
+        ids.push(r.get(0)?);
+        Ok::<(), StoreError>(())
+    })?;
     ids.sort_unstable();
     ids.dedup();
     Ok(ids)

@@ -5743,8 +5743,7 @@ fn the_change_day_index_can_be_dropped_and_built_again() {
         if db.backend() == Backend::Sqlite {
             let plan: Vec<String> = c
                 .query(
-                    "EXPLAIN QUERY PLAN SELECT subject_id FROM grades \
-                     WHERE next_change_on IS NOT NULL AND next_change_on <= ?",
+                    &format!("EXPLAIN QUERY PLAN {}", grading::DUE_FOR_CHANGE),
                     &params![day(2)],
                 )
                 .unwrap()
