@@ -1287,6 +1287,7 @@ impl App {
         if ids.len() >= ONE_PASS_MIN && ids.len() as i64 * 10 >= directory {
             return self.evaluate_all(conn, run, progress);
         }
+        conn.tune_for_lookups()?;
         // Changed subjects that left the directory lose their stored evaluation.
         let subjects = store::evaluated_among(conn, &ids)?;
         let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();

@@ -537,6 +537,18 @@ impl Conn {
         }
     }
 
+    /// Prepare a connection for scattered lookups (an incremental evaluation: a few random
+    /// pages of each of several tables per subject): on SQLite, a page cache of 4 MiB instead of
+    /// 64 MiB. The b-trees' interior pages stay in it; the leaf pages are read once each, and a
+    /// larger cache would only grow into new memory, a page fault per page read (1 M subjects,
+    /// 3,081 changed: 85–96 ms instead of 97–146 ms). The connection is the job's own.
+    pub fn tune_for_lookups(&mut self) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Ok(c.execute_batch("PRAGMA cache_size=-4096;")?),
+            ConnKind::Postgres(_) => Ok(()),
+        }
+    }
+
     /// After a bulk write: copy the write-ahead log back into the database (SQLite).
     pub fn checkpoint(&mut self) -> Result<()> {
         match &mut self.kind {
