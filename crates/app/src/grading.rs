@@ -4,6 +4,7 @@
 //! the distribution for the statistics page.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::{Duration, NaiveDate};
 use serde::{Deserialize, Serialize};
@@ -12,7 +13,8 @@ use sha2::{Digest, Sha256};
 use xinjian_core::credit::{ListType, Severity};
 use xinjian_core::dates::DateText;
 use xinjian_core::grade::{
-    evaluate, Basis, Evaluation, Grade, GradeInput, GradeListEntry, GradeRules, Reason,
+    assess, Assessment, Basis, Evaluation, FoundReason, Grade, GradeInput, GradeListEntry,
+    GradeRules, Reason,
 };
 use xinjian_core::risk::{score, RiskClass, RiskInputs, RiskScore, Scorecard};
 use xinjian_core::role::Permission;
@@ -135,26 +137,61 @@ fn reason_json(r: &Reason) -> ReasonJson {
     }
 }
 
+/// What a reason says, as stored: of a [`Reason`], or of a [`FoundReason`] read from its input.
+struct ReasonParts<'a> {
+    basis: Basis,
+    kind: &'a str,
+    document_number: &'a str,
+    decision_date: NaiveDate,
+    severity: Severity,
+    counts_until: Option<NaiveDate>,
+}
+
+impl<'a> ReasonParts<'a> {
+    #[cfg(test)]
+    fn of(r: &'a Reason) -> Self {
+        ReasonParts {
+            basis: r.basis,
+            kind: &r.kind,
+            document_number: &r.document_number,
+            decision_date: r.decision_date,
+            severity: r.severity,
+            counts_until: r.counts_until,
+        }
+    }
+
+    fn found(r: &FoundReason, input: &'a GradeInput) -> Self {
+        ReasonParts {
+            basis: r.basis,
+            kind: r.kind(input),
+            document_number: r.document_number(input),
+            decision_date: r.decision_date,
+            severity: r.severity,
+            counts_until: r.counts_until,
+        }
+    }
+}
+
 /// The stored form of the reasons (`grades.reasons`, `grade_events.reasons`): per reason
 /// `[basis, kind, document_number, decision_date, severity, counts_until]` — the contract's
 /// `reasons` without its keys and the label (derived from the basis), so that a first run
 /// writes a third of the bytes it did (the reasons were most of them). [`stored_reasons`]
 /// reads it back as the contract's JSON.
-fn reasons_stored(e: &Evaluation) -> String {
+fn reasons_stored<'a>(reasons: impl ExactSizeIterator<Item = ReasonParts<'a>>) -> String {
     // Written out by hand (a run writes one for every evaluation it stores): serde's dates go
     // through the formatting machinery.
-    let mut out: Vec<u8> = Vec::with_capacity(2 + 112 * e.reasons.len());
+    let mut out: Vec<u8> = Vec::with_capacity(2 + 112 * reasons.len());
     out.push(b'[');
-    for (i, r) in e.reasons.iter().enumerate() {
+    for (i, r) in reasons.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(b"[\"");
         out.extend_from_slice(basis_code(r.basis).as_bytes());
         out.extend_from_slice(b"\",");
-        serde_json::to_writer(&mut out, &r.kind).expect("a string serialises");
+        serde_json::to_writer(&mut out, r.kind).expect("a string serialises");
         out.push(b',');
-        serde_json::to_writer(&mut out, &r.document_number).expect("a string serialises");
+        serde_json::to_writer(&mut out, r.document_number).expect("a string serialises");
         out.push(b',');
         push_json_date(&mut out, Some(r.decision_date));
         out.extend_from_slice(b",\"");
@@ -168,10 +205,10 @@ fn reasons_stored(e: &Evaluation) -> String {
 }
 
 /// The outlook as stored: `[["YYYY-MM-DD","B"],…]` (as serde writes `Vec<(NaiveDate, Grade)>`).
-fn outlook_stored(e: &Evaluation) -> String {
-    let mut out: Vec<u8> = Vec::with_capacity(2 + 19 * e.outlook.len());
+fn outlook_stored(outlook: &[(NaiveDate, Grade)]) -> String {
+    let mut out: Vec<u8> = Vec::with_capacity(2 + 19 * outlook.len());
     out.push(b'[');
-    for (i, (on, grade)) in e.outlook.iter().enumerate() {
+    for (i, (on, grade)) in outlook.iter().enumerate() {
         if i > 0 {
             out.push(b',');
         }
@@ -348,9 +385,8 @@ fn evaluation_row(
     rules: &GradeRules,
     card: &Scorecard,
     t: NaiveDate,
-    run_id: i64,
-    now: &str,
-) -> (Evaluation, RiskScore, GradeRow) {
+    stamp: &RunStamp,
+) -> (Assessment, RiskScore, GradeRow) {
     // Registration status 吊销 counts from the day the platform recorded it (the registry
     // does not say when the licence was revoked); `revoked_on` is always known for a revoked
     // subject, the fallback (today's run day) only guards against an inconsistent store.
@@ -359,7 +395,7 @@ fn evaluation_row(
     } else {
         None
     };
-    let e = evaluate(&facts.input, rules, t);
+    let e = assess(&facts.input, rules, t);
     facts.risk.grade = Some(e.grade);
     facts.risk.key_attention = facts
         .input
@@ -372,22 +408,31 @@ fn evaluation_row(
         .iter()
         .any(|l| l.list_type == ListType::Abnormal);
     let risk = score(card, &facts.risk);
-    let reasons = reasons_stored(&e);
-    let outlook = outlook_stored(&e);
-    let detail = serde_json::to_string(&RiskDetail {
-        inputs: &facts.risk,
-        points: &risk.points,
-    })
+    let reasons = reasons_stored(
+        e.reasons
+            .iter()
+            .map(|r| ReasonParts::found(r, &facts.input)),
+    );
+    let outlook = outlook_stored(&e.outlook);
+    let mut detail = Vec::with_capacity(256);
+    serde_json::to_writer(
+        &mut detail,
+        &RiskDetail {
+            inputs: &facts.risk,
+            points: &risk.points,
+        },
+    )
     .expect("risk detail serialises");
+    let detail = String::from_utf8(detail).expect("JSON is UTF-8");
     // The content: what a stored evaluation says (not when it was made). The risk detail is
     // part of it — two evaluations with the same score but other inputs are not the same.
     let mut h = Sha256::new();
     for part in [
         e.grade.as_str(),
-        &e.rule_version,
+        &rules.version,
         &reasons,
         &outlook,
-        &risk.score.to_string(),
+        itoa::Buffer::new().format(risk.score),
         &risk.scorecard_version,
         &detail,
     ] {
@@ -411,16 +456,16 @@ fn evaluation_row(
         subject_id: subject.id,
         grade: e.grade,
         as_of: t,
-        rule_version: e.rule_version.clone(),
+        rule_version: stamp.rule_version.clone(),
         reasons,
         outlook,
         next_change_on,
         risk_score: risk.score as i64,
-        risk_class: risk.class.as_str().to_owned(),
+        risk_class: risk.class.as_str().into(),
         risk_detail: detail,
         content_hash: hex::encode(&h.finalize()[..16]),
-        run_id,
-        evaluated_at: now.to_owned(),
+        run_id: stamp.run_id,
+        evaluated_at: stamp.evaluated_at.clone(),
     };
     (e, risk, row)
 }
@@ -525,6 +570,8 @@ struct FactStream {
     rx: std::sync::mpsc::Receiver<FactsMessage>,
     batch: std::iter::Peekable<std::vec::IntoIter<(i64, Facts)>>,
     ended: bool,
+    /// How long it waited for the reader.
+    waited: std::time::Duration,
 }
 
 impl FactStream {
@@ -538,7 +585,10 @@ impl FactStream {
             if self.ended {
                 return Ok(None);
             }
-            match self.rx.recv() {
+            let began = std::time::Instant::now();
+            let received = self.rx.recv();
+            self.waited += began.elapsed();
+            match received {
                 Ok(FactsMessage::Batch(b)) => self.batch = b.into_iter().peekable(),
                 Ok(FactsMessage::End) => self.ended = true,
                 Err(_) => {
@@ -565,24 +615,30 @@ fn clean_evaluation(
     rules: &GradeRules,
     card: &Scorecard,
     t: NaiveDate,
-    run_id: i64,
-    now: &str,
+    stamp: &RunStamp,
 ) -> GradeRow {
     let nobody = EvaluatedSubject {
         id: 0,
         revoked: false,
     };
-    evaluation_row(
-        &nobody,
-        &mut Facts::default(),
-        None,
-        rules,
-        card,
-        t,
-        run_id,
-        now,
-    )
-    .2
+    evaluation_row(&nobody, &mut Facts::default(), None, rules, card, t, stamp).2
+}
+
+/// What every evaluation a run stores says of the run, shared by them (not a copy each).
+struct RunStamp {
+    run_id: i64,
+    rule_version: Arc<str>,
+    evaluated_at: Arc<str>,
+}
+
+impl RunStamp {
+    fn new(run_id: i64, rules: &GradeRules, now: &str) -> Self {
+        RunStamp {
+            run_id,
+            rule_version: rules.version.as_str().into(),
+            evaluated_at: now.into(),
+        }
+    }
 }
 
 /// What a run knows of a subject's evaluation before it: a stored one (its grade), or none —
@@ -866,16 +922,17 @@ impl App {
             id: s.id,
             revoked: s.data.reg_status == xinjian_core::subject::RegStatus::Revoked,
         };
+        let mut facts = facts.remove(&s.id).unwrap_or_default();
         let (e, risk, _) = evaluation_row(
             &subject,
-            &mut facts.remove(&s.id).unwrap_or_default(),
+            &mut facts,
             revoked.get(&s.id).copied(),
             &rules,
             &card,
             t,
-            0,
-            "",
+            &RunStamp::new(0, &rules, ""),
         );
+        let e = e.to_evaluation(&facts.input, &rules);
         let events = store::events_of(&mut conn, s.id, 20)?;
         Ok(GradeView {
             json: GradeJson {
@@ -1125,6 +1182,7 @@ impl App {
             now,
             ..
         } = *run;
+        let started = std::time::Instant::now();
         let mut spent: Vec<Facts> = Vec::with_capacity(FACTS_BATCH);
         let mut subjects: Vec<EvaluatedSubject> = Vec::new();
         store::each_evaluated(conn, |s| {
@@ -1142,13 +1200,22 @@ impl App {
         // Stored evaluations of subjects no longer in the directory (注销, 迁出) are removed.
         let mut outside: Vec<i64> = Vec::new();
         let total = subjects.len() as i64;
-        let clean = clean_evaluation(rules, card, t, run_id, now);
+        let stamp = RunStamp::new(run_id, rules, now);
+        let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         // The chunks to write go to a thread of their own (on this connection), so that
         // evaluating and writing overlap — a first run writes every evaluation that is not clean.
         // The write-ahead log is copied back by a checkpointer thread (SQLite), as in imports.
         let checkpointer = self.db.checkpointer()?;
+        tracing::debug!(
+            run_id,
+            ms = started.elapsed().as_millis() as u64,
+            "directory, lists, revocations and stored hashes read"
+        );
+        // Where the walk waited: for the reader's facts, for the writer to take a chunk.
+        let (mut waited_for_facts, mut waited_for_writer) =
+            (std::time::Duration::ZERO, std::time::Duration::ZERO);
         std::thread::scope(|scope| {
             let (chunks, to_write) = std::sync::mpsc::sync_channel::<Chunk>(2);
             let conn = &mut *conn;
@@ -1156,26 +1223,34 @@ impl App {
             let cx = &cx;
             let writer = scope.spawn(move || -> Result<i64> {
                 let mut grade_changes = 0;
+                let mut busy = std::time::Duration::ZERO;
                 for chunk in to_write {
+                    let began = std::time::Instant::now();
                     grade_changes += write_chunk(conn, cx, &chunk)?;
                     if let Some(c) = checkpointer {
                         c.nudge();
                     }
+                    busy += began.elapsed();
                 }
+                tracing::debug!(run_id, ms = busy.as_millis() as u64, "writer busy");
                 Ok(grade_changes)
             });
             let walked = (|| -> Result<()> {
                 // A failed send means the writer stopped: its error is reported below.
-                let send = |chunk: Chunk| {
-                    chunks
+                let mut send = |chunk: Chunk| {
+                    let began = std::time::Instant::now();
+                    let sent = chunks
                         .send(chunk)
-                        .map_err(|_| AppError::Internal("evaluation writer stopped".into()))
+                        .map_err(|_| AppError::Internal("evaluation writer stopped".into()));
+                    waited_for_writer += began.elapsed();
+                    sent
                 };
                 // Facts of subjects outside the directory (注销, 迁出, persons) are passed over.
                 let mut incoming = FactStream {
                     rx: facts,
                     batch: Vec::new().into_iter().peekable(),
                     ended: false,
+                    waited: std::time::Duration::ZERO,
                 };
                 let mut last_id = i64::MIN;
                 for (i, s) in subjects.iter().enumerate() {
@@ -1221,8 +1296,7 @@ impl App {
                                 rules,
                                 card,
                                 t,
-                                run_id,
-                                now,
+                                &stamp,
                             );
                             spent.push(f);
                             if spent.len() == FACTS_BATCH {
@@ -1239,7 +1313,9 @@ impl App {
                         progress(i as i64, total);
                     }
                 }
-                send(w.rest())
+                send(w.rest())?;
+                waited_for_facts = incoming.waited;
+                Ok(())
             })();
             drop(chunks);
             let written = writer
@@ -1249,6 +1325,13 @@ impl App {
             w.summary.grade_changes = written?;
             walked
         })?;
+        tracing::debug!(
+            run_id,
+            ms = started.elapsed().as_millis() as u64,
+            waited_for_facts_ms = waited_for_facts.as_millis() as u64,
+            waited_for_writer_ms = waited_for_writer.as_millis() as u64,
+            "walked"
+        );
         outside.extend(stored.map(|(id, _, _)| *id));
         remove_grades(conn, actor, run_id, &outside)?;
         progress(total, total);
@@ -1300,7 +1383,8 @@ impl App {
         let total = subjects.len() as i64;
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
         let stored = store::stored_hashes(conn, &ids)?;
-        let clean = clean_evaluation(rules, card, t, run_id, now);
+        let stamp = RunStamp::new(run_id, rules, now);
+        let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         for (n, chunk) in subjects.chunks(5_000).enumerate() {
@@ -1316,8 +1400,7 @@ impl App {
                     rules,
                     card,
                     t,
-                    run_id,
-                    now,
+                    &stamp,
                 );
                 let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
                 if let Some(rows) = w.take(s.id, std::borrow::Cow::Owned(row), before) {
@@ -1370,7 +1453,8 @@ impl App {
         let clean = match store::last_run(&mut conn, false)? {
             Some(run) => {
                 store::rules_version(&mut conn, &run.rule_version)?.map(|(rules, card)| {
-                    let row = clean_evaluation(&rules, &card, run.as_of, run.id, "");
+                    let stamp = RunStamp::new(run.id, &rules, "");
+                    let row = clean_evaluation(&rules, &card, run.as_of, &stamp);
                     (row, run.started_at)
                 })
             }
@@ -1661,18 +1745,12 @@ mod tests {
         };
         // The outlook is stored as serde writes it.
         assert_eq!(
-            outlook_stored(&e),
+            outlook_stored(&e.outlook),
             serde_json::to_string(&e.outlook).unwrap()
         );
-        assert_eq!(
-            outlook_stored(&Evaluation {
-                outlook: Vec::new(),
-                ..e.clone()
-            }),
-            "[]"
-        );
+        assert_eq!(outlook_stored(&[]), "[]");
         let contract = serde_json::to_string(&reasons_json(&e)).unwrap();
-        let stored = reasons_stored(&e);
+        let stored = reasons_stored(e.reasons.iter().map(ReasonParts::of));
         assert_eq!(
             stored,
             r#"[["serious_list","serious_dishonest","利信〔2026〕\"1\"号","2026-03-05","serious",null],["general_record","penalty","利财罚〔2026〕5号","2026-03-05","general","2027-03-06"],["serious_record","penalty","","2026-03-05","minor","2026-12-31"]]"#
@@ -1681,10 +1759,7 @@ mod tests {
         assert_eq!(read(&stored), contract);
         // What earlier versions stored — the contract's objects — reads the same.
         assert_eq!(read(&contract), contract);
-        let empty = reasons_stored(&Evaluation {
-            reasons: Vec::new(),
-            ..e
-        });
+        let empty = reasons_stored(std::iter::empty());
         assert_eq!(empty, "[]");
         assert!(stored_reasons(&empty).unwrap().is_empty());
         assert!(stored_reasons(r#"[["general_record","penalty"]]"#).is_err());

@@ -238,9 +238,65 @@ impl Evaluation {
     }
 }
 
+/// Which fact of a subject's input a reason is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FactAt {
+    /// The registration status (吊销).
+    RegStatus,
+    /// `input.records[i]`.
+    Record(usize),
+    /// `input.lists[i]`.
+    List(usize),
+}
+
+/// A reason as the engine finds it: where its fact is in the input and what it says. The
+/// kind and document number are read from the input ([`Self::to_reason`] copies them), so
+/// that a run evaluating a million subjects does not copy texts it only writes out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FoundReason {
+    pub basis: Basis,
+    pub fact: FactAt,
+    pub decision_date: NaiveDate,
+    pub severity: Severity,
+    /// When the fact stops counting by itself; `None`: it does not end by itself.
+    pub counts_until: Option<NaiveDate>,
+}
+
+impl FoundReason {
+    /// The record kind, the list type, or `reg_status`.
+    pub fn kind<'a>(&self, input: &'a GradeInput) -> &'a str {
+        match self.fact {
+            FactAt::RegStatus => "reg_status",
+            FactAt::Record(i) => &input.records[i].kind,
+            FactAt::List(i) => input.lists[i].list_type.as_str(),
+        }
+    }
+
+    /// The decision's document number (empty for the registration status).
+    pub fn document_number<'a>(&self, input: &'a GradeInput) -> &'a str {
+        match self.fact {
+            FactAt::RegStatus => "",
+            FactAt::Record(i) => &input.records[i].document_number,
+            FactAt::List(i) => &input.lists[i].decision_number,
+        }
+    }
+
+    pub fn to_reason(&self, input: &GradeInput) -> Reason {
+        Reason {
+            basis: self.basis,
+            kind: self.kind(input).to_owned(),
+            document_number: self.document_number(input).to_owned(),
+            decision_date: self.decision_date,
+            severity: self.severity,
+            counts_until: self.counts_until,
+        }
+    }
+}
+
 /// The grade on `t` and the facts that decided it (no outlook).
 pub fn grade_on(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> (Grade, Vec<Reason>) {
-    decide(input, rules, t, t, true)
+    let (grade, found) = decide(input, rules, t, t, true);
+    (grade, found.iter().map(|r| r.to_reason(input)).collect())
 }
 
 /// The grade on `t` from the facts known on `known_on` (decided, entered or recorded by
@@ -254,8 +310,9 @@ fn decide(
     t: NaiveDate,
     known_on: NaiveDate,
     explain: bool,
-) -> (Grade, Vec<Reason>) {
-    let known = |r: &&GradeRecord| r.decision_date <= known_on && r.counts_on(t);
+) -> (Grade, Vec<FoundReason>) {
+    let known = |r: &(usize, &GradeRecord)| r.1.decision_date <= known_on && r.1.counts_on(t);
+    let records = || input.records.iter().enumerate();
     // D: the business licence is revoked.
     let mut d = Vec::new();
     if rules.d_on_revoked_status {
@@ -266,10 +323,9 @@ fn decide(
             if !explain {
                 return (Grade::D, d);
             }
-            d.push(Reason {
+            d.push(FoundReason {
                 basis: Basis::RevokedStatus,
-                kind: "reg_status".into(),
-                document_number: String::new(),
+                fact: FactAt::RegStatus,
                 decision_date: on,
                 severity: Severity::Serious,
                 counts_until: None,
@@ -277,34 +333,31 @@ fn decide(
         }
     }
     if rules.d_on_licence_revocation {
-        for r in input
-            .records
-            .iter()
+        for (i, r) in records()
             .filter(known)
-            .filter(|r| r.revokes_business_licence)
+            .filter(|(_, r)| r.revokes_business_licence)
         {
             if !explain {
                 return (Grade::D, d);
             }
-            d.push(reason(Basis::LicenceRevocation, r, None));
+            d.push(found(Basis::LicenceRevocation, i, r, None));
         }
     }
     if !d.is_empty() {
-        sort(&mut d);
+        sort(&mut d, input);
         return (Grade::D, d);
     }
     // C and B: serious lists, serious and general records in the window.
     let mut c = Vec::new();
     let mut serious = false;
-    for e in input.lists.iter().filter(|e| {
+    for (i, e) in input.lists.iter().enumerate().filter(|(_, e)| {
         rules.c_lists.contains(&e.list_type) && e.entered_on <= known_on && e.on_list(t)
     }) {
         serious = true;
         if explain {
-            c.push(Reason {
+            c.push(FoundReason {
                 basis: Basis::SeriousList,
-                kind: e.list_type.as_str().into(),
-                document_number: e.decision_number.clone(),
+                fact: FactAt::List(i),
                 decision_date: e.entered_on,
                 severity: Severity::Serious,
                 counts_until: e.ends_on,
@@ -312,26 +365,22 @@ fn decide(
         }
     }
     let start = rules.window_start_exclusive(t);
-    let in_window = |r: &&GradeRecord| known(r) && r.decision_date > start;
+    let in_window = |r: &(usize, &GradeRecord)| known(r) && r.1.decision_date > start;
     if rules.serious_record_makes_c {
-        for r in input
-            .records
-            .iter()
+        for (i, r) in records()
             .filter(in_window)
-            .filter(|r| r.severity == Some(Severity::Serious))
+            .filter(|(_, r)| r.severity == Some(Severity::Serious))
         {
             serious = true;
             if explain {
-                c.push(reason(Basis::SeriousRecord, r, Some(rules)));
+                c.push(found(Basis::SeriousRecord, i, r, Some(rules)));
             }
         }
     }
     let general = || {
-        input
-            .records
-            .iter()
+        records()
             .filter(in_window)
-            .filter(|r| r.severity == Some(Severity::General))
+            .filter(|(_, r)| r.severity == Some(Severity::General))
     };
     let n_general = general().count();
     let too_many = n_general as u32 > rules.general_b_max;
@@ -346,24 +395,23 @@ fn decide(
         return (grade, Vec::new());
     }
     if grade == Grade::C && !too_many {
-        sort(&mut c);
+        sort(&mut c, input);
         return (grade, c);
     }
-    c.extend(general().map(|r| reason(Basis::GeneralRecord, r, Some(rules))));
-    sort(&mut c);
+    c.extend(general().map(|(i, r)| found(Basis::GeneralRecord, i, r, Some(rules))));
+    sort(&mut c, input);
     (grade, c)
 }
 
-fn reason(basis: Basis, r: &GradeRecord, window: Option<&GradeRules>) -> Reason {
+fn found(basis: Basis, i: usize, r: &GradeRecord, window: Option<&GradeRules>) -> FoundReason {
     let until_window = window.map(|rules| rules.leaves_window_on(r.decision_date));
     let counts_until = match (until_window, r.ended_on) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),
     };
-    Reason {
+    FoundReason {
         basis,
-        kind: r.kind.to_string(),
-        document_number: r.document_number.clone(),
+        fact: FactAt::Record(i),
         decision_date: r.decision_date,
         severity: r.severity.unwrap_or(Severity::Serious),
         counts_until,
@@ -372,34 +420,68 @@ fn reason(basis: Basis, r: &GradeRecord, window: Option<&GradeRules>) -> Reason 
 
 /// Most recent first, then by document number — a total order, so that the explanation does
 /// not depend on the order the database returned the facts in.
-fn sort(reasons: &mut [Reason]) {
+fn sort(reasons: &mut [FoundReason], input: &GradeInput) {
     reasons.sort_by(|a, b| {
         b.decision_date
             .cmp(&a.decision_date)
-            .then_with(|| a.document_number.cmp(&b.document_number))
-            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.document_number(input).cmp(b.document_number(input)))
+            .then_with(|| a.kind(input).cmp(b.kind(input)))
             .then_with(|| a.basis.cmp(&b.basis))
             .then_with(|| a.severity.cmp(&b.severity))
             .then_with(|| a.counts_until.cmp(&b.counts_until))
     });
 }
 
+/// An evaluation whose reasons point into the input it was made from ([`assess`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assessment {
+    pub as_of: NaiveDate,
+    pub grade: Grade,
+    /// Empty for A.
+    pub reasons: Vec<FoundReason>,
+    /// Without new facts: the days the grade changes and what it becomes, in order.
+    pub outlook: Vec<(NaiveDate, Grade)>,
+}
+
+impl Assessment {
+    /// The next day the grade changes without new facts.
+    pub fn next_change_on(&self) -> Option<NaiveDate> {
+        self.outlook.first().map(|(d, _)| *d)
+    }
+
+    /// The evaluation, its reasons copied out of `input` (the input it was made from).
+    pub fn to_evaluation(&self, input: &GradeInput, rules: &GradeRules) -> Evaluation {
+        Evaluation {
+            as_of: self.as_of,
+            grade: self.grade,
+            rule_version: rules.version.clone(),
+            reasons: self.reasons.iter().map(|r| r.to_reason(input)).collect(),
+            outlook: self.outlook.clone(),
+        }
+    }
+}
+
 /// Evaluate on `t`: the grade, its reasons, and how it would change without new facts.
 pub fn evaluate(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> Evaluation {
-    let (grade, reasons) = grade_on(input, rules, t);
+    assess(input, rules, t).to_evaluation(input, rules)
+}
+
+/// [`evaluate`], the reasons pointing into `input` instead of copies.
+pub fn assess(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> Assessment {
+    let (grade, reasons) = decide(input, rules, t, t, true);
     let mut outlook = Vec::new();
     if grade == Grade::A {
-        return Evaluation {
+        return Assessment {
             as_of: t,
             grade,
-            rule_version: rules.version.clone(),
             reasons,
             outlook,
         };
     }
     // "Without new facts": what was decided or entered by T. The grade can then only change on
     // a day a fact stops counting: a record leaves the window or ends, a list entry ends.
-    let mut days: Vec<NaiveDate> = Vec::new();
+    // At most two days a record and one a list entry: one allocation.
+    let mut days: Vec<NaiveDate> = Vec::with_capacity(2 * input.records.len() + input.lists.len());
     for r in input
         .records
         .iter()
@@ -431,10 +513,9 @@ pub fn evaluate(input: &GradeInput, rules: &GradeRules, t: NaiveDate) -> Evaluat
             break;
         }
     }
-    Evaluation {
+    Assessment {
         as_of: t,
         grade,
-        rule_version: rules.version.clone(),
         reasons,
         outlook,
     }

@@ -1,7 +1,9 @@
 //! Credit grading: rule sets, the facts the evaluation reads, the stored evaluations, grade
 //! events and evaluation runs.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 use xinjian_core::credit::{ListType, Severity};
@@ -496,26 +498,32 @@ pub struct GradeRow {
     pub subject_id: i64,
     pub grade: Grade,
     pub as_of: NaiveDate,
-    pub rule_version: String,
+    /// Shared by the evaluations of a run (as is `evaluated_at`): a run stores many.
+    pub rule_version: Arc<str>,
     pub reasons: String,
     pub outlook: String,
     pub next_change_on: Option<NaiveDate>,
     pub risk_score: i64,
-    pub risk_class: String,
+    /// `low`, `general`, `higher`, `high` (`RiskClass::as_str`).
+    pub risk_class: Cow<'static, str>,
     pub risk_detail: String,
     pub content_hash: String,
     pub run_id: i64,
-    pub evaluated_at: String,
+    pub evaluated_at: Arc<str>,
 }
 
 impl GradeRow {
     /// Whether the two share what every evaluation of one run shares (bound once in a batch).
     fn shares_run_values(&self, other: &GradeRow) -> bool {
         self.as_of == other.as_of
-            && self.rule_version == other.rule_version
+            && same_text(&self.rule_version, &other.rule_version)
             && self.run_id == other.run_id
-            && self.evaluated_at == other.evaluated_at
+            && same_text(&self.evaluated_at, &other.evaluated_at)
     }
+}
+
+fn same_text(a: &Arc<str>, b: &Arc<str>) -> bool {
+    Arc::ptr_eq(a, b) || a == b
 }
 
 const GRADE_COLS: &str = "subject_id, grade, as_of, rule_version, reasons, outlook, next_change_on, risk_score, risk_class, \
@@ -527,16 +535,16 @@ fn grade_row(r: &Row) -> Result<GradeRow> {
         subject_id: r.get(0)?,
         grade: Grade::parse(&g).ok_or_else(|| bad("grade", &g))?,
         as_of: r.get(2)?,
-        rule_version: r.get(3)?,
+        rule_version: r.get::<String>(3)?.into(),
         reasons: r.get(4)?,
         outlook: r.get(5)?,
         next_change_on: r.get(6)?,
         risk_score: r.get(7)?,
-        risk_class: r.get(8)?,
+        risk_class: Cow::Owned(r.get(8)?),
         risk_detail: r.get(9)?,
         content_hash: r.get(10)?,
         run_id: r.get(11)?,
-        evaluated_at: r.get(12)?,
+        evaluated_at: r.get::<String>(12)?.into(),
     })
 }
 
@@ -655,16 +663,16 @@ pub fn put_grade(conn: &mut Conn, g: &GradeRow) -> Result<()> {
             g.subject_id,
             g.grade.as_str(),
             g.as_of,
-            g.rule_version.as_str(),
+            &*g.rule_version,
             g.reasons.as_str(),
             g.outlook.as_str(),
             g.next_change_on,
             g.risk_score,
-            g.risk_class.as_str(),
+            &*g.risk_class,
             g.risk_detail.as_str(),
             g.content_hash.as_str(),
             g.run_id,
-            g.evaluated_at.as_str()
+            &*g.evaluated_at
         ],
     )?;
     Ok(())
@@ -695,9 +703,9 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
         for g in rows {
             if !before.is_some_and(|b| b.shares_run_values(g)) {
                 st.raw_bind_parameter(3, DateText::new(g.as_of).as_str())?;
-                st.raw_bind_parameter(4, g.rule_version.as_str())?;
+                st.raw_bind_parameter(4, &*g.rule_version)?;
                 st.raw_bind_parameter(12, g.run_id)?;
-                st.raw_bind_parameter(13, g.evaluated_at.as_str())?;
+                st.raw_bind_parameter(13, &*g.evaluated_at)?;
             }
             st.raw_bind_parameter(1, g.subject_id)?;
             st.raw_bind_parameter(2, g.grade.as_str())?;
@@ -706,7 +714,7 @@ pub fn put_grades(conn: &mut Conn, rows: &[&GradeRow]) -> Result<()> {
             let next = g.next_change_on.map(DateText::new);
             st.raw_bind_parameter(7, next.as_ref().map(DateText::as_str))?;
             st.raw_bind_parameter(8, g.risk_score)?;
-            st.raw_bind_parameter(9, g.risk_class.as_str())?;
+            st.raw_bind_parameter(9, &*g.risk_class)?;
             st.raw_bind_parameter(10, g.risk_detail.as_str())?;
             st.raw_bind_parameter(11, g.content_hash.as_str())?;
             st.raw_execute()?;
@@ -800,7 +808,7 @@ pub fn add_events(conn: &mut Conn, events: &[(&GradeRow, Option<Grade>)], now: &
         for (g, from) in events {
             if !before.is_some_and(|b| b.shares_run_values(g)) {
                 st.raw_bind_parameter(2, DateText::new(g.as_of).as_str())?;
-                st.raw_bind_parameter(5, g.rule_version.as_str())?;
+                st.raw_bind_parameter(5, &*g.rule_version)?;
                 st.raw_bind_parameter(7, g.run_id)?;
             }
             st.raw_bind_parameter(1, g.subject_id)?;
@@ -843,7 +851,7 @@ pub fn add_event(conn: &mut Conn, g: &GradeRow, from: Option<Grade>, now: &str) 
             g.as_of,
             from.map(Grade::as_str),
             g.grade.as_str(),
-            g.rule_version.as_str(),
+            &*g.rule_version,
             g.reasons.as_str(),
             g.run_id,
             now

@@ -5834,12 +5834,7 @@ fn evaluations_and_events_round_trip_in_bulk() {
                 .iter()
                 .map(|e| (e.as_of, e.rule_version.as_str()))
                 .collect();
-            assert_eq!(
-                seen,
-                [(g.as_of, g.rule_version.as_str())],
-                "{:?}",
-                db.backend()
-            );
+            assert_eq!(seen, [(g.as_of, &*g.rule_version)], "{:?}", db.backend());
         }
         assert!(first.len() >= 5, "every kind of difference is in the batch");
         // Evaluations of subjects that had none stored go in directly; should one have been
