@@ -858,17 +858,20 @@ impl App {
         })
     }
 
-    /// The facts of some subjects as of `t`, from their records or (a run) their digests.
+    /// The facts of some subjects as of `t`, from their records or (a run) their digests, and
+    /// the day each revoked one became so.
     fn facts_of(
         &self,
         conn: &mut Conn,
-        ids: &[i64],
+        subjects: &[EvaluatedSubject],
         t: NaiveDate,
         rules: &GradeRules,
         from: FactSource,
     ) -> Result<(HashMap<i64, Facts>, HashMap<i64, NaiveDate>)> {
         let since = facts_since(t, rules);
         let days = FactDays::new(t, rules);
+        let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
+        let ids = &ids[..];
         let mut facts: HashMap<i64, Facts> = HashMap::new();
         let read = match from {
             FactSource::Records => store::facts_of(conn, ids, since, t)?,
@@ -883,7 +886,17 @@ impl App {
         for (id, l) in store::lists_on(conn, t, Some(ids))? {
             facts.entry(id).or_default().input.lists.push(l);
         }
-        let revoked = store::revoked_since(conn, Some(ids))?;
+        // Only the revoked ones have a day (the others would be looked up for nothing).
+        let revoked: Vec<i64> = subjects
+            .iter()
+            .filter(|s| s.revoked)
+            .map(|s| s.id)
+            .collect();
+        let revoked = if revoked.is_empty() {
+            HashMap::new()
+        } else {
+            store::revoked_since(conn, Some(&revoked))?
+        };
         Ok((facts, revoked))
     }
 
@@ -916,12 +929,17 @@ impl App {
             ));
         }
         let (rules, card) = store::current_rules(&mut conn)?;
-        let (mut facts, revoked) =
-            self.facts_of(&mut conn, &[s.id], t, &rules, FactSource::Records)?;
         let subject = EvaluatedSubject {
             id: s.id,
             revoked: s.data.reg_status == xinjian_core::subject::RegStatus::Revoked,
         };
+        let (mut facts, revoked) = self.facts_of(
+            &mut conn,
+            std::slice::from_ref(&subject),
+            t,
+            &rules,
+            FactSource::Records,
+        )?;
         let mut facts = facts.remove(&s.id).unwrap_or_default();
         let (e, risk, _) = evaluation_row(
             &subject,
@@ -1357,12 +1375,18 @@ impl App {
         // Changed after what the last run can have seen (`unseen_from`), changing by
         // themselves by now, or with facts decided after the last run's day (a run as of a
         // later day).
+        let started = std::time::Instant::now();
+        let phase = |what: &str| {
+            tracing::debug!(run_id, ms = started.elapsed().as_secs_f64() * 1e3, "{what}")
+        };
         let since = unseen_from(last);
         let mut ids = store::changed_since(conn, &since)?;
+        phase("changed subjects found");
         ids.extend(store::due_for_change(conn, t)?);
         ids.extend(store::facts_decided_between(conn, last.as_of, t)?);
         ids.sort_unstable();
         ids.dedup();
+        phase("subjects due found");
         // Many changed subjects (a large import since the last run): one pass over everything
         // is then faster than looking each up (PostgreSQL, 92,149 subjects: 25 s looked up,
         // 1.3 s in one pass).
@@ -1373,6 +1397,7 @@ impl App {
         conn.tune_for_lookups()?;
         // Changed subjects that left the directory lose their stored evaluation.
         let subjects = store::evaluated_among(conn, &ids)?;
+        phase("directory places read");
         let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();
         let outside: Vec<i64> = ids
             .iter()
@@ -1383,14 +1408,13 @@ impl App {
         let total = subjects.len() as i64;
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
         let stored = store::stored_hashes(conn, &ids)?;
+        phase("stored evaluations read");
         let stamp = RunStamp::new(run_id, rules, now);
         let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         for (n, chunk) in subjects.chunks(5_000).enumerate() {
-            let chunk_ids: Vec<i64> = chunk.iter().map(|s| s.id).collect();
-            let (mut facts, revoked) =
-                self.facts_of(conn, &chunk_ids, t, rules, FactSource::Digests)?;
+            let (mut facts, revoked) = self.facts_of(conn, chunk, t, rules, FactSource::Digests)?;
             for s in chunk {
                 let mut f = facts.remove(&s.id).unwrap_or_default();
                 let (_, _, row) = evaluation_row(
@@ -1411,6 +1435,7 @@ impl App {
         }
         let rest = w.rest();
         w.summary.grade_changes += write_chunk(conn, &cx, &rest)?;
+        phase("evaluated, changes written");
         Ok(w.summary)
     }
 
