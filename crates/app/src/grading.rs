@@ -993,6 +993,7 @@ impl App {
         if t > today() {
             return Err(AppError::invalid("as_of", "评价日期不能晚于今天"));
         }
+        let entered = std::time::Instant::now();
         let mut conn = self.db.connect()?;
         conn.tune_for_bulk()?;
         let (rules, card) = store::current_rules(&mut conn)?;
@@ -1051,6 +1052,11 @@ impl App {
             now: &now,
             seen_before: last.as_ref().map(|r| r.started_at.as_str()),
         };
+        tracing::debug!(
+            run_id,
+            ms = entered.elapsed().as_secs_f64() * 1e3,
+            "run started"
+        );
         let started = std::time::Instant::now();
         let result = if full {
             self.evaluate_all(&mut conn, &run, progress)
@@ -1099,6 +1105,7 @@ impl App {
         tracing::debug!(
             run_id,
             ms = started.elapsed().as_millis() as u64,
+            since_called_ms = entered.elapsed().as_secs_f64() * 1e3,
             "run finished"
         );
         result
