@@ -1071,17 +1071,22 @@ fn a_run_from_the_page_without_full_regrades_only_what_changed() {
     let co = Session::login(&srv, "credit_office");
     let first = run_from_page(&co, true, "");
     assert_eq!(first.evaluated, 58);
-    // As if the run had happened an hour after the data was loaded: an incremental run also
-    // re-reads changes stamped shortly before the last run started.
-    let mut conn = srv.app.db.conn().unwrap();
-    for table in ["subjects", "credit_records", "list_entries"] {
-        conn.execute(
-            &format!("UPDATE {table} SET updated_at = strftime('%Y-%m-%dT%H:%M:%fZ', updated_at, '-1 hour')"),
-            &[],
+    // As if the run had happened a while after the data was loaded: an incremental run also
+    // re-reads changes stamped shortly before the last run started (its look-back), so the
+    // look-back is moved up to now. (Not by aging the data's stamps: that would move a 吊销's
+    // China day back across midnight between 00:00 and 01:00 China time.)
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let moved = srv
+        .app
+        .db
+        .conn()
+        .unwrap()
+        .execute(
+            "UPDATE evaluation_runs SET changes_from = ? WHERE id = (SELECT max(id) FROM evaluation_runs)",
+            &xinjian_store::params![now.as_str()],
         )
         .unwrap();
-    }
-    drop(conn);
+    assert_eq!(moved, 1, "the run is recorded");
     let before = stored_counts(&srv);
     assert_eq!(
         stored_grade(&srv, &clean[0].code),
