@@ -1403,8 +1403,8 @@ impl App {
         }
         conn.tune_for_lookups()?;
         // Changed subjects that left the directory lose their stored evaluation.
-        let subjects = store::evaluated_among(conn, &ids)?;
-        phase("directory places read");
+        let (subjects, stored) = store::evaluated_and_stored(conn, &ids)?;
+        phase("directory places and stored evaluations read");
         let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();
         let outside: Vec<i64> = ids
             .iter()
@@ -1413,9 +1413,6 @@ impl App {
             .collect();
         remove_grades(conn, actor, run_id, &outside)?;
         let total = subjects.len() as i64;
-        let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
-        let stored = store::stored_hashes(conn, &ids)?;
-        phase("stored evaluations read");
         let stamp = RunStamp::new(run_id, rules, now);
         let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);

@@ -127,23 +127,38 @@ pub fn each_evaluated<E: From<StoreError>>(
     )
 }
 
-/// Which of these subjects are in the evaluated directory, with their revoked flag.
-pub fn evaluated_among(conn: &mut Conn, ids: &[i64]) -> Result<Vec<EvaluatedSubject>> {
-    let mut out = Vec::new();
+/// Which of these subjects are in the evaluated directory (with their revoked flag, in id
+/// order), and the grade and content hash of the stored evaluations among them: both in one
+/// pass (an incremental run looks each changed subject up in both).
+pub fn evaluated_and_stored(
+    conn: &mut Conn,
+    ids: &[i64],
+) -> Result<(Vec<EvaluatedSubject>, HashMap<i64, (Grade, String)>)> {
+    let (mut subjects, mut stored) = (Vec::new(), HashMap::new());
     for chunk in ids.chunks(conn.ids_per_statement()) {
         let (among, ps) = conn.ids_in("s.id", chunk);
-        for r in conn.query(
-            &format!("SELECT s.id, s.reg_status FROM subjects s WHERE {among} AND {EVALUATED} ORDER BY s.id"),
+        conn.query_each(
+            &format!(
+                "SELECT s.id, s.reg_status, g.grade, g.content_hash FROM subjects s \
+                 LEFT JOIN grades g ON g.subject_id = s.id WHERE {among} AND {EVALUATED} ORDER BY s.id"
+            ),
             &ps,
-        )? {
-            let status: String = r.get(1)?;
-            out.push(EvaluatedSubject {
-                id: r.get(0)?,
-                revoked: status == "revoked",
-            });
-        }
+            |r| {
+                let id: i64 = r.get(0)?;
+                let status: String = r.get(1)?;
+                subjects.push(EvaluatedSubject {
+                    id,
+                    revoked: status == "revoked",
+                });
+                if let Some(g) = r.get::<Option<String>>(2)? {
+                    let grade = Grade::parse(&g).ok_or_else(|| bad("grade", &g))?;
+                    stored.insert(id, (grade, r.get(3)?));
+                }
+                Ok::<(), StoreError>(())
+            },
+        )?;
     }
-    Ok(out)
+    Ok((subjects, stored))
 }
 
 /// A record as the evaluation and the scorecard read it.
@@ -574,27 +589,6 @@ pub fn stored_hashes_in_order(conn: &mut Conn) -> Result<Vec<(i64, Grade, String
             Ok::<(), StoreError>(())
         },
     )?;
-    Ok(out)
-}
-
-/// `subject_id → (grade, content hash)` of the stored evaluations of these subjects.
-pub fn stored_hashes(conn: &mut Conn, ids: &[i64]) -> Result<HashMap<i64, (Grade, String)>> {
-    let mut out = HashMap::new();
-    for chunk in ids.chunks(conn.ids_per_statement()) {
-        let (among, ps) = conn.ids_in("subject_id", chunk);
-        conn.query_each(
-            &format!("SELECT subject_id, grade, content_hash FROM grades WHERE {among}"),
-            &ps,
-            |r| {
-                let g: String = r.get(1)?;
-                out.insert(
-                    r.get(0)?,
-                    (Grade::parse(&g).ok_or_else(|| bad("grade", &g))?, r.get(2)?),
-                );
-                Ok::<(), StoreError>(())
-            },
-        )?;
-    }
     Ok(out)
 }
 
