@@ -127,13 +127,16 @@ pub fn each_evaluated<E: From<StoreError>>(
     )
 }
 
+/// `subject_id → (grade, content hash)` of stored evaluations.
+pub type StoredHashes = HashMap<i64, (Grade, String)>;
+
 /// Which of these subjects are in the evaluated directory (with their revoked flag, in id
 /// order), and the grade and content hash of the stored evaluations among them: both in one
 /// pass (an incremental run looks each changed subject up in both).
 pub fn evaluated_and_stored(
     conn: &mut Conn,
     ids: &[i64],
-) -> Result<(Vec<EvaluatedSubject>, HashMap<i64, (Grade, String)>)> {
+) -> Result<(Vec<EvaluatedSubject>, StoredHashes)> {
     let (mut subjects, mut stored) = (Vec::new(), HashMap::new());
     for chunk in ids.chunks(conn.ids_per_statement()) {
         let (among, ps) = conn.ids_in("s.id", chunk);
