@@ -14,7 +14,7 @@ use xinjian_core::credit::{ListType, Severity};
 use xinjian_core::dates::DateText;
 use xinjian_core::grade::{
     assess, Assessment, Basis, Evaluation, FoundReason, Grade, GradeInput, GradeListEntry,
-    GradeRules, Reason,
+    GradeRules, Reason, Window,
 };
 use xinjian_core::risk::{score, RiskClass, RiskInputs, RiskScore, Scorecard};
 use xinjian_core::role::Permission;
@@ -342,10 +342,7 @@ impl Facts {
             }
         }
         // The grade needs the records that can count on T: in the window, or revocations.
-        // (`GradeRules::in_window`, its start computed once.)
-        if r.revokes_business_licence
-            || (r.decision_date <= t && r.decision_date > days.window_start)
-        {
+        if r.revokes_business_licence || days.window.contains(r.decision_date) {
             if self.input.records.capacity() == 0 {
                 // Most subjects have a few: one allocation instead of a doubling series.
                 self.input.records.reserve_exact(8);
@@ -361,9 +358,8 @@ struct FactDays {
     t: NaiveDate,
     /// Records decided after this day count for the risk score ([`risk_since`]).
     risk_since: NaiveDate,
-    /// Records decided after this day (and by `t`) are in the grade's window
-    /// (`GradeRules::window_start_exclusive`).
-    window_start: NaiveDate,
+    /// The grade's window of `t`.
+    window: Window,
 }
 
 impl FactDays {
@@ -371,7 +367,7 @@ impl FactDays {
         FactDays {
             t,
             risk_since: risk_since(t),
-            window_start: rules.window_start_exclusive(t),
+            window: rules.window(t),
         }
     }
 }

@@ -87,9 +87,17 @@ impl GradeRules {
         sub_months(t, self.window_months)
     }
 
+    /// The window of `t`, its start computed once (for asking about many records).
+    pub fn window(&self, t: NaiveDate) -> Window {
+        Window {
+            start_exclusive: self.window_start_exclusive(t),
+            t,
+        }
+    }
+
     /// Whether a record decided on `d` is in the window of `t`.
     pub fn in_window(&self, d: NaiveDate, t: NaiveDate) -> bool {
-        d <= t && d > self.window_start_exclusive(t)
+        self.window(t).contains(d)
     }
 
     /// The first day after `d` on which a record decided on `d` is no longer in the window:
@@ -119,6 +127,20 @@ pub fn sub_months(date: NaiveDate, months: u32) -> NaiveDate {
             return d;
         }
         day -= 1;
+    }
+}
+
+/// The evaluation window of a day `t` ([`GradeRules::window`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    start_exclusive: NaiveDate,
+    t: NaiveDate,
+}
+
+impl Window {
+    /// Whether a record decided on `d` is in the window: after its start, and by `t`.
+    pub fn contains(&self, d: NaiveDate) -> bool {
+        d <= self.t && d > self.start_exclusive
     }
 }
 
@@ -364,8 +386,8 @@ fn decide(
             });
         }
     }
-    let start = rules.window_start_exclusive(t);
-    let in_window = |r: &(usize, &GradeRecord)| known(r) && r.1.decision_date > start;
+    let window = rules.window(t);
+    let in_window = |r: &(usize, &GradeRecord)| known(r) && window.contains(r.1.decision_date);
     if rules.serious_record_makes_c {
         for (i, r) in records()
             .filter(in_window)
