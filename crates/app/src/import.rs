@@ -425,29 +425,45 @@ impl App {
         let mut next = *counts;
         next.processed += chunk.processed;
         next.rejected += chunk.rejected_rows;
+        // While most rows so far were new (a first load, a file of new registrations), a
+        // chunk's rows are inserted unless their code is already there, and only those are
+        // looked up; otherwise all are looked up first and only the new ones inserted.
+        let mostly_new = counts.imported > counts.updated + counts.unchanged;
         conn.transaction(|tx| {
-            let codes: Vec<&str> = chunk.rows.iter().map(|(_, r)| r.data.code.as_str()).collect();
-            let existing = subjects::current_hashes(tx, &codes)?;
             let p = Provenance { source, actor: actor_name, reason: None, now: &now };
+            // In code order: the inserts into the code index then touch neighbouring pages.
+            let mut rows: Vec<subjects::NewSubject> = chunk
+                .rows
+                .iter()
+                .map(|(_, r)| subjects::NewSubject { data: &r.data, hash: &r.hash })
+                .collect();
+            rows.sort_unstable_by(|a, b| a.data.code.cmp(&b.data.code));
+            let stored_rows: Vec<subjects::NewSubject> = if mostly_new {
+                let present = subjects::insert_absent(tx, &rows, &p)?;
+                present.into_iter().map(|i| rows[i]).collect()
+            } else {
+                rows
+            };
+            let codes: Vec<&str> = stored_rows.iter().map(|r| r.data.code.as_str()).collect();
+            let existing = subjects::current_hashes(tx, &codes)?;
             let (mut upd, mut same) = (0i64, 0i64);
             let mut fresh = Vec::new();
-            for (_, r) in &chunk.rows {
+            for r in stored_rows {
                 match existing.get(&r.data.code) {
-                    None => fresh.push(subjects::NewSubject { data: &r.data, hash: &r.hash }),
-                    Some((_, _, h)) if *h == r.hash => same += 1,
+                    None => fresh.push(r),
+                    Some((_, _, h)) if h == r.hash => same += 1,
                     Some((id, version, _)) => {
-                        subjects::update(tx, *id, *version, &r.data, &r.hash, &p)?;
+                        subjects::update(tx, *id, *version, r.data, r.hash, &p)?;
                         upd += 1;
                     }
                 }
             }
-            // In code order: the inserts into the code index then touch neighbouring pages.
-            fresh.sort_unstable_by(|a, b| a.data.code.cmp(&b.data.code));
             subjects::insert_batch(tx, &fresh, &p)?;
+            let inserted = chunk.rows.len() as i64 - upd - same;
             for e in &chunk.rejected {
                 imports::add_error(tx, import_id, e)?;
             }
-            next.imported += fresh.len() as i64;
+            next.imported += inserted;
             next.updated += upd;
             next.unchanged += same;
             imports::progress(tx, import_id, &next, None)?;
@@ -459,7 +475,7 @@ impl App {
                 &format!("import:{import_id}"),
                 &json!({
                     "rows": format!("{}-{}", chunk.first_row, chunk.last_row),
-                    "imported": fresh.len(), "updated": upd, "unchanged": same, "rejected": chunk.rejected_rows,
+                    "imported": inserted, "updated": upd, "unchanged": same, "rejected": chunk.rejected_rows,
                 }),
             )?;
             Ok::<_, AppError>(())

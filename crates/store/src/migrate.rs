@@ -48,6 +48,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0011_change_days_only",
         include_str!("../migrations/sqlite/0011_change_days_only.sql"),
     ),
+    (
+        "0012_name_index_merges",
+        include_str!("../migrations/sqlite/0012_name_index_merges.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -93,6 +97,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0011_change_days_only",
         include_str!("../migrations/postgres/0011_change_days_only.sql"),
+    ),
+    (
+        "0012_name_index_merges",
+        include_str!("../migrations/postgres/0012_name_index_merges.sql"),
     ),
 ];
 

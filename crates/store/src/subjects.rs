@@ -180,53 +180,114 @@ pub struct NewSubject<'a> {
     pub hash: &'a str,
 }
 
-const INSERT_SUBJECT: &str = "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-     business_scope, established_on, reg_status, reg_authority, industry, person_id, version, content_hash, created_at, updated_at, \
-     source, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)";
+/// The insert of a new subject as version 1 (a macro, so that its variant below is a constant too).
+macro_rules! insert_subject_sql {
+    () => {
+        "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
+         business_scope, established_on, reg_status, reg_authority, industry, person_id, version, content_hash, created_at, updated_at, \
+         source, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
+    };
+}
+const INSERT_SUBJECT: &str = insert_subject_sql!();
+const INSERT_SUBJECT_IF_ABSENT: &str =
+    concat!(insert_subject_sql!(), " ON CONFLICT (code) DO NOTHING");
 
 /// Insert many new subjects, each as version 1 — the bulk path of imports. On SQLite it binds
 /// borrowed values straight into prepared statements; on PostgreSQL it sends many rows a
 /// statement.
 pub fn insert_batch(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_>) -> Result<()> {
     if let Some(c) = conn.as_sqlite() {
-        let c: &rusqlite::Connection = c;
-        let mut subject = c.prepare_cached(INSERT_SUBJECT)?;
-        let mut names = c.prepare_cached(INSERT_NAME)?;
-        let mut grams = String::new();
-        for it in items {
-            let d = it.data;
-            subject.execute(rusqlite::params![
-                d.code,
-                d.code_flag.map(|f| f.as_str()),
-                d.name,
-                d.kind.as_str(),
-                d.entity_type,
-                d.legal_rep,
-                d.legal_rep_id,
-                d.address,
-                d.division_code,
-                d.business_scope,
-                d.established_on.map(|x| x.to_string()),
-                d.reg_status.as_str(),
-                d.reg_authority,
-                d.industry,
-                d.person_id,
-                it.hash,
-                p.now,
-                p.now,
-                p.source,
-                p.actor,
-                p.reason
-            ])?;
-            let id = c.last_insert_rowid();
-            if d.kind != SubjectKind::NaturalPerson {
-                name_grams_into(&d.name, &mut grams);
-                names.execute(rusqlite::params![id, grams])?;
-            }
-        }
+        sqlite_insert(c, INSERT_SUBJECT, items, p, |_| {})?;
         return Ok(());
     }
-    // PostgreSQL: many rows a statement (its name index is maintained by the database).
+    pg_insert(conn, items, p)
+}
+
+/// Insert those of `items` whose code is not in the registry yet, each as version 1, and
+/// return the positions of the others (nothing of them is written). The bulk path of an
+/// import whose rows are mostly new: one seek in the code index a row instead of a lookup
+/// and then an insert. Codes must be distinct.
+pub fn insert_absent(
+    conn: &mut Conn,
+    items: &[NewSubject<'_>],
+    p: &Provenance<'_>,
+) -> Result<Vec<usize>> {
+    let mut present = Vec::new();
+    if let Some(c) = conn.as_sqlite() {
+        sqlite_insert(c, INSERT_SUBJECT_IF_ABSENT, items, p, |i| present.push(i))?;
+        return Ok(present);
+    }
+    let codes: Vec<&str> = items.iter().map(|it| it.data.code.as_str()).collect();
+    let stored = current_hashes(conn, &codes)?;
+    let mut absent = Vec::with_capacity(items.len());
+    for (i, it) in items.iter().enumerate() {
+        if stored.contains_key(&it.data.code) {
+            present.push(i);
+        } else {
+            absent.push(NewSubject {
+                data: it.data,
+                hash: it.hash,
+            });
+        }
+    }
+    pg_insert(conn, &absent, p)?;
+    Ok(present)
+}
+
+/// SQLite's bulk insert: borrowed values bound straight into prepared statements, and the
+/// name index kept in step. `skipped(i)` hears of the items the statement did not insert
+/// (`ON CONFLICT … DO NOTHING`).
+fn sqlite_insert(
+    c: &rusqlite::Connection,
+    sql: &str,
+    items: &[NewSubject<'_>],
+    p: &Provenance<'_>,
+    mut skipped: impl FnMut(usize),
+) -> Result<()> {
+    let mut subject = c.prepare_cached(sql)?;
+    let mut names = c.prepare_cached(INSERT_NAME)?;
+    let mut grams = String::new();
+    for (i, it) in items.iter().enumerate() {
+        let d = it.data;
+        let inserted = subject.execute(rusqlite::params![
+            d.code,
+            d.code_flag.map(|f| f.as_str()),
+            d.name,
+            d.kind.as_str(),
+            d.entity_type,
+            d.legal_rep,
+            d.legal_rep_id,
+            d.address,
+            d.division_code,
+            d.business_scope,
+            d.established_on.map(|x| x.to_string()),
+            d.reg_status.as_str(),
+            d.reg_authority,
+            d.industry,
+            d.person_id,
+            it.hash,
+            p.now,
+            p.now,
+            p.source,
+            p.actor,
+            p.reason
+        ])?;
+        if inserted == 0 {
+            skipped(i);
+            continue;
+        }
+        let id = c.last_insert_rowid();
+        if d.kind != SubjectKind::NaturalPerson {
+            name_grams_into(&d.name, &mut grams);
+            names.execute(rusqlite::params![id, grams])?;
+        }
+    }
+    Ok(())
+}
+
+/// PostgreSQL's bulk insert: many rows a statement (its name index is maintained by the
+/// database).
+fn pg_insert(conn: &mut Conn, items: &[NewSubject<'_>], p: &Provenance<'_>) -> Result<()> {
     let rows: Vec<Vec<Value>> = items
         .iter()
         .map(|it| {

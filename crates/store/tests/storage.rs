@@ -3035,6 +3035,53 @@ fn bulk_subject_insert_spans_several_statements() {
     });
 }
 
+/// The insert-first bulk path writes the subjects whose code is new, indexes their names, and
+/// reports the others by position without touching them.
+#[test]
+fn insert_absent_writes_only_new_codes_and_names_the_others() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let old = subject(&code(700), "朝天区明月峡旅游有限公司", RegStatus::Active);
+        let old_id = insert_subject(&mut c, &old);
+        let data: Vec<SubjectData> = vec![
+            subject(&code(701), "昭化古城客栈有限公司", RegStatus::Active),
+            // Same code as the stored subject, other content: not written here.
+            subject(&code(700), "改名后的明月峡公司", RegStatus::Revoked),
+            subject(&code(702), "曾家山蔬菜专业合作社", RegStatus::Active),
+        ];
+        let hashes: Vec<String> = data.iter().map(|d| d.content_hash()).collect();
+        let items: Vec<subjects::NewSubject<'_>> = data
+            .iter()
+            .zip(&hashes)
+            .map(|(d, h)| subjects::NewSubject { data: d, hash: h })
+            .collect();
+        let present = tx(&mut c, |t| subjects::insert_absent(t, &items, &prov(T0)));
+        assert_eq!(present, vec![1]);
+        assert_eq!(count(&mut c, "SELECT count(*) FROM subjects", &[]), 3);
+        let kept = subjects::by_code(&mut c, &old.code)
+            .unwrap()
+            .expect("stored");
+        assert_eq!((kept.id, kept.version, &kept.data), (old_id, 1, &old));
+        for i in [0, 2] {
+            let row = subjects::by_code(&mut c, &data[i].code)
+                .unwrap()
+                .expect("inserted");
+            assert_eq!(
+                (&row.data, row.version, row.content_hash.as_str()),
+                (&data[i], 1, hashes[i].as_str())
+            );
+        }
+        assert_eq!(find_names(&mut c, "客栈", 10), vec![data[0].name.clone()]);
+        assert_eq!(find_names(&mut c, "蔬菜", 10), vec![data[2].name.clone()]);
+        assert_eq!(find_names(&mut c, "改名", 10), Vec::<String>::new());
+        assert_eq!(find_names(&mut c, "明月峡", 10), vec![old.name.clone()]);
+        // Everything present: nothing written, every position reported.
+        let present = tx(&mut c, |t| subjects::insert_absent(t, &items, &prov(T0)));
+        assert_eq!(present, vec![0, 1, 2]);
+        assert_eq!(count(&mut c, "SELECT count(*) FROM subjects", &[]), 3);
+    });
+}
+
 /// The day a subject became 吊销 is the first version of its latest unbroken run of 吊销
 /// versions, whether that run is only the current version, continues from superseded versions,
 /// or follows a return to 存续 (China's day: UTC+8).

@@ -57,6 +57,52 @@ fn utf8_csv_imports_and_reimport_is_idempotent() {
     fx.audit_ok();
 }
 
+/// While most rows of a file are new, a chunk is written insert-first (only the codes already
+/// stored are looked up): the stored subjects among its rows are still updated or left alone,
+/// exactly as in a file of known subjects.
+#[test]
+fn stored_subjects_among_mostly_new_rows_are_updated_or_left_alone() {
+    let fx = Fixture::new();
+    let known = fx.path("known.csv");
+    write_registry_csv(&known, 0..4);
+    fx.import(&known, &[]).assert_summary(4, 0, 0, 0);
+    // 12,000 new rows first (the first chunk of 10,000 is all new), then the four stored
+    // subjects in the second chunk: two as stored, two with a new address.
+    let file = fx.path("mostly-new.csv");
+    write_registry_csv(&file, 100..12_100);
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    for i in 0..4u64 {
+        let address = if i < 2 {
+            format!("测试路{i}号")
+        } else {
+            format!("新址路{i}号")
+        };
+        text.push_str(&format!(
+            "{},测试企业第{i}号有限公司,存续,2020-01-01,四川省广元市利州区{address}\n",
+            gen_code(i)
+        ));
+    }
+    std::fs::write(&file, text).unwrap();
+    fx.import(&file, &[]).assert_summary(12_000, 2, 2, 0);
+    assert_eq!(fx.subjects(), 12_004);
+    for i in 0..4u64 {
+        assert_eq!(
+            fx.versions_of(&gen_code(i)),
+            if i < 2 { 1 } else { 2 },
+            "{i}"
+        );
+    }
+    assert_eq!(
+        fx.text("SELECT address FROM subjects WHERE code = ?1", &gen_code(3))
+            .as_deref(),
+        Some("四川省广元市利州区新址路3号")
+    );
+    // The same file again: everything unchanged.
+    fx.import(&file, &[]).assert_summary(0, 0, 12_004, 0);
+    fx.integrity_ok();
+    fx.audit_ok();
+}
+
 #[test]
 fn gbk_csv_with_the_same_content_reads_the_same() {
     let gbk = to_gbk(SAMPLE_CSV);
