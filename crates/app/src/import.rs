@@ -1,9 +1,10 @@
 //! Importing registration data from market-regulation exports (CSV in UTF-8/GBK, XLSX).
 //!
-//! The file is read as a stream and committed in chunks; each chunk is one transaction with
-//! its rows, its rejected rows, the job's counters and an audit entry. A crash loses at most
-//! the chunk in flight; re-importing the same file completes the job, because a row whose
-//! content is already stored is counted `unchanged` and writes nothing (idempotent).
+//! The file is read as a stream and written in chunks; each chunk writes its rows, its
+//! rejected rows, the job's counters and an audit entry, and a transaction commits one chunk
+//! (a registry file) or a few (a department file: `credit::CHUNKS_PER_COMMIT`). A crash loses
+//! at most the transaction in flight; re-importing the same file completes the job, because a
+//! row whose content is already stored is counted `unchanged` and writes nothing (idempotent).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -239,14 +240,20 @@ fn parse_chunks<P: RowParser>(
 }
 
 /// Run the two stages of an import on two threads: reading, validating and hashing rows (the
-/// parser thread) and committing chunks (`commit`, on this thread, one transaction each).
-/// The channel holds two chunks, so memory stays bounded whatever the file size. On SQLite a
-/// third thread checkpoints the write-ahead log behind the writer.
+/// parser thread) and writing chunks (`write`, on this thread, on `conn`). Up to
+/// `chunks_per_commit` chunks are written in one transaction: the random-order index pages a
+/// chunk dirties are mostly the same ones the next chunk dirties, so fewer commits write
+/// them to the log fewer times. The channel holds two chunks, so memory stays bounded
+/// whatever the file size. On SQLite a third thread checkpoints the write-ahead log behind
+/// the writer.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run_pipeline<P: RowParser>(
     db: &xinjian_store::Db,
+    conn: &mut Conn,
+    chunks_per_commit: usize,
     table: TableReader,
     parser: &P,
-    mut commit: impl FnMut(&Chunk<P::Row>) -> Result<()>,
+    mut write: impl FnMut(&mut Conn, &Chunk<P::Row>) -> Result<()>,
     progress: &mut dyn FnMut(&ImportProgress),
     counts: &dyn Fn() -> Counts,
 ) -> Result<()> {
@@ -256,20 +263,26 @@ pub(crate) fn run_pipeline<P: RowParser>(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Chunk<P::Row>>>(2);
         let (done_tx, done_rx) = std::sync::mpsc::channel::<Chunk<P::Row>>();
         scope.spawn(move || parse_chunks(&mut table, parser, &tx, &done_rx));
-        for chunk in rx {
-            let chunk = chunk?;
-            commit(&chunk)?;
-            let (bytes_read, file_size) = (chunk.bytes_read, chunk.file_size);
-            // Back to the parser thread to be freed (dropped here if it has finished).
-            let _ = done_tx.send(chunk);
+        let mut chunks = rx.into_iter().peekable();
+        while chunks.peek().is_some() {
+            conn.transaction(|tx| {
+                for chunk in chunks.by_ref().take(chunks_per_commit.max(1)) {
+                    let chunk = chunk?;
+                    write(tx, &chunk)?;
+                    let (bytes_read, file_size) = (chunk.bytes_read, chunk.file_size);
+                    // Back to the parser thread to be freed (dropped here if it has finished).
+                    let _ = done_tx.send(chunk);
+                    progress(&ImportProgress {
+                        counts: counts(),
+                        bytes_read,
+                        file_size,
+                    });
+                }
+                Ok::<_, AppError>(())
+            })?;
             if let Some(c) = &checkpointer {
                 c.nudge();
             }
-            progress(&ImportProgress {
-                counts: counts(),
-                bytes_read,
-                file_size,
-            });
         }
         Ok::<_, AppError>(())
     })
@@ -381,19 +394,13 @@ impl App {
         };
         run_pipeline(
             &self.db,
+            &mut conn,
+            1,
             table,
             &parser,
-            |chunk| {
+            |tx, chunk| {
                 let mut c = counts.get();
-                self.commit_chunk(
-                    &mut conn,
-                    actor,
-                    import_id,
-                    &source,
-                    &actor_name,
-                    chunk,
-                    &mut c,
-                )?;
+                self.write_chunk(tx, actor, import_id, &source, &actor_name, chunk, &mut c)?;
                 counts.set(c);
                 Ok(())
             },
@@ -410,10 +417,12 @@ impl App {
         })
     }
 
+    /// Write one chunk in the pipeline's transaction: its rows, its rejected rows, the job's
+    /// counters and an audit entry.
     #[allow(clippy::too_many_arguments)]
-    fn commit_chunk(
+    fn write_chunk(
         &self,
-        conn: &mut Conn,
+        tx: &mut Conn,
         actor: &Actor,
         import_id: i64,
         source: &str,
@@ -429,13 +438,21 @@ impl App {
         // chunk's rows are inserted unless their code is already there, and only those are
         // looked up; otherwise all are looked up first and only the new ones inserted.
         let mostly_new = counts.imported > counts.updated + counts.unchanged;
-        conn.transaction(|tx| {
-            let p = Provenance { source, actor: actor_name, reason: None, now: &now };
+        {
+            let p = Provenance {
+                source,
+                actor: actor_name,
+                reason: None,
+                now: &now,
+            };
             // In code order: the inserts into the code index then touch neighbouring pages.
             let mut rows: Vec<subjects::NewSubject> = chunk
                 .rows
                 .iter()
-                .map(|(_, r)| subjects::NewSubject { data: &r.data, hash: &r.hash })
+                .map(|(_, r)| subjects::NewSubject {
+                    data: &r.data,
+                    hash: &r.hash,
+                })
                 .collect();
             rows.sort_unstable_by(|a, b| a.data.code.cmp(&b.data.code));
             let stored_rows: Vec<subjects::NewSubject> = if mostly_new {
@@ -478,8 +495,7 @@ impl App {
                     "imported": inserted, "updated": upd, "unchanged": same, "rejected": chunk.rejected_rows,
                 }),
             )?;
-            Ok::<_, AppError>(())
-        })?;
+        }
         *counts = next;
         Ok(())
     }

@@ -1,6 +1,7 @@
-//! Crash test: SIGKILL `xinjian import subjects` in the middle of a large file, then check that
-//! the database is consistent, the audit chain intact, the job marked `interrupted`, and that
-//! importing the same file again completes the job without duplicates.
+//! Crash tests: SIGKILL `xinjian import subjects` (and `import penalties`) in the middle of a
+//! large file, then check that the database is consistent, the audit chain intact, the job
+//! marked `interrupted`, and that importing the same file again completes the job without
+//! duplicates.
 
 use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
@@ -23,6 +24,11 @@ fn crash_rows() -> u64 {
 
 /// `SELECT count(*) FROM subjects`, once the database and its schema exist.
 fn try_count(db: &Path) -> Option<i64> {
+    try_count_of(db, "subjects")
+}
+
+/// `SELECT count(*) FROM {table}`, once the database and its schema exist.
+fn try_count_of(db: &Path, table: &str) -> Option<i64> {
     if !db.exists() {
         return None;
     }
@@ -33,17 +39,22 @@ fn try_count(db: &Path) -> Option<i64> {
     )
     .ok()?;
     c.busy_timeout(Duration::from_secs(5)).ok()?;
-    c.query_row("SELECT count(*) FROM subjects", [], |r| r.get(0))
+    c.query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
         .ok()
 }
 
 /// Start `xinjian import subjects FILE` in the background, output to files in the fixture.
 fn spawn_import(fx: &Fixture, file: &Path, tag: &str) -> Child {
+    spawn_import_of(fx, "subjects", file, tag)
+}
+
+/// Start `xinjian import KIND FILE` in the background, output to files in the fixture.
+fn spawn_import_of(fx: &Fixture, kind: &str, file: &Path, tag: &str) -> Child {
     let out = std::fs::File::create(fx.path(&format!("{tag}.stdout"))).unwrap();
     let err = std::fs::File::create(fx.path(&format!("{tag}.stderr"))).unwrap();
     command(fx.root())
         .arg("import")
-        .arg("subjects")
+        .arg(kind)
         .arg(file)
         .arg("--db")
         .arg(fx.url())
@@ -59,6 +70,11 @@ fn spawn_import(fx: &Fixture, file: &Path, tag: &str) -> Child {
 /// Poll (a bounded number of times) until the running child has committed some rows.
 /// Returns the count seen. Panics if the child finishes first.
 fn wait_for_committed_rows(child: &mut Child, fx: &Fixture, rows: u64) -> i64 {
+    wait_for_committed(child, fx, "subjects", rows)
+}
+
+/// [`wait_for_committed_rows`] for the rows of `table`.
+fn wait_for_committed(child: &mut Child, fx: &Fixture, table: &str, rows: u64) -> i64 {
     let db = fx.db_path();
     // At most 24 000 × 25 ms ≈ 10 minutes on a very busy machine; normally a few seconds.
     for _ in 0..24_000 {
@@ -69,7 +85,7 @@ fn wait_for_committed_rows(child: &mut Child, fx: &Fixture, rows: u64) -> i64 {
                 std::fs::read_to_string(fx.path("killed.stderr")).unwrap_or_default()
             );
         }
-        if let Some(n) = try_count(&db).filter(|n| *n > 0) {
+        if let Some(n) = try_count_of(&db, table).filter(|n| *n > 0) {
             return n;
         }
         std::thread::sleep(Duration::from_millis(25));
@@ -80,12 +96,18 @@ fn wait_for_committed_rows(child: &mut Child, fx: &Fixture, rows: u64) -> i64 {
 }
 
 fn chunk_details(fx: &Fixture, import_id: i64) -> Vec<serde_json::Value> {
+    chunk_details_of(fx, "subject.import.chunk", import_id)
+}
+
+fn chunk_details_of(fx: &Fixture, action: &str, import_id: i64) -> Vec<serde_json::Value> {
     let c = fx.conn();
     let mut st = c
-        .prepare("SELECT detail FROM audit_log WHERE action = 'subject.import.chunk' AND target = ?1 ORDER BY seq")
+        .prepare("SELECT detail FROM audit_log WHERE action = ?1 AND target = ?2 ORDER BY seq")
         .unwrap();
     let v: Vec<String> = st
-        .query_map([format!("import:{import_id}")], |r| r.get(0))
+        .query_map([action.to_owned(), format!("import:{import_id}")], |r| {
+            r.get(0)
+        })
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
@@ -275,4 +297,116 @@ fn opening_the_store_does_not_mark_a_live_import_interrupted() {
     r.assert_success();
     assert!(still_running, "raise XINJIAN_CRASH_ROWS");
     assert_eq!(status, "running", "a live import was marked {status}");
+}
+
+/// The penalty file of the credit crash test: `rows` penalties in the national format over the
+/// subjects `gen_code(0..subjects)`, document numbers in file order.
+fn write_penalty_csv(path: &Path, rows: u64, subjects: u64) {
+    use std::io::Write;
+    let f = std::fs::File::create(path).unwrap();
+    let mut w = std::io::BufWriter::with_capacity(1 << 20, f);
+    writeln!(w, "行政相对人名称,行政相对人代码_1(统一社会信用代码),行政处罚决定书文号,处罚类别,处罚决定日期,处罚机关,违法事实,处罚依据,处罚内容,罚款金额（万元）").unwrap();
+    let start = chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap();
+    for i in 0..rows {
+        let s = i % subjects;
+        let day = start + chrono::Duration::days((i % 600) as i64);
+        writeln!(
+            w,
+            "测试企业第{s}号有限公司,{},利财罚〔2024〕{:07}号,{},{day},广元市利州区财政局,未按规定办理代理记账机构备案,《代理记账管理办法》第二十七条,罚款人民币五千元,0.5",
+            gen_code(s),
+            i + 1,
+            ["警告", "罚款", "警告；罚款"][(i % 3) as usize]
+        )
+        .unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// A penalty import killed mid-file: it commits several chunks a transaction
+/// (`credit::CHUNKS_PER_COMMIT`), so what is stored after the kill must still be whole
+/// transactions — a prefix of the file, the job's counters and each chunk's audit entry with
+/// it — and importing the file again completes it without a duplicate.
+#[test]
+fn a_penalty_import_killed_mid_file_is_consistent_and_resumable() {
+    let rows = crash_rows() / 2;
+    let subjects = 2_000;
+    let fx = Fixture::new();
+    let registry = fx.path("registry.csv");
+    write_registry_csv(&registry, 0..subjects);
+    fx.import(&registry, &[]).assert_summary(subjects, 0, 0, 0);
+    let big = fx.path("penalties.csv");
+    write_penalty_csv(&big, rows, subjects);
+
+    let mut child = spawn_import_of(&fx, "penalties", &big, "killed");
+    let seen = wait_for_committed(&mut child, &fx, "credit_records", rows);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the import finished before it could be killed; raise XINJIAN_CRASH_ROWS (now {rows})"
+    );
+    child.kill().expect("SIGKILL the import");
+    let status = child.wait().expect("reap the killed import");
+    assert_eq!(status.signal(), Some(9), "{status}");
+
+    fx.integrity_ok();
+    let committed = fx.count("SELECT count(*) FROM credit_records");
+    assert!(committed >= seen, "committed rows never disappear");
+    assert!(
+        committed > 0 && (committed as u64) < rows,
+        "killed in flight: {committed} of {rows} committed"
+    );
+    let id: i64 = fx
+        .conn()
+        .query_row("SELECT id FROM imports WHERE kind = 'penalties'", [], |r| {
+            r.get(0)
+        })
+        .expect("the penalty import job");
+    let (status, imported, updated, unchanged, rejected) = job(&fx, id);
+    assert_eq!(
+        (status.as_str(), imported, updated, unchanged, rejected),
+        ("running", committed, 0, 0, 0)
+    );
+    // The stored records are exactly the file's first rows.
+    let docs: HashSet<String> = {
+        let c = fx.conn();
+        let mut st = c
+            .prepare("SELECT document_number FROM credit_records")
+            .unwrap();
+        let v = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        v
+    };
+    let prefix: HashSet<String> = (0..committed as u64)
+        .map(|i| format!("利财罚〔2024〕{:07}号", i + 1))
+        .collect();
+    assert!(
+        docs == prefix,
+        "the committed records are the first {committed} rows"
+    );
+    let chunks = chunk_details_of(&fx, "credit.import.chunk", id);
+    let audited: i64 = chunks.iter().map(|d| d["imported"].as_i64().unwrap()).sum();
+    assert_eq!(
+        audited, committed,
+        "each committed chunk has its audit entry"
+    );
+    fx.audit_ok();
+
+    let r = fx.xj_db(&["import", "penalties", big.to_str().unwrap()]);
+    r.assert_success();
+    let remaining = rows - committed as u64;
+    assert_eq!(
+        r.last_line(),
+        summary(remaining, 0, committed as u64, 0),
+        "{}",
+        r.describe()
+    );
+    fx.integrity_ok();
+    assert_eq!(fx.count("SELECT count(*) FROM credit_records"), rows as i64);
+    assert_eq!(
+        fx.count("SELECT count(*) FROM (SELECT 1 FROM credit_records GROUP BY document_number, subject_code HAVING count(*) > 1)"),
+        0
+    );
+    fx.audit_ok();
 }
