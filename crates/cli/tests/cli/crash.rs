@@ -22,11 +22,6 @@ fn crash_rows() -> u64 {
         .unwrap_or(300_000)
 }
 
-/// `SELECT count(*) FROM subjects`, once the database and its schema exist.
-fn try_count(db: &Path) -> Option<i64> {
-    try_count_of(db, "subjects")
-}
-
 /// `SELECT count(*) FROM {table}`, once the database and its schema exist.
 fn try_count_of(db: &Path, table: &str) -> Option<i64> {
     if !db.exists() {
