@@ -460,6 +460,7 @@ impl App {
         let actor_name = actor.name();
         let counts = std::cell::Cell::new(Counts::default());
         let mut extra = CreditExtra::default();
+        let mut registry = RegistryCache::default();
         let cols = RowColumns {
             doc: map.header_text(match kind {
                 FileKind::Licenses => Col::LicDocNumber,
@@ -482,8 +483,15 @@ impl App {
                     reason: None,
                     now: &now,
                 };
-                let (done, rejected, x) =
-                    commit_rows(tx, &recorder, &chunk.rows, &p, opts.hold, &cols)?;
+                let (done, rejected, x) = commit_rows_with(
+                    tx,
+                    &recorder,
+                    &chunk.rows,
+                    &p,
+                    opts.hold,
+                    &cols,
+                    &mut registry,
+                )?;
                 finish_chunk(
                     tx, actor, import_id, chunk, &done, &rejected, &x, &mut c, &now,
                 )?;
@@ -712,6 +720,65 @@ pub(crate) fn commit_rows(
     hold: bool,
     cols: &RowColumns,
 ) -> Result<(Written, Vec<ImportError>, CreditExtra)> {
+    commit_rows_with(tx, rec, rows, p, hold, cols, &mut RegistryCache::default())
+}
+
+/// The registry's answers (code → id and registration status) a bulk import has already had.
+/// They are kept while no other connection has committed since they were read (SQLite's
+/// `data_version`, read inside the import's write transaction) and dropped otherwise; never
+/// kept on PostgreSQL. An import's own writes do not change them (it creates subjects, which
+/// are looked up when next needed, and never changes a status). At most [`Self::CAP`] codes.
+#[derive(Default)]
+pub(crate) struct RegistryCache {
+    version: Option<i64>,
+    known: HashMap<String, (i64, RegStatus)>,
+}
+
+impl RegistryCache {
+    const CAP: usize = 1_000_000;
+
+    /// `(id, registration status)` of those of `codes` in the registry.
+    fn ids_by_codes(
+        &mut self,
+        tx: &mut Conn,
+        codes: &[&str],
+    ) -> Result<HashMap<String, (i64, RegStatus)>> {
+        let version = tx.data_version()?;
+        if version.is_none() || version != self.version || self.known.len() > Self::CAP {
+            self.known.clear();
+            self.version = version;
+        }
+        let mut out = HashMap::with_capacity(codes.len());
+        let mut missing = Vec::new();
+        for &code in codes {
+            match self.known.get(code) {
+                Some(v) => {
+                    out.insert(code.to_owned(), *v);
+                }
+                None => missing.push(code),
+            }
+        }
+        let found = subjects::ids_by_codes(tx, &missing)?;
+        if version.is_some() {
+            self.known
+                .extend(found.iter().map(|(code, v)| (code.clone(), *v)));
+        }
+        out.extend(found);
+        Ok(out)
+    }
+}
+
+/// [`commit_rows`] with the registry answers of earlier chunks (a file import).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn commit_rows_with(
+    tx: &mut Conn,
+    rec: &Recorder,
+    rows: &[(u64, PreparedRow)],
+    p: &Provenance<'_>,
+    hold: bool,
+    cols: &RowColumns,
+    registry: &mut RegistryCache,
+) -> Result<(Written, Vec<ImportError>, CreditExtra)> {
     let mut extra = CreditExtra::default();
     let mut done = Written::default();
     let mut rejected = Vec::new();
@@ -728,7 +795,7 @@ pub(crate) fn commit_rows(
         .collect();
     let by_doc = store::records_by_documents(tx, &docs)?;
     let codes: Vec<&str> = rows.iter().map(|(_, r)| r.row.subject_code()).collect();
-    let statuses = subjects::ids_by_codes(tx, &codes)?;
+    let statuses = registry.ids_by_codes(tx, &codes)?;
     // Document number → code, for this chunk's rows.
     let mut chunk_docs: HashMap<&str, &str> = HashMap::new();
     // Accepted rows with their content hash and canonical JSON.
@@ -2344,5 +2411,74 @@ impl App {
             Ok::<_, AppError>(())
         })?;
         Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The registry answers an import keeps: a status another connection commits between two
+    /// of the import's transactions is seen at the next one; until then the kept answer is
+    /// used (the import's own commits do not count as another connection's, which is why an
+    /// import must never change a status itself).
+    #[test]
+    fn registry_answers_are_kept_until_another_connection_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = App::open(
+            &format!("sqlite:{}", dir.path().join("x.db").display()),
+            dir.path(),
+        )
+        .unwrap();
+        let system = Actor::System("test".into());
+        let csv = dir.path().join("subjects.csv");
+        crate::demo::write_export(&csv, 20, 3).unwrap();
+        app.import_subjects(&system, &csv, Default::default(), &mut |_| {})
+            .unwrap();
+        let mut other = app.db.connect().unwrap();
+        let (id, code): (i64, String) = {
+            let row = other
+                .query_row(
+                    "SELECT id, code FROM subjects WHERE reg_status = 'active' ORDER BY id LIMIT 1",
+                    &[],
+                )
+                .unwrap();
+            (row.get(0).unwrap(), row.get(1).unwrap())
+        };
+        let set_status = |c: &mut Conn, status: &str| {
+            c.execute(
+                "UPDATE subjects SET reg_status = ? WHERE id = ?",
+                &[status.into(), id.into()],
+            )
+            .unwrap();
+        };
+        let mut import = app.db.connect().unwrap();
+        let mut cache = RegistryCache::default();
+        let ask = |c: &mut Conn, cache: &mut RegistryCache| {
+            c.transaction(|tx| cache.ids_by_codes(tx, &[code.as_str(), "91510800MA00000000"]))
+                .unwrap()
+        };
+        let first = ask(&mut import, &mut cache);
+        assert_eq!(first.len(), 1, "an unknown code has no answer");
+        assert_eq!(first[&code], (id, RegStatus::Active));
+
+        // Another connection deregisters it: the next transaction of the import sees it.
+        set_status(&mut other, "deregistered");
+        assert_eq!(
+            ask(&mut import, &mut cache)[&code],
+            (id, RegStatus::Deregistered)
+        );
+
+        // The import's own connection changes it: the kept answer is still used.
+        set_status(&mut import, "active");
+        assert_eq!(
+            ask(&mut import, &mut cache)[&code],
+            (id, RegStatus::Deregistered)
+        );
+        // A fresh cache reads the registry again.
+        assert_eq!(
+            ask(&mut import, &mut RegistryCache::default())[&code],
+            (id, RegStatus::Active)
+        );
     }
 }

@@ -605,6 +605,17 @@ impl Conn {
     }
 
     /// The underlying SQLite connection, for bulk paths that need it (benchmarks, backups).
+    /// SQLite's `PRAGMA data_version`: a number that changes when another connection commits
+    /// to the database. What this connection has read stays true while it is unchanged (read
+    /// inside a write transaction, it cannot change before the commit). `None` on PostgreSQL,
+    /// which has no such number: nothing read may be kept.
+    pub fn data_version(&mut self) -> Result<Option<i64>> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => Ok(Some(c.query_row("PRAGMA data_version", [], |r| r.get(0))?)),
+            ConnKind::Postgres(_) => Ok(None),
+        }
+    }
+
     pub fn as_sqlite(&mut self) -> Option<&mut rusqlite::Connection> {
         match &mut self.kind {
             ConnKind::Sqlite(c) => Some(c),
