@@ -537,6 +537,17 @@ impl Conn {
         }
     }
 
+    /// Give this connection a page cache of `mib` MiB (SQLite; PostgreSQL's cache is the
+    /// server's). Other connections keep the default of 64 MiB.
+    pub fn set_cache_mib(&mut self, mib: u32) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(c) => {
+                Ok(c.execute_batch(&format!("PRAGMA cache_size=-{};", u64::from(mib) * 1024))?)
+            }
+            ConnKind::Postgres(_) => Ok(()),
+        }
+    }
+
     /// Prepare a connection for scattered lookups (an incremental evaluation: a few random
     /// pages of each of several tables per subject): on SQLite, a page cache of 4 MiB instead of
     /// 64 MiB. The b-trees' interior pages stay in it; the leaf pages are read once each, and a
