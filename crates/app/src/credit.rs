@@ -315,7 +315,8 @@ impl RowParser for CreditParser<'_> {
     }
 }
 
-/// Chunks of a department file written in one transaction. Its rows go into several
+/// Chunks of a department file written in one transaction on SQLite (one on PostgreSQL, see
+/// `run_credit_inner`). Its rows go into several
 /// random-order indexes (subject, dates) and the subjects' grading digests; five chunks a
 /// commit write those pages to the log a fifth as often (1,000,000 penalties: 5.3 GB written
 /// instead of 12 GB, BENCHMARKS.md). A transaction holds the write lock a few seconds at most;
@@ -455,6 +456,14 @@ impl App {
         let mut conn = self.db.connect()?;
         conn.tune_for_bulk()?;
         conn.set_cache_mib(IMPORT_CACHE_MIB)?;
+        let chunks_per_commit = match conn.backend() {
+            xinjian_store::Backend::Sqlite => CHUNKS_PER_COMMIT,
+            // A PostgreSQL transaction holds an advisory lock per subject whose digest it
+            // writes until it ends, and the server's lock table has room for ~6,400 by default
+            // (`max_locks_per_transaction` 64 × 100 connections): five chunks of distinct
+            // subjects ran out of it.
+            xinjian_store::Backend::Postgres => 1,
+        };
         let severity_map = store::severity_map(&mut conn)?;
         let recorder = self.recorder(&mut conn)?;
         let parser = CreditParser {
@@ -479,7 +488,7 @@ impl App {
         run_pipeline(
             &self.db,
             &mut conn,
-            CHUNKS_PER_COMMIT,
+            chunks_per_commit,
             table,
             &parser,
             |tx, chunk| {
