@@ -489,6 +489,12 @@ impl App {
             &self.db,
             &mut conn,
             chunks_per_commit,
+            &[
+                "subjects",
+                "credit_records",
+                "grading_digests",
+                "list_entries",
+            ],
             table,
             &parser,
             |tx, chunk| {

@@ -537,6 +537,20 @@ impl Conn {
         }
     }
 
+    /// Refresh the planner's statistics of these tables (PostgreSQL's `ANALYZE`; nothing on
+    /// SQLite, whose planner has no statistics here to go stale). A bulk job calls it as
+    /// its tables grow: planned with the statistics of a much smaller table (or none, with
+    /// autovacuum off or behind), a lookup of 500 keys `IN (…)` became a sequential scan —
+    /// 250 ms a statement at 120,000 records instead of a few.
+    pub fn analyze(&mut self, tables: &[&str]) -> Result<()> {
+        match &mut self.kind {
+            ConnKind::Sqlite(_) => Ok(()),
+            ConnKind::Postgres(pg) => Ok(pg
+                .client
+                .batch_execute(&format!("ANALYZE {}", tables.join(", ")))?),
+        }
+    }
+
     /// Give this connection a page cache of `mib` MiB (SQLite; PostgreSQL's cache is the
     /// server's). Other connections keep the default of 64 MiB.
     pub fn set_cache_mib(&mut self, mib: u32) -> Result<()> {

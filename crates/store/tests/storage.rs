@@ -6110,3 +6110,28 @@ fn run_starts_are_serialised() {
         assert!(holder.unwrap(), "{:?}: it sees the first run", db.backend());
     });
 }
+
+/// A bulk job's `analyze` refreshes PostgreSQL's statistics of the tables it names (and does
+/// nothing on SQLite).
+#[test]
+fn analyze_refreshes_the_planner_statistics_on_postgres() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        insert_subject(
+            &mut c,
+            &subject(&code(900), "统计信息测试有限公司", RegStatus::Active),
+        );
+        c.analyze(&["subjects", "credit_records"]).unwrap();
+        if db.backend() == xinjian_store::Backend::Postgres {
+            assert_eq!(
+                count(
+                    &mut c,
+                    "SELECT count(*) FROM pg_stat_user_tables \
+                     WHERE relname IN ('subjects', 'credit_records') AND last_analyze IS NOT NULL",
+                    &[]
+                ),
+                2
+            );
+        }
+    });
+}
