@@ -172,16 +172,10 @@ fn an_import_killed_mid_file_is_consistent_and_resumable() {
 
     // Exactly the distinct rows committed so far, each once, with its first version: the
     // committed chunks are a prefix of the file.
-    let stored: HashSet<String> = {
-        let c = fx.conn();
-        let mut st = c.prepare("SELECT code FROM subjects").unwrap();
-        let v = st
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        v
-    };
+    let stored: HashSet<String> = fx
+        .strings("SELECT code FROM subjects")
+        .into_iter()
+        .collect();
     assert_eq!(stored.len() as i64, committed, "codes are unique");
     let prefix: HashSet<String> = (0..committed as u64).map(gen_code).collect();
     assert!(
@@ -361,18 +355,10 @@ fn a_penalty_import_killed_mid_file_is_consistent_and_resumable() {
         ("running", committed, 0, 0, 0)
     );
     // The stored records are exactly the file's first rows.
-    let docs: HashSet<String> = {
-        let c = fx.conn();
-        let mut st = c
-            .prepare("SELECT document_number FROM credit_records")
-            .unwrap();
-        let v = st
-            .query_map([], |r| r.get(0))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        v
-    };
+    let docs: HashSet<String> = fx
+        .strings("SELECT document_number FROM credit_records")
+        .into_iter()
+        .collect();
     let prefix: HashSet<String> = (0..committed as u64)
         .map(|i| format!("利财罚〔2024〕{:07}号", i + 1))
         .collect();

@@ -238,6 +238,18 @@ impl Fixture {
         )
     }
 
+    /// The first column of every row of `sql`, as text.
+    pub fn strings(&self, sql: &str) -> Vec<String> {
+        let c = self.conn();
+        let mut st = c.prepare(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+        let v = st
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        v
+    }
+
     pub fn text(&self, sql: &str, param: &str) -> Option<String> {
         self.conn()
             .query_row(sql, [param], |r| r.get::<_, Option<String>>(0))
