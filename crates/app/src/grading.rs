@@ -30,6 +30,9 @@ pub const RISK_YEARS: i64 = 3;
 /// did not record where to look from (runs from before migration 0008).
 pub const CHANGE_MARGIN_MINUTES: i64 = 30;
 
+/// The candidates of an incremental run whose facts are read in one go.
+const INCREMENTAL_CHUNK: usize = 1_000;
+
 /// An incremental run that finds at least this many subjects to evaluate, and a tenth of the
 /// directory or more, evaluates in one pass over everything instead.
 pub const ONE_PASS_MIN: usize = 5_000;
@@ -350,6 +353,51 @@ impl Facts {
             self.input.records.push(r.to_record());
         }
     }
+}
+
+/// The facts of these subjects as of `t` (records or digests, and list entries), folded per
+/// subject; a subject without any has no entry.
+fn read_facts(
+    conn: &mut Conn,
+    ids: &[i64],
+    t: NaiveDate,
+    rules: &GradeRules,
+    from: FactSource,
+) -> Result<HashMap<i64, Facts>> {
+    let since = facts_since(t, rules);
+    let days = FactDays::new(t, rules);
+    let mut facts: HashMap<i64, Facts> = HashMap::new();
+    let read = match from {
+        FactSource::Records => store::facts_of(conn, ids, since, t)?,
+        FactSource::Digests => xinjian_store::digests::facts_of(conn, ids, since, t)?,
+    };
+    for f in read {
+        facts
+            .entry(f.subject_id)
+            .or_default()
+            .add_record(f.as_ref(), &days);
+    }
+    for (id, l) in store::lists_on(conn, t, Some(ids))? {
+        facts.entry(id).or_default().input.lists.push(l);
+    }
+    Ok(facts)
+}
+
+/// The day each revoked subject among these became so (only the revoked ones have one: the
+/// others would be looked up for nothing).
+fn revocation_days(
+    conn: &mut Conn,
+    subjects: &[EvaluatedSubject],
+) -> Result<HashMap<i64, NaiveDate>> {
+    let revoked: Vec<i64> = subjects
+        .iter()
+        .filter(|s| s.revoked)
+        .map(|s| s.id)
+        .collect();
+    if revoked.is_empty() {
+        return Ok(HashMap::new());
+    }
+    Ok(store::revoked_since(conn, Some(&revoked))?)
 }
 
 /// What deciding whether a fact counts needs of a run's day, computed once: a run asks it for
@@ -864,36 +912,9 @@ impl App {
         rules: &GradeRules,
         from: FactSource,
     ) -> Result<(HashMap<i64, Facts>, HashMap<i64, NaiveDate>)> {
-        let since = facts_since(t, rules);
-        let days = FactDays::new(t, rules);
         let ids: Vec<i64> = subjects.iter().map(|s| s.id).collect();
-        let ids = &ids[..];
-        let mut facts: HashMap<i64, Facts> = HashMap::new();
-        let read = match from {
-            FactSource::Records => store::facts_of(conn, ids, since, t)?,
-            FactSource::Digests => xinjian_store::digests::facts_of(conn, ids, since, t)?,
-        };
-        for f in read {
-            facts
-                .entry(f.subject_id)
-                .or_default()
-                .add_record(f.as_ref(), &days);
-        }
-        for (id, l) in store::lists_on(conn, t, Some(ids))? {
-            facts.entry(id).or_default().input.lists.push(l);
-        }
-        // Only the revoked ones have a day (the others would be looked up for nothing).
-        let revoked: Vec<i64> = subjects
-            .iter()
-            .filter(|s| s.revoked)
-            .map(|s| s.id)
-            .collect();
-        let revoked = if revoked.is_empty() {
-            HashMap::new()
-        } else {
-            store::revoked_since(conn, Some(&revoked))?
-        };
-        Ok((facts, revoked))
+        let facts = read_facts(conn, &ids, t, rules, from)?;
+        Ok((facts, revocation_days(conn, subjects)?))
     }
 
     /// The grade of a subject as of a day, evaluated now from the stored records with the
@@ -1398,41 +1419,80 @@ impl App {
             return self.evaluate_all(conn, run, progress);
         }
         conn.tune_for_lookups()?;
-        // Changed subjects that left the directory lose their stored evaluation.
-        let (subjects, stored) = store::evaluated_and_stored(conn, &ids)?;
-        phase("directory places and stored evaluations read");
-        let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();
-        let outside: Vec<i64> = ids
-            .iter()
-            .copied()
-            .filter(|id| !inside.contains(id))
-            .collect();
-        remove_grades(conn, actor, run_id, &outside)?;
-        let total = subjects.len() as i64;
+        // Two sets of random lookups at once: a second connection reads the candidates' facts
+        // (digests and list entries), a chunk at a time, while this one reads their places in
+        // the directory and their stored evaluations, then evaluates each chunk as it comes
+        // (1 M subjects, 1 % changed: 45–52 ms → 31–37 ms; on SQLite only as built by
+        // .cargo/config.toml — with one page-cache mutex for all connections it was slower).
         let stamp = RunStamp::new(run_id, rules, now);
         let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
-        for (n, chunk) in subjects.chunks(5_000).enumerate() {
-            let (mut facts, revoked) = self.facts_of(conn, chunk, t, rules, FactSource::Digests)?;
-            for s in chunk {
-                let mut f = facts.remove(&s.id).unwrap_or_default();
-                let (_, _, row) = evaluation_row(
-                    s,
-                    &mut f,
-                    revoked.get(&s.id).copied(),
-                    rules,
-                    card,
-                    t,
-                    &stamp,
-                );
-                let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
-                if let Some(rows) = w.take(s.id, std::borrow::Cow::Owned(row), before) {
-                    w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
+        let (db, ids) = (&self.db, &ids);
+        std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<HashMap<i64, Facts>>>(2);
+            scope.spawn(move || {
+                let mut c = match db.connect().and_then(|mut c| {
+                    c.tune_for_lookups()?;
+                    Ok(c)
+                }) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                for chunk in ids.chunks(INCREMENTAL_CHUNK) {
+                    let facts = read_facts(&mut c, chunk, t, rules, FactSource::Digests);
+                    let failed = facts.is_err();
+                    // Stop on an error, or when the evaluating side has stopped (its error).
+                    if tx.send(facts).is_err() || failed {
+                        return;
+                    }
                 }
+                phase("facts read (second connection)");
+            });
+            // Changed subjects that left the directory lose their stored evaluation.
+            let (subjects, stored) = store::evaluated_and_stored(conn, ids)?;
+            phase("directory places and stored evaluations read");
+            let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();
+            let outside: Vec<i64> = ids
+                .iter()
+                .copied()
+                .filter(|id| !inside.contains(id))
+                .collect();
+            remove_grades(conn, actor, run_id, &outside)?;
+            let revoked = revocation_days(conn, &subjects)?;
+            let total = subjects.len() as i64;
+            // Both in id order: the subjects of a chunk of candidates are the next ones up to
+            // the chunk's last id.
+            let mut next = 0;
+            for chunk in ids.chunks(INCREMENTAL_CHUNK) {
+                let mut facts = rx
+                    .recv()
+                    .map_err(|_| AppError::Internal("the evaluation's reader stopped".into()))??;
+                let last = chunk.last().copied().unwrap_or(i64::MIN);
+                while let Some(s) = subjects.get(next).filter(|s| s.id <= last) {
+                    next += 1;
+                    let mut f = facts.remove(&s.id).unwrap_or_default();
+                    let (_, _, row) = evaluation_row(
+                        s,
+                        &mut f,
+                        revoked.get(&s.id).copied(),
+                        rules,
+                        card,
+                        t,
+                        &stamp,
+                    );
+                    let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
+                    if let Some(rows) = w.take(s.id, std::borrow::Cow::Owned(row), before) {
+                        w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
+                    }
+                }
+                progress(next as i64, total);
             }
-            progress(((n + 1) * 5_000).min(subjects.len()) as i64, total);
-        }
+            Ok::<(), AppError>(())
+        })?;
         let rest = w.rest();
         w.summary.grade_changes += write_chunk(conn, &cx, &rest)?;
         phase("evaluated, changes written");

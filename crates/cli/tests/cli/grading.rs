@@ -1526,6 +1526,88 @@ fn an_incremental_run_equals_a_full_run_for_records_decided_after_the_last_run()
     assert_eq!(stored(&fx, &gen_code(1)).0, "B");
 }
 
+/// An incremental run reads the candidates' facts a chunk of 1,000 at a time on a second
+/// connection while it reads their places in the directory and stored evaluations: with
+/// thousands of candidates, among them subjects that left the directory and revoked ones,
+/// it stores exactly what a full run would (the full run after it changes nothing).
+#[test]
+fn an_incremental_run_over_several_chunks_of_candidates_stores_what_a_full_run_would() {
+    let fx = Fixture::new();
+    let all: Vec<u64> = (1..=3_200).collect();
+    register_active(&fx, &all);
+    let first: Vec<(u64, String)> = all
+        .iter()
+        .filter(|i| *i % 4 == 0)
+        .map(|i| (*i, format!("利财罚〔2024〕{i}号")))
+        .collect();
+    let day = days_ago(40);
+    let rows: Vec<Pen> = first
+        .iter()
+        .map(|(i, doc)| (*i, doc.as_str(), "罚款", day.as_str(), ""))
+        .collect();
+    penalties(&fx, "p1.csv", &rows);
+    assert_eq!(evaluate_settled(&fx, &[]), counts(3_200, 2_400, 800, 0, 0));
+
+    // New penalties for four subjects in five (serious for every seventh), then some graded
+    // subjects deregistered and some revoked (吊销).
+    let changed: Vec<(u64, String)> = all
+        .iter()
+        .filter(|i| *i % 5 != 0)
+        .map(|i| (*i, format!("利财罚〔2025〕{i}号")))
+        .collect();
+    let day = days_ago(10);
+    let rows: Vec<Pen> = changed
+        .iter()
+        .map(|(i, doc)| {
+            let severity = if i % 7 == 0 { "严重" } else { "" };
+            (*i, doc.as_str(), "罚款", day.as_str(), severity)
+        })
+        .collect();
+    penalties(&fx, "p2.csv", &rows);
+    let deregistered: Vec<u64> = all.iter().copied().filter(|i| i % 44 == 0).collect();
+    let revoked: Vec<u64> = all.iter().copied().filter(|i| i % 13 == 0).collect();
+    let mut statuses: Vec<(u64, &str, &str)> =
+        deregistered.iter().map(|i| (*i, "注销", "")).collect();
+    statuses.extend(
+        revoked
+            .iter()
+            .filter(|i| *i % 44 != 0)
+            .map(|i| (*i, "吊销", "")),
+    );
+    register(&fx, "statuses.csv", &statuses);
+    let candidates: std::collections::BTreeSet<u64> = changed
+        .iter()
+        .map(|(i, _)| *i)
+        .chain(deregistered.iter().copied())
+        .chain(revoked.iter().copied())
+        .collect();
+    assert!(candidates.len() > 2_000, "several chunks of candidates");
+
+    let inc = evaluate_settled(&fx, &[]);
+    let run = runs(&fx).pop().unwrap();
+    assert!(!run.2, "an incremental run, not one pass over everything");
+    assert_eq!(
+        inc.n,
+        (candidates.len() - deregistered.len()) as i64,
+        "every candidate still in the directory, no other"
+    );
+    let snapshot = grades_snapshot(&fx);
+    let ev = events(&fx);
+    let full = evaluate_settled(&fx, &["--full"]);
+    assert_eq!(full.n, 3_200 - deregistered.len() as i64);
+    assert_eq!(table_counts(&fx), full);
+    assert_eq!(
+        grades_snapshot(&fx),
+        snapshot,
+        "the full run rewrote no grade"
+    );
+    assert_eq!(events(&fx), ev, "the full run found no grade change");
+    assert!(
+        full.abcd.iter().all(|n| *n > 0),
+        "all four grades: {full:?}"
+    );
+}
+
 /// Regression (fixed; found by this test in crates/app/src/grading.rs, `evaluate_all`/`evaluate_some`; crates/store/src/grading.rs,
 /// `distribution`): a subject that leaves the evaluated directory (注销, 迁出) keeps its last
 /// stored grade. After it is deregistered, `evaluate --full` prints `evaluated 2: …` but the
