@@ -769,7 +769,7 @@ fn evaluate(
         full_again / floor,
         again.changed
     );
-    println!("incremental      {incremental:.2} s  {:.1}% of the full run (median of {:.2}, {:.2}, {:.2} s; {} records touched, {} subjects evaluated)", incremental * 100.0 / full_again, runs[0], runs[1], runs[2], touched, inc.evaluated);
+    println!("incremental      {incremental:.3} s  {:.1}% of the full run (median of {:.3}, {:.3}, {:.3} s; {} records touched, {} subjects evaluated)", incremental * 100.0 / full_again, runs[0], runs[1], runs[2], touched, inc.evaluated);
     println!("disagreements    {disagree} (grades vs the SQL)");
     if let (Some(a), Some(b)) = (rss0, rss) {
         println!(
