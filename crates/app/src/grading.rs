@@ -1419,82 +1419,113 @@ impl App {
             return self.evaluate_all(conn, run, progress);
         }
         conn.tune_for_lookups()?;
-        // Two sets of random lookups at once: a second connection reads the candidates' facts
-        // (digests and list entries), a chunk at a time, while this one reads their places in
-        // the directory and their stored evaluations, then evaluates each chunk as it comes
-        // (1 M subjects, 1 % changed — 10,000, 9,232 of them in the directory: 88–102 ms →
-        // 63–70 ms; on SQLite only as built by .cargo/config.toml — with one page-cache mutex
-        // for all connections it was slower than one thread).
+        // Two sets of random lookups at once: on SQLite, when there is more than one chunk of
+        // candidates, a second connection reads their facts (digests and list entries) a chunk
+        // at a time while this one reads their places in the directory and their stored
+        // evaluations, then evaluates each chunk as it comes (1 M subjects, 1 % changed —
+        // 10,000, 9,232 of them in the directory: 88–102 ms → 63–70 ms; only as SQLite is built
+        // by .cargo/config.toml — with one page-cache mutex for all connections it was slower
+        // than one thread). Otherwise (a few candidates; PostgreSQL, where the directory's
+        // lookups dominate and another connection is another server process) this connection
+        // reads the facts of each chunk itself.
         let stamp = RunStamp::new(run_id, rules, now);
         let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         let (db, ids) = (&self.db, &ids);
+        let second_reader =
+            conn.backend() == xinjian_store::Backend::Sqlite && ids.len() > INCREMENTAL_CHUNK;
         std::thread::scope(|scope| {
             // Room for the reader to run ahead while this side still reads the directory (with
             // two chunks it waited: 80 → 63–70 ms), bounded for a run of very many candidates.
             let (tx, rx) = std::sync::mpsc::sync_channel::<Result<HashMap<i64, Facts>>>(16);
-            scope.spawn(move || {
-                let mut c = match db.connect().and_then(|mut c| {
-                    c.tune_for_lookups()?;
-                    Ok(c)
-                }) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        let _ = tx.send(Err(e.into()));
-                        return;
+            let reader = second_reader.then(|| {
+                scope.spawn(move || {
+                    let mut c = match db.connect().and_then(|mut c| {
+                        c.tune_for_lookups()?;
+                        Ok(c)
+                    }) {
+                        Ok(c) => c,
+                        Err(e) => {
+                            let _ = tx.send(Err(e.into()));
+                            return;
+                        }
+                    };
+                    for chunk in ids.chunks(INCREMENTAL_CHUNK) {
+                        let facts = read_facts(&mut c, chunk, t, rules, FactSource::Digests);
+                        let failed = facts.is_err();
+                        // Stop on an error, or when the evaluating side has stopped (its error).
+                        if tx.send(facts).is_err() || failed {
+                            return;
+                        }
                     }
-                };
-                for chunk in ids.chunks(INCREMENTAL_CHUNK) {
-                    let facts = read_facts(&mut c, chunk, t, rules, FactSource::Digests);
-                    let failed = facts.is_err();
-                    // Stop on an error, or when the evaluating side has stopped (its error).
-                    if tx.send(facts).is_err() || failed {
-                        return;
-                    }
-                }
-                phase("facts read (second connection)");
+                    phase("facts read (second connection)");
+                })
             });
-            // Changed subjects that left the directory lose their stored evaluation.
-            let (subjects, stored) = store::evaluated_and_stored(conn, ids)?;
-            phase("directory places and stored evaluations read");
-            let inside: std::collections::HashSet<i64> = subjects.iter().map(|s| s.id).collect();
-            let outside: Vec<i64> = ids
-                .iter()
-                .copied()
-                .filter(|id| !inside.contains(id))
-                .collect();
-            remove_grades(conn, actor, run_id, &outside)?;
-            let revoked = revocation_days(conn, &subjects)?;
-            let total = subjects.len() as i64;
-            // Both in id order: the subjects of a chunk of candidates are the next ones up to
-            // the chunk's last id.
-            let mut next = 0;
-            for chunk in ids.chunks(INCREMENTAL_CHUNK) {
-                let mut facts = rx
-                    .recv()
-                    .map_err(|_| AppError::Internal("the evaluation's reader stopped".into()))??;
-                let last = chunk.last().copied().unwrap_or(i64::MIN);
-                while let Some(s) = subjects.get(next).filter(|s| s.id <= last) {
-                    next += 1;
-                    let mut f = facts.remove(&s.id).unwrap_or_default();
-                    let (_, _, row) = evaluation_row(
-                        s,
-                        &mut f,
-                        revoked.get(&s.id).copied(),
-                        rules,
-                        card,
-                        t,
-                        &stamp,
-                    );
-                    let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
-                    if let Some(rows) = w.take(s.id, std::borrow::Cow::Owned(row), before) {
-                        w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
+            let evaluated = (|| {
+                // Changed subjects that left the directory lose their stored evaluation.
+                let (subjects, stored) = store::evaluated_and_stored(conn, ids)?;
+                phase("directory places and stored evaluations read");
+                let inside: std::collections::HashSet<i64> =
+                    subjects.iter().map(|s| s.id).collect();
+                let outside: Vec<i64> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| !inside.contains(id))
+                    .collect();
+                remove_grades(conn, actor, run_id, &outside)?;
+                let revoked = revocation_days(conn, &subjects)?;
+                let total = subjects.len() as i64;
+                // Both in id order: the subjects of a chunk of candidates are the next ones up
+                // to the chunk's last id.
+                let mut next = 0;
+                for chunk in ids.chunks(INCREMENTAL_CHUNK) {
+                    let mut facts = if second_reader {
+                        rx.recv().map_err(|_| {
+                            AppError::Internal("the evaluation's reader stopped".into())
+                        })??
+                    } else {
+                        read_facts(conn, chunk, t, rules, FactSource::Digests)?
+                    };
+                    let last = chunk.last().copied().unwrap_or(i64::MIN);
+                    while let Some(s) = subjects.get(next).filter(|s| s.id <= last) {
+                        next += 1;
+                        let row = match facts.remove(&s.id) {
+                            // No fact at all: the run's clean evaluation, made once (as in a
+                            // full run).
+                            None if !s.revoked => std::borrow::Cow::Borrowed(&clean),
+                            f => {
+                                let mut f = f.unwrap_or_default();
+                                let (_, _, row) = evaluation_row(
+                                    s,
+                                    &mut f,
+                                    revoked.get(&s.id).copied(),
+                                    rules,
+                                    card,
+                                    t,
+                                    &stamp,
+                                );
+                                std::borrow::Cow::Owned(row)
+                            }
+                        };
+                        let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
+                        if let Some(rows) = w.take(s.id, row, before) {
+                            w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
+                        }
                     }
+                    progress(next as i64, total);
                 }
-                progress(next as i64, total);
+                Ok::<(), AppError>(())
+            })();
+            // A reader blocked on a full channel sees this side gone and stops; then join it,
+            // so that a panic there fails the run instead of unwinding past its end.
+            drop(rx);
+            if let Some(reader) = reader {
+                reader
+                    .join()
+                    .map_err(|_| AppError::Internal("evaluation reader panicked".into()))?;
             }
-            Ok::<(), AppError>(())
+            evaluated
         })?;
         let rest = w.rest();
         w.summary.grade_changes += write_chunk(conn, &cx, &rest)?;
