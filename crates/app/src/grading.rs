@@ -420,6 +420,30 @@ impl FactDays {
     }
 }
 
+/// A run's row for a subject of the directory: the run's clean evaluation, made once, for a
+/// subject without any fact that is not revoked (most subjects), else its evaluation — with
+/// the facts it was made from, handed back for the caller to free.
+#[allow(clippy::too_many_arguments)]
+fn run_row<'c>(
+    subject: &EvaluatedSubject,
+    facts: Option<Facts>,
+    revoked_on: Option<NaiveDate>,
+    rules: &GradeRules,
+    card: &Scorecard,
+    t: NaiveDate,
+    stamp: &RunStamp,
+    clean: &'c GradeRow,
+) -> (std::borrow::Cow<'c, GradeRow>, Option<Facts>) {
+    match facts {
+        None if !subject.revoked => (std::borrow::Cow::Borrowed(clean), None),
+        f => {
+            let mut f = f.unwrap_or_default();
+            let (_, _, row) = evaluation_row(subject, &mut f, revoked_on, rules, card, t, stamp);
+            (std::borrow::Cow::Owned(row), Some(f))
+        }
+    }
+}
+
 /// Evaluate one subject and make the stored row.
 #[allow(clippy::too_many_arguments)]
 fn evaluation_row(
@@ -1324,30 +1348,31 @@ impl App {
                         }
                         stored.next();
                     }
-                    let own_lists = lists.remove(&s.id);
-                    let row = match (own, own_lists) {
-                        // Most subjects have no fact at all: the clean evaluation, made once.
-                        (None, None) if !s.revoked => std::borrow::Cow::Borrowed(&clean),
+                    let facts = match (own, lists.remove(&s.id)) {
+                        (None, None) => None,
                         (f, l) => {
                             let mut f = f.unwrap_or_default();
                             f.input.lists = l.unwrap_or_default();
-                            let (_, _, row) = evaluation_row(
-                                s,
-                                &mut f,
-                                revoked.get(&s.id).copied(),
-                                rules,
-                                card,
-                                t,
-                                &stamp,
-                            );
-                            spent.push(f);
-                            if spent.len() == FACTS_BATCH {
-                                // The reader may have finished already: then they are freed here.
-                                let _ = spent_facts.send(std::mem::take(&mut spent));
-                            }
-                            std::borrow::Cow::Owned(row)
+                            Some(f)
                         }
                     };
+                    let (row, evaluated) = run_row(
+                        s,
+                        facts,
+                        revoked.get(&s.id).copied(),
+                        rules,
+                        card,
+                        t,
+                        &stamp,
+                        &clean,
+                    );
+                    if let Some(f) = evaluated {
+                        spent.push(f);
+                        if spent.len() == FACTS_BATCH {
+                            // The reader may have finished already: then they are freed here.
+                            let _ = spent_facts.send(std::mem::take(&mut spent));
+                        }
+                    }
                     if let Some(chunk) = w.take(s.id, row, before) {
                         send(chunk)?;
                     }
@@ -1490,24 +1515,16 @@ impl App {
                     let last = chunk.last().copied().unwrap_or(i64::MIN);
                     while let Some(s) = subjects.get(next).filter(|s| s.id <= last) {
                         next += 1;
-                        let row = match facts.remove(&s.id) {
-                            // No fact at all: the run's clean evaluation, made once (as in a
-                            // full run).
-                            None if !s.revoked => std::borrow::Cow::Borrowed(&clean),
-                            f => {
-                                let mut f = f.unwrap_or_default();
-                                let (_, _, row) = evaluation_row(
-                                    s,
-                                    &mut f,
-                                    revoked.get(&s.id).copied(),
-                                    rules,
-                                    card,
-                                    t,
-                                    &stamp,
-                                );
-                                std::borrow::Cow::Owned(row)
-                            }
-                        };
+                        let (row, _) = run_row(
+                            s,
+                            facts.remove(&s.id),
+                            revoked.get(&s.id).copied(),
+                            rules,
+                            card,
+                            t,
+                            &stamp,
+                            &clean,
+                        );
                         let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
                         if let Some(rows) = w.take(s.id, row, before) {
                             w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
