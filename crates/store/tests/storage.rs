@@ -6135,3 +6135,30 @@ fn analyze_refreshes_the_planner_statistics_on_postgres() {
         }
     });
 }
+
+/// SQLite is built as `.cargo/config.toml` says: without `SQLITE_ENABLE_MEMORY_MANAGEMENT`
+/// (which puts every connection's page cache behind one mutex) and without memory statistics
+/// (a global mutex per allocation). Threads reading on their own connections — the
+/// evaluation's reader and writer, an import's checkpointer, the server's requests — depend on
+/// it (BENCHMARKS.md, session 15); a build that lost the flags is slower, not wrong, so only
+/// this test would notice.
+#[test]
+fn sqlite_is_built_without_shared_page_cache_and_memory_statistics() {
+    let t = sqlite_db();
+    let mut c = t.db.conn().unwrap();
+    let options: Vec<String> = c
+        .query("PRAGMA compile_options", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String>(0).unwrap())
+        .collect();
+    assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "{options:?}"
+    );
+    assert!(
+        options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+        "{options:?}"
+    );
+}
