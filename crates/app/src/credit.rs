@@ -2447,17 +2447,7 @@ mod tests {
     /// import must never change a status itself).
     #[test]
     fn registry_answers_are_kept_until_another_connection_commits() {
-        let dir = tempfile::tempdir().unwrap();
-        let app = App::open(
-            &format!("sqlite:{}", dir.path().join("x.db").display()),
-            dir.path(),
-        )
-        .unwrap();
-        let system = Actor::System("test".into());
-        let csv = dir.path().join("subjects.csv");
-        crate::demo::write_export(&csv, 20, 3).unwrap();
-        app.import_subjects(&system, &csv, Default::default(), &mut |_| {})
-            .unwrap();
+        let (_dir, app) = crate::test_app_with_registry(20, 3);
         let mut other = app.db.connect().unwrap();
         let (id, code): (i64, String) = {
             let row = other

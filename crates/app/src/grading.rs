@@ -1773,17 +1773,8 @@ mod tests {
     /// failed.
     #[test]
     fn a_writer_that_fails_mid_run_stops_the_walk_and_its_error_is_reported() {
-        let dir = tempfile::tempdir().unwrap();
-        let app = App::open(
-            &format!("sqlite:{}", dir.path().join("x.db").display()),
-            dir.path(),
-        )
-        .unwrap();
+        let (_dir, app) = crate::test_app_with_registry(60, 7);
         let system = Actor::System("test".into());
-        let csv = dir.path().join("subjects.csv");
-        crate::demo::write_export(&csv, 60, 7).unwrap();
-        app.import_subjects(&system, &csv, Default::default(), &mut |_| {})
-            .unwrap();
         let mut conn = app.db.conn().unwrap();
         // Every subject revoked (D), so that each has an evaluation to store (a clean one is
         // not stored).

@@ -246,6 +246,29 @@ pub fn sha256_hex(s: &str) -> String {
     hex::encode(sha2::Sha256::digest(s.as_bytes()))
 }
 
+/// An app on a fresh SQLite store in a temporary directory, with a demo registry of
+/// `subjects` subjects (seed `seed`) imported by the system: the start of the unit tests that
+/// need a store with data. The directory lives as long as the returned guard.
+#[cfg(test)]
+pub(crate) fn test_app_with_registry(subjects: u64, seed: u64) -> (tempfile::TempDir, App) {
+    let dir = tempfile::tempdir().unwrap();
+    let app = App::open(
+        &format!("sqlite:{}", dir.path().join("x.db").display()),
+        dir.path(),
+    )
+    .unwrap();
+    let csv = dir.path().join("subjects.csv");
+    demo::write_export(&csv, subjects, seed).unwrap();
+    app.import_subjects(
+        &Actor::System("test".into()),
+        &csv,
+        Default::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    (dir, app)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
