@@ -32,6 +32,8 @@ pub const CHANGE_MARGIN_MINUTES: i64 = 30;
 
 /// The candidates of an incremental run whose facts are read in one go.
 const INCREMENTAL_CHUNK: usize = 1_000;
+/// How many connections read an incremental run's chunks when there are several (SQLite).
+const INCREMENTAL_READERS: usize = 2;
 
 /// An incremental run that finds at least this many subjects to evaluate, and a tenth of the
 /// directory or more, evaluates in one pass over everything instead.
@@ -398,6 +400,32 @@ fn revocation_days(
         return Ok(HashMap::new());
     }
     Ok(store::revoked_since(conn, Some(&revoked))?)
+}
+
+/// What an incremental run reads of a chunk of its candidates.
+struct ChunkInput {
+    /// Which are in the directory, their stored evaluations, the others' to remove.
+    candidates: store::Candidates,
+    /// The revocation day of each revoked one.
+    revoked: HashMap<i64, NaiveDate>,
+    /// Their facts (a subject without any has no entry).
+    facts: HashMap<i64, Facts>,
+}
+
+fn read_chunk(
+    conn: &mut Conn,
+    chunk: &[i64],
+    t: NaiveDate,
+    rules: &GradeRules,
+) -> Result<ChunkInput> {
+    let candidates = store::candidates(conn, chunk)?;
+    let revoked = revocation_days(conn, &candidates.evaluated)?;
+    let facts = read_facts(conn, chunk, t, rules, FactSource::Digests)?;
+    Ok(ChunkInput {
+        candidates,
+        revoked,
+        facts,
+    })
 }
 
 /// What deciding whether a fact counts needs of a run's day, computed once: a run asks it for
@@ -1444,106 +1472,106 @@ impl App {
             return self.evaluate_all(conn, run, progress);
         }
         conn.tune_for_lookups()?;
-        // Two sets of random lookups at once: on SQLite, when there is more than one chunk of
-        // candidates, a second connection reads their facts (digests and list entries) a chunk
-        // at a time while this one reads their places in the directory and their stored
-        // evaluations, then evaluates each chunk as it comes (1 M subjects, 1 % changed —
-        // 10,000, 9,232 of them in the directory: 88–102 ms → 63–70 ms; only as SQLite is built
-        // by .cargo/config.toml — with one page-cache mutex for all connections it was slower
-        // than one thread). Otherwise (a few candidates; PostgreSQL, where the directory's
-        // lookups dominate and another connection is another server process) this connection
-        // reads the facts of each chunk itself.
+        // Random lookups, a chunk of candidates at a time: their places in the directory and
+        // stored evaluations, the revocation days of the revoked, their facts (digests and
+        // list entries). On SQLite, with more than one chunk, two more connections read
+        // alternate chunks while this one evaluates them in order and writes what changed
+        // (1 M subjects, 1 % changed — 9,520, 8,913 of them in the directory: one connection
+        // 88–102 ms; a second one reading the facts 54–56 ms; two reading whole chunks 46 ms,
+        // and 37–39 ms with the narrower lookups of `store::candidates` and
+        // `digests::facts_of`: BENCHMARKS.md. Only as SQLite is built by .cargo/config.toml —
+        // with one page-cache mutex for all connections two readers were slower than one.
+        // The cost is the pages read, ~1.7 µs each from the OS cache.) Otherwise (a few
+        // candidates; PostgreSQL, where another connection is another server process) this
+        // connection reads each chunk itself.
         let stamp = RunStamp::new(run_id, rules, now);
         let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         let (db, ids) = (&self.db, &ids);
-        let second_reader =
-            conn.backend() == xinjian_store::Backend::Sqlite && ids.len() > INCREMENTAL_CHUNK;
+        let readers =
+            if conn.backend() == xinjian_store::Backend::Sqlite && ids.len() > INCREMENTAL_CHUNK {
+                INCREMENTAL_READERS
+            } else {
+                0
+            };
+        let mut outside = Vec::new();
         std::thread::scope(|scope| {
-            // Room for the reader to run ahead while this side still reads the directory (with
-            // two chunks it waited: 80 → 63–70 ms), bounded for a run of very many candidates.
-            let (tx, rx) = std::sync::mpsc::sync_channel::<Result<HashMap<i64, Facts>>>(16);
-            let reader = second_reader.then(|| {
-                scope.spawn(move || {
-                    let mut c = match db.connect().and_then(|mut c| {
-                        c.tune_for_lookups()?;
-                        Ok(c)
-                    }) {
-                        Ok(c) => c,
-                        Err(e) => {
-                            let _ = tx.send(Err(e.into()));
-                            return;
+            // Reader k reads chunks k, k + readers, … into its own channel, with room to run
+            // ahead, bounded for a run of very many candidates.
+            let (senders, receivers): (Vec<_>, Vec<_>) = (0..readers)
+                .map(|_| std::sync::mpsc::sync_channel::<Result<ChunkInput>>(8))
+                .unzip();
+            let handles: Vec<_> = senders
+                .into_iter()
+                .enumerate()
+                .map(|(k, tx)| {
+                    scope.spawn(move || {
+                        let mut c = match db.connect().and_then(|mut c| {
+                            c.tune_for_lookups()?;
+                            Ok(c)
+                        }) {
+                            Ok(c) => c,
+                            Err(e) => {
+                                let _ = tx.send(Err(e.into()));
+                                return;
+                            }
+                        };
+                        for chunk in ids.chunks(INCREMENTAL_CHUNK).skip(k).step_by(readers) {
+                            let input = read_chunk(&mut c, chunk, t, rules);
+                            let failed = input.is_err();
+                            // Stop on an error, or when the evaluating side has stopped.
+                            if tx.send(input).is_err() || failed {
+                                return;
+                            }
                         }
-                    };
-                    for chunk in ids.chunks(INCREMENTAL_CHUNK) {
-                        let facts = read_facts(&mut c, chunk, t, rules, FactSource::Digests);
-                        let failed = facts.is_err();
-                        // Stop on an error, or when the evaluating side has stopped (its error).
-                        if tx.send(facts).is_err() || failed {
-                            return;
-                        }
-                    }
-                    phase("facts read (second connection)");
+                    })
                 })
-            });
+                .collect();
             let evaluated = (|| {
-                // Changed subjects that left the directory lose their stored evaluation.
-                let (subjects, stored) = store::evaluated_and_stored(conn, ids)?;
-                phase("directory places and stored evaluations read");
-                let inside: std::collections::HashSet<i64> =
-                    subjects.iter().map(|s| s.id).collect();
-                let outside: Vec<i64> = ids
-                    .iter()
-                    .copied()
-                    .filter(|id| !inside.contains(id))
-                    .collect();
-                remove_grades(conn, actor, run_id, &outside)?;
-                let revoked = revocation_days(conn, &subjects)?;
-                let total = subjects.len() as i64;
-                // Both in id order: the subjects of a chunk of candidates are the next ones up
-                // to the chunk's last id.
-                let mut next = 0;
-                for chunk in ids.chunks(INCREMENTAL_CHUNK) {
-                    let mut facts = if second_reader {
-                        rx.recv().map_err(|_| {
+                let mut done = 0;
+                for (i, chunk) in ids.chunks(INCREMENTAL_CHUNK).enumerate() {
+                    let mut input = match receivers.get(i % readers.max(1)) {
+                        Some(rx) => rx.recv().map_err(|_| {
                             AppError::Internal("the evaluation's reader stopped".into())
-                        })??
-                    } else {
-                        read_facts(conn, chunk, t, rules, FactSource::Digests)?
+                        })??,
+                        None => read_chunk(conn, chunk, t, rules)?,
                     };
-                    let last = chunk.last().copied().unwrap_or(i64::MIN);
-                    while let Some(s) = subjects.get(next).filter(|s| s.id <= last) {
-                        next += 1;
+                    // Changed subjects that left the directory lose their stored evaluation.
+                    outside.append(&mut input.candidates.stored_outside);
+                    for s in &input.candidates.evaluated {
                         let (row, _) = run_row(
                             s,
-                            facts.remove(&s.id),
-                            revoked.get(&s.id).copied(),
+                            input.facts.remove(&s.id),
+                            input.revoked.get(&s.id).copied(),
                             rules,
                             card,
                             t,
                             &stamp,
                             &clean,
                         );
-                        let before = stored.get(&s.id).map(|(g, h)| (*g, h.as_str()));
+                        let before =
+                            (input.candidates.stored.get(&s.id)).map(|(g, h)| (*g, h.as_str()));
                         if let Some(rows) = w.take(s.id, row, before) {
                             w.summary.grade_changes += write_chunk(conn, &cx, &rows)?;
                         }
                     }
-                    progress(next as i64, total);
+                    done += chunk.len();
+                    progress(done as i64, ids.len() as i64);
                 }
+                phase("read and evaluated");
                 Ok::<(), AppError>(())
             })();
-            // A reader blocked on a full channel sees this side gone and stops; then join it,
-            // so that a panic there fails the run instead of unwinding past its end.
-            drop(rx);
-            if let Some(reader) = reader {
-                reader
-                    .join()
+            // A reader blocked on a full channel sees this side gone and stops; then join
+            // them, so that a panic there fails the run instead of unwinding past its end.
+            drop(receivers);
+            for h in handles {
+                h.join()
                     .map_err(|_| AppError::Internal("evaluation reader panicked".into()))?;
             }
             evaluated
         })?;
+        remove_grades(conn, actor, run_id, &outside)?;
         let rest = w.rest();
         w.summary.grade_changes += write_chunk(conn, &cx, &rest)?;
         phase("evaluated, changes written");

@@ -478,7 +478,31 @@ pub fn facts_of(
     since: NaiveDate,
     t: NaiveDate,
 ) -> Result<Vec<FactRecord>> {
-    let stored = load(conn, ids)?;
+    let stored = match conn.backend() {
+        // Most subjects have no digest, and looking one up reads a page of the table (~8
+        // digests a page) even when there is none: first which of them have one, from the
+        // narrow index of migration 0013 (~340 a page), then only those digests. (1 M
+        // subjects, 1 % changed: ~3,900 pages read instead of ~8,900.)
+        crate::Backend::Sqlite => {
+            let mut present = Vec::new();
+            for chunk in ids.chunks(conn.ids_per_statement()) {
+                let (among, ps) = conn.ids_in("subject_id", chunk);
+                conn.query_each(
+                    &format!(
+                        "SELECT subject_id FROM grading_digests INDEXED BY grading_digests_subjects WHERE {among}"
+                    ),
+                    &ps,
+                    |r| {
+                        present.push(r.get::<i64>(0)?);
+                        Ok::<(), StoreError>(())
+                    },
+                )?;
+            }
+            load(conn, &present)?
+        }
+        // Its primary key is an index apart from the rows already.
+        crate::Backend::Postgres => load(conn, ids)?,
+    };
     let mut out = Vec::new();
     for (id, bytes) in &stored {
         decode(*id, bytes, |fact| {

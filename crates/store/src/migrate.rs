@@ -52,6 +52,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0012_name_index_merges",
         include_str!("../migrations/sqlite/0012_name_index_merges.sql"),
     ),
+    (
+        "0013_digest_subjects",
+        include_str!("../migrations/sqlite/0013_digest_subjects.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -101,6 +105,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0012_name_index_merges",
         include_str!("../migrations/postgres/0012_name_index_merges.sql"),
+    ),
+    (
+        "0013_digest_subjects",
+        include_str!("../migrations/postgres/0013_digest_subjects.sql"),
     ),
 ];
 

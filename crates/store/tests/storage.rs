@@ -5983,10 +5983,12 @@ fn lookups_by_many_subject_ids_match_the_whole_tables() {
             Ok::<(), StoreError>(())
         })
         .unwrap();
-        let (among, nothing_stored) = grading::evaluated_and_stored(&mut c, &ids).unwrap();
-        let among: Vec<(i64, bool)> = among.into_iter().map(|s| (s.id, s.revoked)).collect();
+        let found = grading::candidates(&mut c, &ids).unwrap();
+        let among: Vec<(i64, bool)> = (found.evaluated.iter())
+            .map(|s| (s.id, s.revoked))
+            .collect();
         assert_eq!(among, all, "{:?}", db.backend());
-        assert!(nothing_stored.is_empty());
+        assert!(found.stored.is_empty() && found.stored_outside.is_empty());
         assert!(all.iter().any(|(_, revoked)| *revoked), "a revoked one too");
         assert_eq!(
             grading::revoked_since(&mut c, Some(&ids)).unwrap(),
@@ -6026,16 +6028,24 @@ fn lookups_by_many_subject_ids_match_the_whole_tables() {
             run_id: 1,
             evaluated_at: "2026-06-01T00:00:00Z".into(),
         };
-        let stored: Vec<GradeRow> = real[..3].iter().map(|&id| row(id, Grade::B)).collect();
+        // The first three and one outside the directory (a stale evaluation, to remove).
+        let outside = *(real.iter())
+            .find(|id| !all.iter().any(|(a, _)| a == *id))
+            .expect("a subject outside the directory");
+        let mut stored: Vec<GradeRow> = real[..3].iter().map(|&id| row(id, Grade::B)).collect();
+        if !real[..3].contains(&outside) {
+            stored.push(row(outside, Grade::C));
+        }
         tx(&mut c, |tx| {
             grading::put_grades(tx, &stored.iter().collect::<Vec<_>>())?;
             let a = row(real[0], Grade::A);
             grading::add_events(tx, &[(&a, None)], "2026-06-01T00:00:00Z")?;
             grading::add_events(tx, &[(&stored[0], Some(Grade::A))], "2026-06-01T00:00:01Z")
         });
-        // The stored evaluations of the directory's subjects among them (those of the others
-        // are not asked for: they leave with their evaluation).
-        let (_, hashes) = grading::evaluated_and_stored(&mut c, &ids).unwrap();
+        // The stored evaluations of the directory's subjects among them, and which others
+        // have one (they leave with it).
+        let found = grading::candidates(&mut c, &ids).unwrap();
+        let hashes = found.stored;
         let mut keys: Vec<i64> = hashes.keys().copied().collect();
         keys.sort_unstable();
         let inside: Vec<i64> = real[..3]
@@ -6046,6 +6056,12 @@ fn lookups_by_many_subject_ids_match_the_whole_tables() {
         assert!(!inside.is_empty());
         assert_eq!(keys, inside);
         assert_eq!(hashes[&inside[0]], (Grade::B, format!("h{}", inside[0])));
+        let mut left: Vec<i64> = (stored.iter().map(|r| r.subject_id))
+            .filter(|id| !inside.contains(id))
+            .collect();
+        left.sort_unstable();
+        assert!(left.contains(&outside));
+        assert_eq!(found.stored_outside, left, "{:?}", db.backend());
         let last = grading::last_event_grades(&mut c, &ids).unwrap();
         assert_eq!(
             last.into_iter().collect::<Vec<_>>(),
