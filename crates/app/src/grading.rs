@@ -32,7 +32,7 @@ pub const CHANGE_MARGIN_MINUTES: i64 = 30;
 
 /// The candidates of an incremental run whose facts are read in one go.
 const INCREMENTAL_CHUNK: usize = 1_000;
-/// How many connections read an incremental run's chunks when there are several (SQLite).
+/// How many connections read an incremental run's chunks when there are several.
 const INCREMENTAL_READERS: usize = 2;
 
 /// An incremental run that finds at least this many subjects to evaluate, and a tenth of the
@@ -412,6 +412,7 @@ struct ChunkInput {
     facts: HashMap<i64, Facts>,
 }
 
+/// Read a chunk of an incremental run's candidates (on the run's connection or a reader's).
 fn read_chunk(
     conn: &mut Conn,
     chunk: &[i64],
@@ -1474,27 +1475,27 @@ impl App {
         conn.tune_for_lookups()?;
         // Random lookups, a chunk of candidates at a time: their places in the directory and
         // stored evaluations, the revocation days of the revoked, their facts (digests and
-        // list entries). On SQLite, with more than one chunk, two more connections read
-        // alternate chunks while this one evaluates them in order and writes what changed
-        // (1 M subjects, 1 % changed — 9,520, 8,913 of them in the directory: one connection
-        // 88–102 ms; a second one reading the facts 54–56 ms; two reading whole chunks 46 ms,
-        // and 37–39 ms with the narrower lookups of `store::candidates` and
-        // `digests::facts_of`: BENCHMARKS.md. Only as SQLite is built by .cargo/config.toml —
-        // with one page-cache mutex for all connections two readers were slower than one.
-        // The cost is the pages read, ~1.7 µs each from the OS cache.) Otherwise (a few
-        // candidates; PostgreSQL, where another connection is another server process) this
-        // connection reads each chunk itself.
+        // list entries). With more than one chunk, two more connections read alternate
+        // chunks while this one evaluates them in order and writes what changed (1 M
+        // subjects, 1 % changed — 9,520, 8,913 of them in the directory. SQLite: one
+        // connection 88–102 ms; a second one reading the facts 54–56 ms; two reading whole
+        // chunks 46 ms, and 37–39 ms with the narrower lookups of `store::candidates` and
+        // `digests::facts_of` — the cost is the pages read, ~1.7 µs each from the OS cache;
+        // only as SQLite is built by .cargo/config.toml: with one page-cache mutex for all
+        // connections two readers were slower than one. PostgreSQL, where the lookups are the
+        // server's work and each connection has its own server process: 194–206 ms on one
+        // connection, 127–156 ms on two readers. BENCHMARKS.md.) With one chunk or less this
+        // connection reads it itself.
         let stamp = RunStamp::new(run_id, rules, now);
         let clean = clean_evaluation(rules, card, t, &stamp);
         let cx = run.chunk_context(&clean);
         let mut w = Writer::new(run_id, &clean);
         let (db, ids) = (&self.db, &ids);
-        let readers =
-            if conn.backend() == xinjian_store::Backend::Sqlite && ids.len() > INCREMENTAL_CHUNK {
-                INCREMENTAL_READERS
-            } else {
-                0
-            };
+        let readers = if ids.len() > INCREMENTAL_CHUNK {
+            INCREMENTAL_READERS
+        } else {
+            0
+        };
         let mut outside = Vec::new();
         std::thread::scope(|scope| {
             // Reader k reads chunks k, k + readers, … into its own channel, with room to run

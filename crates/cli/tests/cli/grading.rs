@@ -1526,62 +1526,17 @@ fn an_incremental_run_equals_a_full_run_for_records_decided_after_the_last_run()
     assert_eq!(stored(&fx, &gen_code(1)).0, "B");
 }
 
-/// An incremental run reads the candidates' facts a chunk of 1,000 at a time on a second
-/// connection while it reads their places in the directory and stored evaluations: with
-/// thousands of candidates, among them subjects that left the directory and revoked ones,
-/// it stores exactly what a full run would (the full run after it changes nothing).
+/// An incremental run reads its candidates a chunk of 1,000 at a time on two more connections
+/// while it evaluates them in order: with thousands of candidates, among them subjects that
+/// left the directory and revoked ones, it stores exactly what a full run would (the full run
+/// after it changes nothing).
 #[test]
 fn an_incremental_run_over_several_chunks_of_candidates_stores_what_a_full_run_would() {
     let fx = Fixture::new();
-    let all: Vec<u64> = (1..=3_200).collect();
-    register_active(&fx, &all);
-    let first: Vec<(u64, String)> = all
-        .iter()
-        .filter(|i| *i % 4 == 0)
-        .map(|i| (*i, format!("利财罚〔2024〕{i}号")))
-        .collect();
-    let day = days_ago(40);
-    let rows: Vec<Pen> = first
-        .iter()
-        .map(|(i, doc)| (*i, doc.as_str(), "罚款", day.as_str(), ""))
-        .collect();
-    penalties(&fx, "p1.csv", &rows);
+    register_active(&fx, &(1..=3_200).collect::<Vec<u64>>());
+    penalties_for_a_quarter(&fx);
     assert_eq!(evaluate_settled(&fx, &[]), counts(3_200, 2_400, 800, 0, 0));
-
-    // New penalties for four subjects in five (serious for every seventh), then some graded
-    // subjects deregistered and some revoked (吊销).
-    let changed: Vec<(u64, String)> = all
-        .iter()
-        .filter(|i| *i % 5 != 0)
-        .map(|i| (*i, format!("利财罚〔2025〕{i}号")))
-        .collect();
-    let day = days_ago(10);
-    let rows: Vec<Pen> = changed
-        .iter()
-        .map(|(i, doc)| {
-            let severity = if i % 7 == 0 { "严重" } else { "" };
-            (*i, doc.as_str(), "罚款", day.as_str(), severity)
-        })
-        .collect();
-    penalties(&fx, "p2.csv", &rows);
-    let deregistered: Vec<u64> = all.iter().copied().filter(|i| i % 44 == 0).collect();
-    let revoked: Vec<u64> = all.iter().copied().filter(|i| i % 13 == 0).collect();
-    let mut statuses: Vec<(u64, &str, &str)> =
-        deregistered.iter().map(|i| (*i, "注销", "")).collect();
-    statuses.extend(
-        revoked
-            .iter()
-            .filter(|i| *i % 44 != 0)
-            .map(|i| (*i, "吊销", "")),
-    );
-    register(&fx, "statuses.csv", &statuses);
-    let candidates: std::collections::BTreeSet<u64> = changed
-        .iter()
-        .map(|(i, _)| *i)
-        .chain(deregistered.iter().copied())
-        .chain(revoked.iter().copied())
-        .collect();
-    assert!(candidates.len() > 2_000, "several chunks of candidates");
+    let (candidates, deregistered) = several_chunks_of_candidates(&fx);
 
     let inc = evaluate_settled(&fx, &[]);
     let run = runs(&fx).pop().unwrap();
@@ -1606,6 +1561,132 @@ fn an_incremental_run_over_several_chunks_of_candidates_stores_what_a_full_run_w
         full.abcd.iter().all(|n| *n > 0),
         "all four grades: {full:?}"
     );
+}
+
+/// The same on PostgreSQL, where each reader is a connection with its own server process:
+/// checked by the commands' output (the full run after the incremental one changes nothing).
+#[test]
+fn on_postgres_an_incremental_run_over_several_chunks_stores_what_a_full_run_would() {
+    let Some(fx) = Fixture::on_postgres() else {
+        eprintln!("XINJIAN_TEST_PG is not set: not run on PostgreSQL");
+        return;
+    };
+    register_active(&fx, &(1..=3_200).collect::<Vec<u64>>());
+    penalties_for_a_quarter(&fx);
+    assert_eq!(evaluate(&fx, &[]), counts(3_200, 2_400, 800, 0, 0));
+    let (candidates, deregistered) = several_chunks_of_candidates(&fx);
+    let inc = evaluate(&fx, &[]);
+    let in_directory = 3_200 - deregistered.len() as i64;
+    // An incremental run over the candidates and what PostgreSQL's look-back for late commits
+    // adds (here everything: it was all written within seconds of the first run).
+    let full_run: bool = fx
+        .pg_client()
+        .query_one(
+            "SELECT full_run <> 0 FROM evaluation_runs ORDER BY id DESC LIMIT 1",
+            &[],
+        )
+        .expect("the last run")
+        .get(0);
+    assert!(
+        !full_run,
+        "an incremental run, not one pass over everything"
+    );
+    assert!(
+        inc.n >= (candidates.len() - deregistered.len()) as i64 && inc.n <= in_directory,
+        "{inc:?}"
+    );
+    // What is stored: the evaluations and the grade events.
+    let stored = || -> (Vec<(i64, String, String)>, i64) {
+        let mut c = fx.pg_client();
+        let grades = c
+            .query(
+                "SELECT subject_id, grade, content_hash FROM grades ORDER BY subject_id",
+                &[],
+            )
+            .expect("grades")
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let events: i64 = c
+            .query_one("SELECT count(*) FROM grade_events", &[])
+            .expect("events")
+            .get(0);
+        (grades, events)
+    };
+    let before = stored();
+    let full = fx.xj_db(&["evaluate", "--full"]);
+    full.assert_success();
+    assert!(
+        full.stderr
+            .contains("：0 个主体的评价结果有变化，其中 0 个等级变化"),
+        "the full run after the incremental one changed nothing:\n{}",
+        full.describe()
+    );
+    assert!(before.0.len() > 2_000, "{}", before.0.len());
+    assert!(
+        stored() == before,
+        "the full run rewrote no evaluation and added no event"
+    );
+    let counted = evaluate(&fx, &["--full"]);
+    assert_eq!(counted.n, in_directory);
+    assert!(
+        counted.abcd.iter().all(|n| *n > 0),
+        "all four grades: {counted:?}"
+    );
+}
+
+/// A general penalty 40 days ago for every fourth of subjects 1–3,200 (800 B).
+fn penalties_for_a_quarter(fx: &Fixture) {
+    let first: Vec<(u64, String)> = (1..=3_200u64)
+        .filter(|i| *i % 4 == 0)
+        .map(|i| (i, format!("利财罚〔2024〕{i}号")))
+        .collect();
+    let day = days_ago(40);
+    let rows: Vec<Pen> = first
+        .iter()
+        .map(|(i, doc)| (*i, doc.as_str(), "罚款", day.as_str(), ""))
+        .collect();
+    penalties(fx, "p1.csv", &rows);
+}
+
+/// New penalties for four subjects in five of 1–3,200 (serious for every seventh), then some
+/// deregistered and some revoked (吊销): more than 2,000 candidates for an incremental run.
+/// Returns the candidates and the deregistered.
+fn several_chunks_of_candidates(fx: &Fixture) -> (std::collections::BTreeSet<u64>, Vec<u64>) {
+    let all: Vec<u64> = (1..=3_200).collect();
+    let changed: Vec<(u64, String)> = all
+        .iter()
+        .filter(|i| *i % 5 != 0)
+        .map(|i| (*i, format!("利财罚〔2025〕{i}号")))
+        .collect();
+    let day = days_ago(10);
+    let rows: Vec<Pen> = changed
+        .iter()
+        .map(|(i, doc)| {
+            let severity = if i % 7 == 0 { "严重" } else { "" };
+            (*i, doc.as_str(), "罚款", day.as_str(), severity)
+        })
+        .collect();
+    penalties(fx, "p2.csv", &rows);
+    let deregistered: Vec<u64> = all.iter().copied().filter(|i| i % 44 == 0).collect();
+    let revoked: Vec<u64> = all.iter().copied().filter(|i| i % 13 == 0).collect();
+    let mut statuses: Vec<(u64, &str, &str)> =
+        deregistered.iter().map(|i| (*i, "注销", "")).collect();
+    statuses.extend(
+        revoked
+            .iter()
+            .filter(|i| *i % 44 != 0)
+            .map(|i| (*i, "吊销", "")),
+    );
+    register(fx, "statuses.csv", &statuses);
+    let candidates: std::collections::BTreeSet<u64> = changed
+        .iter()
+        .map(|(i, _)| *i)
+        .chain(deregistered.iter().copied())
+        .chain(revoked.iter().copied())
+        .collect();
+    assert!(candidates.len() > 2_000, "several chunks of candidates");
+    (candidates, deregistered)
 }
 
 /// Regression (fixed; found by this test in crates/app/src/grading.rs, `evaluate_all`/`evaluate_some`; crates/store/src/grading.rs,

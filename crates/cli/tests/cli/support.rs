@@ -129,6 +129,29 @@ pub fn run_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
 /// A temporary directory with an SQLite database `x.db` and a data directory `data/`.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
+    /// The fixture's own PostgreSQL database, dropped with it ([`Fixture::on_postgres`]).
+    pg: Option<PgDatabase>,
+}
+
+/// A PostgreSQL database made for one fixture: `name` on the server of `admin_url`.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+    url: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);
+        match postgres::Client::connect(&self.admin_url, postgres::NoTls) {
+            Ok(mut c) => {
+                if let Err(e) = c.batch_execute(&sql) {
+                    eprintln!("warning: could not drop test database {}: {e}", self.name);
+                }
+            }
+            Err(e) => eprintln!("warning: could not drop test database {}: {e}", self.name),
+        }
+    }
 }
 
 impl Fixture {
@@ -138,7 +161,49 @@ impl Fixture {
                 .prefix("xinjian-cli-")
                 .tempdir()
                 .expect("temp dir"),
+            pg: None,
         }
+    }
+
+    /// A fixture whose commands run against a fresh PostgreSQL database on the server of
+    /// `XINJIAN_TEST_PG` (a URL, `postgres://user@host:port/db`), or `None` when it is not set
+    /// (the test command always sets it). Only the commands' own output can be checked on it:
+    /// [`Fixture::conn`] and the helpers built on it read the SQLite file.
+    pub fn on_postgres() -> Option<Fixture> {
+        let base = std::env::var("XINJIAN_TEST_PG").ok()?;
+        let base = base.trim();
+        if base.is_empty() {
+            return None;
+        }
+        let name = format!(
+            "xj_cli_{}_{}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .expect("clock")
+                .as_nanos()
+        );
+        let mut admin = postgres::Client::connect(base, postgres::NoTls)
+            .unwrap_or_else(|e| panic!("XINJIAN_TEST_PG is set but {base:?} is unreachable: {e}"));
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap_or_else(|e| panic!("CREATE DATABASE {name}: {e}"));
+        let (main, query) = base.split_once('?').unwrap_or((base, ""));
+        let server = main
+            .rsplit_once('/')
+            .filter(|(head, _)| head.ends_with("//") || head.contains("://"))
+            .map_or(main, |(head, _)| head);
+        let mut url = format!("{server}/{name}");
+        if !query.is_empty() {
+            url = format!("{url}?{query}");
+        }
+        let mut fx = Fixture::new();
+        fx.pg = Some(PgDatabase {
+            admin_url: base.to_owned(),
+            name,
+            url,
+        });
+        Some(fx)
     }
 
     pub fn root(&self) -> &Path {
@@ -153,8 +218,17 @@ impl Fixture {
         self.path("x.db")
     }
 
+    /// A direct connection to the fixture's PostgreSQL database ([`Fixture::on_postgres`]).
+    pub fn pg_client(&self) -> postgres::Client {
+        let pg = self.pg.as_ref().expect("a fixture on PostgreSQL");
+        postgres::Client::connect(&pg.url, postgres::NoTls).expect("connect to the test database")
+    }
+
     pub fn url(&self) -> String {
-        format!("sqlite:{}", self.db_path().display())
+        match &self.pg {
+            Some(pg) => pg.url.clone(),
+            None => format!("sqlite:{}", self.db_path().display()),
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {
