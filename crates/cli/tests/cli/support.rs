@@ -175,6 +175,10 @@ impl Fixture {
         if base.is_empty() {
             return None;
         }
+        assert!(
+            base.starts_with("postgres://") || base.starts_with("postgresql://"),
+            "the CLI tests need XINJIAN_TEST_PG as a URL (postgres://user@host:port/db), not {base:?}"
+        );
         let name = format!(
             "xj_cli_{}_{}",
             std::process::id(),
