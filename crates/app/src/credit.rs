@@ -321,14 +321,14 @@ impl RowParser for CreditParser<'_> {
 /// commit write those pages to the log a fifth as often (1,000,000 penalties: 5.3 GB written
 /// instead of 12 GB, BENCHMARKS.md). A transaction holds the write lock a few seconds at most;
 /// a crash loses at most the transaction in flight, and a re-run completes the import.
-const CHUNKS_PER_COMMIT: usize = 5;
+pub const CHUNKS_PER_COMMIT: usize = 5;
 
 /// The page cache of a department file's import, in MiB. A transaction of
 /// [`CHUNKS_PER_COMMIT`] chunks dirties ~100 MB of pages (records, indexes, digests); in the
 /// default 64 MiB SQLite writes some to the log before the commit and reads them back when
 /// they are dirtied again (1,000,000 penalties: 64–66 s with 64 MiB, 57–63 s with 128, no
 /// better with 192 or 256; +70 MiB of memory).
-const IMPORT_CACHE_MIB: u32 = 128;
+pub const IMPORT_CACHE_MIB: u32 = 128;
 
 /// Options of a credit import.
 #[derive(Debug, Clone, Copy, Default)]
