@@ -207,6 +207,9 @@ pub struct SearchQuery {
     q: String,
 }
 
+/// Subjects a portal search shows.
+const PORTAL_RESULTS: i64 = 50;
+
 pub async fn portal_search(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
@@ -214,16 +217,20 @@ pub async fn portal_search(
 ) -> Result<Response, WebError> {
     let app = state.app.clone();
     let text = q.q.clone();
-    let (results, error) = match blocking(move || app.public_search(&text, 50)).await {
-        Ok(r) => (r, None),
-        Err(e) if e.status.is_client_error() => (Vec::new(), Some(e.detail)),
-        Err(e) => return Err(e),
-    };
+    // One more than is shown, to say whether there are more.
+    let (mut results, error) =
+        match blocking(move || app.public_search(&text, PORTAL_RESULTS + 1)).await {
+            Ok(r) => (r, None),
+            Err(e) if e.status.is_client_error() => (Vec::new(), Some(e.detail)),
+            Err(e) => return Err(e),
+        };
+    let more = results.len() > PORTAL_RESULTS as usize;
+    results.truncate(PORTAL_RESULTS as usize);
     render(
         &state,
         "portal_search.html",
         &ctx,
-        json!({ "q": q.q, "results": results, "error": error }),
+        json!({ "q": q.q, "results": results, "more": more, "shown": PORTAL_RESULTS, "error": error }),
     )
 }
 

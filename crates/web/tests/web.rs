@@ -180,6 +180,39 @@ fn public_endpoints_show_no_personal_data() {
 }
 
 #[test]
+fn the_portal_search_says_when_there_are_more_subjects_than_it_shows() {
+    let srv = TestServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let csv = dir.path().join("more.csv");
+    xinjian_app::demo::write_export(&csv, 150, 3).unwrap();
+    let system = xinjian_app::Actor::System("t".into());
+    srv.app
+        .import_subjects(&system, &csv, Default::default(), &mut |_| {})
+        .unwrap();
+    let c = srv.client();
+    let page = |q: &str| {
+        let r = c.get(srv.url("/search")).query(&[("q", q)]).send().unwrap();
+        assert_eq!(r.status(), 200);
+        r.text().unwrap()
+    };
+    // A query with more matches than the page shows.
+    let many = "广元";
+    assert!(
+        srv.app.public_search(many, 100).unwrap().len() > 50,
+        "precondition"
+    );
+    let body = page(many);
+    assert_eq!(body.matches("<li><a href=\"/s/").count(), 50);
+    assert!(body.contains("多于 50 个"), "{body}");
+    assert!(!body.contains("共找到"), "{body}");
+    // And one with a single match.
+    let body = page(&srv.agency_code);
+    assert_eq!(body.matches("<li><a href=\"/s/").count(), 1);
+    assert!(body.contains("共找到 1 个市场主体"), "{body}");
+    assert!(!body.contains("多于"), "{body}");
+}
+
+#[test]
 fn errors_are_problem_json_in_chinese() {
     let srv = TestServer::start();
     let c = srv.client();
