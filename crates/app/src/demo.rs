@@ -97,10 +97,16 @@ const TRADE: &[(&str, &str, &str)] = &[
         "水利、环境和公共设施管理业",
     ),
 ];
-const FORMS: &[(&str, &str)] = &[
-    ("有限公司", "有限责任公司（自然人投资或控股）"),
-    ("有限责任公司", "有限责任公司（自然人独资）"),
-    ("股份有限公司", "股份有限公司（非上市、自然人投资或控股）"),
+/// Legal forms: a company's name ending and type, and the name ending of an individual
+/// business in the same place of the cycle (so that individual names are unique too).
+const FORMS: &[(&str, &str, &str)] = &[
+    ("有限公司", "有限责任公司（自然人投资或控股）", "经营部"),
+    ("有限责任公司", "有限责任公司（自然人独资）", "商行"),
+    (
+        "股份有限公司",
+        "股份有限公司（非上市、自然人投资或控股）",
+        "门市部",
+    ),
 ];
 const SURNAMES: &[&str] = &[
     "王", "李", "张", "刘", "陈", "杨", "赵", "黄", "周", "吴", "徐", "孙", "胡", "朱", "高", "林",
@@ -236,14 +242,14 @@ pub fn subject(rng: &mut DemoRng, i: u64) -> DemoSubject {
     } else {
         format!("（{}）", round + 1)
     };
+    let (form, etype, individual_form) = FORMS[f];
     let (name, entity_type, kind_char) = if individual {
         (
-            format!("利州区{brand}{trade}经营部{suffix}"),
+            format!("利州区{brand}{trade}{individual_form}{suffix}"),
             "个体工商户".to_owned(),
             '2',
         )
     } else {
-        let (form, etype) = FORMS[f];
         (
             format!("广元市{brand}{trade}{form}{suffix}"),
             etype.to_owned(),
@@ -504,5 +510,18 @@ mod tests {
         let names: std::collections::HashSet<String> =
             (0..5000).map(|i| subject(&mut r, i).name).collect();
         assert_eq!(names.len(), 5000, "names are unique");
+        // Across the cycles of the legal form (28,980 subjects each) and the rounds after
+        // them, individual businesses included.
+        let mut r = DemoRng::new(7);
+        let indices: Vec<u64> = (0..4u64)
+            .flat_map(|k| (0..3000).map(move |j| j + k * 28_980))
+            .collect();
+        let names: std::collections::HashSet<String> =
+            indices.iter().map(|&i| subject(&mut r, i).name).collect();
+        assert_eq!(
+            names.len(),
+            indices.len(),
+            "names are unique across the cycles"
+        );
     }
 }

@@ -722,19 +722,32 @@ pub fn name_conflicts(conn: &mut Conn, limit: i64) -> Result<Vec<NameConflict>> 
         .iter()
         .map(|r| r.get(0))
         .collect::<Result<_>>()?;
-    let mut out = Vec::new();
-    for name in names {
-        let codes = conn
-            .query(
-                "SELECT code FROM subjects WHERE name = ? AND kind <> 'natural_person' ORDER BY code",
-                &params![name.as_str()],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect::<Result<_>>()?;
-        out.push(NameConflict { name, codes });
+    if names.is_empty() {
+        return Ok(Vec::new());
     }
-    Ok(out)
+    // Their codes in one pass over the registry (names have no index: a query per name
+    // would scan it once per name).
+    let mut codes: HashMap<String, Vec<String>> = HashMap::with_capacity(names.len());
+    let marks = vec!["?"; names.len()].join(",");
+    let ps: Vec<Value> = names.iter().map(|n| Value::from(n.as_str())).collect();
+    conn.query_each(
+        &format!(
+            "SELECT name, code FROM subjects WHERE kind <> 'natural_person' AND name IN ({marks}) \
+             ORDER BY code"
+        ),
+        &ps,
+        |r| {
+            codes.entry(r.get(0)?).or_default().push(r.get(1)?);
+            Ok::<(), StoreError>(())
+        },
+    )?;
+    Ok(names
+        .into_iter()
+        .map(|name| NameConflict {
+            codes: codes.remove(&name).unwrap_or_default(),
+            name,
+        })
+        .collect())
 }
 
 /// Flagged (check-digit failing) codes.
