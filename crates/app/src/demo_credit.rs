@@ -169,6 +169,11 @@ fn recording(rng: &mut DemoRng, cal: &WorkdayCalendar, decided: NaiveDate) -> (N
     (day.min(anchor()), hold)
 }
 
+/// The series and numbers of the department file's penalties ([`write_penalty_file`]), which
+/// the planned history never uses: its good rows must import as new records.
+const FILE_SERIES: (&str, i32) = ("利财罚", 2026);
+const FILE_NUMBERS: std::ops::RangeInclusive<u32> = 101..=120;
+
 /// Plan the credit history of the first `n` subjects of the jurisdiction of `seed`.
 pub fn plan(n: u64, seed: u64, cal: &WorkdayCalendar) -> Vec<Planned> {
     let map = SeverityMap::new(SeverityMap::default_rules());
@@ -178,6 +183,10 @@ pub fn plan(n: u64, seed: u64, cal: &WorkdayCalendar) -> Vec<Planned> {
     let mut doc = |prefix: &'static str, year: i32| {
         let n = seq.entry((prefix, year)).or_insert(0);
         *n += 1;
+        // The department file's numbers are not the history's, however large the jurisdiction.
+        if (prefix, year) == FILE_SERIES && FILE_NUMBERS.contains(n) {
+            *n = FILE_NUMBERS.end() + 1;
+        }
         format!("{prefix}〔{year}〕{n}号")
     };
     let a = anchor();
@@ -445,24 +454,88 @@ pub fn write_penalty_file(path: &Path, n: u64, seed: u64) -> Result<()> {
         s.name = "广元市利州区青禾财务咨询有限公司".into();
         s
     };
+    let file_doc = |k: u32| {
+        let (prefix, year) = FILE_SERIES;
+        format!("{prefix}〔{year}〕{}号", FILE_NUMBERS.start() + k)
+    };
     let rows = [
-        line(&living[0], "利财罚〔2026〕101号", "罚款", "0.5", &d(40), ""),
-        line(&living[1], "利财罚〔2026〕102号", "警告；罚款", "0.3", &d(25).replace('-', "/"), ""),
-        line(&living[2], "利财罚〔2026〕103号", "警告", "", &format!("{}年{}月{}日", 2026, 11, 16), ""),
-        line(&living[3], "利财罚〔2026〕104号", "罚款", "1.2", &d(60), "严重"),
-        line(&unknown, "利财罚〔2026〕105号", "罚款", "0.2", &d(20), ""),
+        line(&living[0], &file_doc(0), "罚款", "0.5", &d(40), ""),
+        line(
+            &living[1],
+            &file_doc(1),
+            "警告；罚款",
+            "0.3",
+            &d(25).replace('-', "/"),
+            "",
+        ),
+        line(
+            &living[2],
+            &file_doc(2),
+            "警告",
+            "",
+            &format!("{}年{}月{}日", 2026, 11, 16),
+            "",
+        ),
+        line(&living[3], &file_doc(3), "罚款", "1.2", &d(60), "严重"),
+        line(&unknown, &file_doc(4), "罚款", "0.2", &d(20), ""),
         // Faults.
-        format!("{},法人及非法人组织,{bad_code},利财罚〔2026〕106号,,,,罚款,,0.1,{},{FINANCE},{FINANCE},", living[5].name, d(15)),
-        line(&living[4], "利财罚〔2026〕107号", "训诫", "", &d(15), ""),
-        line(&living[4], "利财罚〔2026〕108号", "罚款", "0.1", "2026-02-30", ""),
-        line(&living[4], "利财罚〔2026〕109号", "罚款", "0.1", "2099-01-01", ""),
-        line(&living[4], "利财罚〔2026〕110号", "罚款", "五千元", &d(15), ""),
-        line(&living[5], "利财罚〔2026〕101号", "罚款", "0.1", &d(15), ""),
-        line(&living[0], "利财罚〔2026〕101号", "罚款", "0.5", &d(40), ""),
-        line(&deregistered, "利财罚〔2026〕111号", "罚款", "0.1", &d(15), ""),
+        format!(
+            "{},法人及非法人组织,{bad_code},{},,,,罚款,,0.1,{},{FINANCE},{FINANCE},",
+            living[5].name,
+            file_doc(5),
+            d(15)
+        ),
+        line(&living[4], &file_doc(6), "训诫", "", &d(15), ""),
+        line(&living[4], &file_doc(7), "罚款", "0.1", "2026-02-30", ""),
+        line(&living[4], &file_doc(8), "罚款", "0.1", "2099-01-01", ""),
+        line(&living[4], &file_doc(9), "罚款", "五千元", &d(15), ""),
+        line(&living[5], &file_doc(0), "罚款", "0.1", &d(15), ""),
+        line(&living[0], &file_doc(0), "罚款", "0.5", &d(40), ""),
+        line(&deregistered, &file_doc(10), "罚款", "0.1", &d(15), ""),
     ];
     let text = format!("{head}\r\n{}\r\n", rows.join("\r\n"));
     let (gbk, _, _) = encoding_rs::GBK.encode(&text);
     std::fs::write(path, &gbk)
         .map_err(|e| AppError::Internal(format!("写入 {} 失败：{e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The department file's good rows must import as new records however large the
+    /// jurisdiction: the planned history never uses the file's document numbers, even where
+    /// its series runs past them.
+    #[test]
+    fn the_history_never_uses_the_department_files_document_numbers() {
+        let n = 20_000;
+        let planned = plan(n, 1, &WorkdayCalendar::builtin());
+        let history: std::collections::HashSet<&str> = planned
+            .iter()
+            .filter_map(|(_, _, r)| match r {
+                CreditRow::Record(d) => Some(d.document_number.as_str()),
+                CreditRow::List(_) => None,
+            })
+            .collect();
+        let (prefix, year) = FILE_SERIES;
+        let past = format!("{prefix}〔{year}〕{}号", FILE_NUMBERS.end() + 1);
+        assert!(
+            history.contains(past.as_str()),
+            "the series runs past the file's numbers"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(PENALTY_FILE);
+        write_penalty_file(&path, n, 1).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let (text, _, _) = encoding_rs::GBK.decode(&bytes);
+        let docs: Vec<&str> = text
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(3))
+            .collect();
+        assert_eq!(docs.len(), 13);
+        for d in docs {
+            assert!(!history.contains(d), "{d} is in the history too");
+        }
+    }
 }
