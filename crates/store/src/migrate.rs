@@ -56,6 +56,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0013_digest_subjects",
         include_str!("../migrations/sqlite/0013_digest_subjects.sql"),
     ),
+    (
+        "0014_flagged_codes",
+        include_str!("../migrations/sqlite/0014_flagged_codes.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -109,6 +113,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0013_digest_subjects",
         include_str!("../migrations/postgres/0013_digest_subjects.sql"),
+    ),
+    (
+        "0014_flagged_codes",
+        include_str!("../migrations/postgres/0014_flagged_codes.sql"),
     ),
 ];
 

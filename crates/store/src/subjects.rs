@@ -750,13 +750,16 @@ pub fn name_conflicts(conn: &mut Conn, limit: i64) -> Result<Vec<NameConflict>> 
         .collect())
 }
 
+/// The query of [`flagged`] (one parameter: the limit); it reads the partial index of flagged
+/// codes (migration 0014), not the registry.
+pub fn flagged_sql() -> String {
+    format!("SELECT {COLS} FROM subjects WHERE code_flag IS NOT NULL ORDER BY code LIMIT ?")
+}
+
 /// Flagged (check-digit failing) codes.
 pub fn flagged(conn: &mut Conn, limit: i64) -> Result<Vec<SubjectRow>> {
-    conn.query(
-        &format!("SELECT {COLS} FROM subjects WHERE code_flag IS NOT NULL ORDER BY code LIMIT ?"),
-        &params![limit],
-    )?
-    .iter()
-    .map(subject)
-    .collect()
+    conn.query(&flagged_sql(), &params![limit])?
+        .iter()
+        .map(subject)
+        .collect()
 }

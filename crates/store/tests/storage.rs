@@ -1628,6 +1628,23 @@ fn subjects_search_stats_conflicts_and_flagged() {
             .iter()
             .all(|r| r.data.code_flag == Some(CodeFlag::CheckFailed)));
         assert_eq!(subjects::flagged(&mut c, 1).unwrap().len(), 1);
+        // From the partial index of flagged codes (migration 0014), not a scan of the registry
+        // (SQLite names the index in its plan).
+        if db.backend() == Backend::Sqlite {
+            let plan: Vec<String> = c
+                .query(
+                    &format!("EXPLAIN QUERY PLAN {}", subjects::flagged_sql()),
+                    &params![10],
+                )
+                .unwrap()
+                .iter()
+                .map(|r| r.get::<String>(3).unwrap())
+                .collect();
+            assert!(
+                plan.iter().any(|p| p.contains("INDEX subjects_flagged")),
+                "{plan:?}"
+            );
+        }
     });
 }
 
