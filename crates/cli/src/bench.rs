@@ -60,6 +60,13 @@ pub enum BenchCommand {
     },
 }
 
+/// A new SQLite store in `data` (emptied first), `bench.db` in it.
+fn fresh_sqlite_app(data: &std::path::Path) -> anyhow::Result<App> {
+    let _ = std::fs::remove_dir_all(data);
+    App::open(&format!("sqlite:{}", data.join("bench.db").display()), data)
+        .map_err(|e| anyhow!("{e}"))
+}
+
 fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     status
@@ -128,12 +135,7 @@ fn import(rows: u64, dir: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode
 
     // Ours: the real import (validation, versions, indexes, audit, chunked commits).
     let data = dir.join("xinjian");
-    let _ = std::fs::remove_dir_all(&data);
-    let app = App::open(
-        &format!("sqlite:{}", data.join("bench.db").display()),
-        &data,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    let app = fresh_sqlite_app(&data)?;
     let rss_before = peak_rss_kib();
     let t = Instant::now();
     let summary = app
@@ -385,12 +387,7 @@ fn penalties(
     std::fs::create_dir_all(&dir)?;
     // The registry first (not measured).
     let data = dir.join("xinjian-penalties");
-    let _ = std::fs::remove_dir_all(&data);
-    let app = App::open(
-        &format!("sqlite:{}", data.join("bench.db").display()),
-        &data,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    let app = fresh_sqlite_app(&data)?;
     eprintln!("building a registry of {subjects} subjects …");
     let reg = dir.join("bench-registry.csv");
     xinjian_app::demo::write_export(&reg, subjects, 1).map_err(|e| anyhow!("{e}"))?;
@@ -837,12 +834,7 @@ fn engine_bound(
     cache_mib: u32,
 ) -> anyhow::Result<f64> {
     let fresh = dir.join("engine-bound");
-    let _ = std::fs::remove_dir_all(&fresh);
-    let app = App::open(
-        &format!("sqlite:{}", fresh.join("bench.db").display()),
-        &fresh,
-    )
-    .map_err(|e| anyhow!("{e}"))?;
+    let app = fresh_sqlite_app(&fresh)?;
     let stage = fresh.join("stage.db");
     if table == "subjects" {
         // Not measured: the grams the import makes on its writer thread.
