@@ -176,12 +176,7 @@ fn import(rows: u64, dir: Option<std::path::PathBuf>) -> anyhow::Result<ExitCode
         xinjian_app::import::CHUNK_ROWS as i64,
         64,
     )?;
-    println!(
-        "engine bound    {bound:.2} s  {:.0} rows/s  ({:.2}x the floor; the import is {:.2}x it)",
-        rows as f64 / bound,
-        bound / floor,
-        ours / bound
-    );
+    print_engine_bound(bound, rows, floor, ours);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -497,12 +492,7 @@ fn penalties(
         (xinjian_app::credit::CHUNKS_PER_COMMIT * xinjian_app::import::CHUNK_ROWS) as i64,
         xinjian_app::credit::IMPORT_CACHE_MIB,
     )?;
-    println!(
-        "engine bound    {bound:.2} s  {:.0} rows/s  ({:.2}x the floor; the import is {:.2}x it)",
-        rows as f64 / bound,
-        bound / floor,
-        ours / bound
-    );
+    print_engine_bound(bound, rows, floor, ours);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -816,6 +806,16 @@ fn evaluate(
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The engine bound's line: its time and rate, against the floor and the import.
+fn print_engine_bound(bound: f64, rows: u64, floor: f64, ours: f64) {
+    println!(
+        "engine bound    {bound:.2} s  {:.0} rows/s  ({:.2}x the floor; the import is {:.2}x it)",
+        rows as f64 / bound,
+        bound / floor,
+        ours / bound
+    );
 }
 
 /// What SQLite itself needs to store the rows an import stored, in the same run: the rows
