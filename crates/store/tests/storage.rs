@@ -1631,21 +1631,22 @@ fn subjects_search_stats_conflicts_and_flagged() {
         // From the partial index of flagged codes (migration 0014), not a scan of the registry
         // (SQLite names the index in its plan).
         if db.backend() == Backend::Sqlite {
-            let plan: Vec<String> = c
-                .query(
-                    &format!("EXPLAIN QUERY PLAN {}", subjects::flagged_sql()),
-                    &params![10],
-                )
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String>(3).unwrap())
-                .collect();
+            let plan = query_plan(&mut c, &subjects::flagged_sql(), &params![10]);
             assert!(
                 plan.iter().any(|p| p.contains("INDEX subjects_flagged")),
                 "{plan:?}"
             );
         }
     });
+}
+
+/// SQLite's plan of a query: the detail of each step (it names the indexes it reads).
+fn query_plan(c: &mut Conn, sql: &str, ps: &[Value]) -> Vec<String> {
+    c.query(&format!("EXPLAIN QUERY PLAN {sql}"), ps)
+        .unwrap()
+        .iter()
+        .map(|r| r.get::<String>(3).unwrap())
+        .collect()
 }
 
 #[test]
@@ -5805,15 +5806,7 @@ fn the_change_day_index_can_be_dropped_and_built_again() {
         // The index holds only evaluations with a change day (migration 0011): the question
         // `due_for_change` asks is one it answers (SQLite names the index in its plan).
         if db.backend() == Backend::Sqlite {
-            let plan: Vec<String> = c
-                .query(
-                    &format!("EXPLAIN QUERY PLAN {}", grading::DUE_FOR_CHANGE),
-                    &params![day(2)],
-                )
-                .unwrap()
-                .iter()
-                .map(|r| r.get::<String>(3).unwrap())
-                .collect();
+            let plan = query_plan(&mut c, grading::DUE_FOR_CHANGE, &params![day(2)]);
             assert!(
                 plan.iter().any(|p| p.contains("INDEX grades_next_change")),
                 "{plan:?}"
