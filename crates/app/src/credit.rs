@@ -2351,7 +2351,9 @@ impl App {
                 }
                 ExportFormat::Xlsx => {
                     let mut book = Box::new(rust_xlsxwriter::Workbook::new());
-                    let ws = book.add_worksheet();
+                    // Rows go to a temporary file as they are written, not into memory (an
+                    // export of a million records held ~4 KB a row).
+                    let ws = book.add_worksheet_with_constant_memory();
                     ws.set_name(if what == ExportWhat::Records {
                         "信用记录"
                     } else {

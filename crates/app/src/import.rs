@@ -537,7 +537,9 @@ pub fn errors_workbook(job: &ImportRow, errors: &[ImportError]) -> Result<Vec<u8
     use rust_xlsxwriter::{Format, Workbook};
     let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
     let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
+    // Rows go to a temporary file as they are written, not into memory: a file whose every
+    // row is refused has a report as long as itself.
+    let ws = wb.add_worksheet_with_constant_memory();
     ws.set_name("错误明细").map_err(xerr)?;
     let bold = Format::new().set_bold();
     ws.write_string_with_format(

@@ -1730,6 +1730,18 @@ fn export_records_filters_by_decision_date_in_three_formats() {
     r.assert_success();
     assert!(r.stderr.contains("exported 8 rows"), "{}", r.describe());
     assert_xlsx(&std::fs::read(&out).expect("the workbook was written"));
+    // It reads back: the header and the 8 records, the same cells as the CSV export.
+    let rows = xlsx_rows(&out);
+    assert_eq!(rows.len(), 9, "{rows:?}");
+    let csv = export(&fx, "records", &["--format", "csv"]);
+    csv.assert_success();
+    let csv_rows: Vec<Vec<String>> = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(csv.stdout.trim_start_matches('\u{feff}').as_bytes())
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_owned).collect())
+        .collect();
+    assert_eq!(rows, csv_rows);
 
     // Bad arguments: an error, nothing written.
     let bad = fx.path("bad.pdf");

@@ -302,6 +302,20 @@ fn errors_option_writes_an_xlsx() {
     let bytes = std::fs::read(&out).expect("the errors file was written");
     assert!(bytes.starts_with(b"PK"), "an XLSX (ZIP) file");
     assert!(has_chinese(&r.stderr), "{}", r.describe());
+    // It reads back: the title, the column headers, a row per refused code with its reason.
+    let rows = xlsx_rows(&out);
+    assert!(rows[0][0].contains("拒绝 2 行"), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r[..] == ["行号", "列", "值", "原因"]),
+        "{rows:?}"
+    );
+    for (row_no, code) in [("3", "914403001922038217"), ("4", "91440300192203821I")] {
+        assert!(
+            rows.iter()
+                .any(|r| r[0] == row_no && r[2] == code && has_chinese(&r[3])),
+            "{code} in {rows:?}"
+        );
+    }
 }
 
 /// Every file-level failure: non-zero exit, a Chinese message on stderr naming the problem,

@@ -663,6 +663,17 @@ pub fn xlsx(rows: &[Vec<Cell>]) -> Vec<u8> {
 }
 
 /// Deterministic pseudo-random bytes (splitmix64).
+/// Every row of an XLSX file the platform wrote, read back as a department's file is read
+/// (the first row included).
+pub fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
+    let mut t = xinjian_app::sources::TableReader::open(path).expect("a readable XLSX");
+    let mut rows = vec![t.header.clone()];
+    while let Some((_, row)) = t.next_row().expect("a row") {
+        rows.push(row.expect("a readable row"));
+    }
+    rows
+}
+
 pub fn junk_bytes(n: usize, seed: u64) -> Vec<u8> {
     let mut s = seed;
     let mut out = Vec::with_capacity(n);
