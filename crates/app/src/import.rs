@@ -524,50 +524,74 @@ impl App {
         Ok(imports::errors(&mut *self.db.conn()?, id, limit)?)
     }
 
-    /// The rejected rows as an XLSX workbook (行号, 列, 值, 原因).
+    /// The rejected rows as an XLSX workbook (行号, 列, 值, 原因), streamed from the store into
+    /// the workbook's temporary file.
     pub fn import_errors_xlsx(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
         let job = self.import_job(actor, id)?;
-        let errors = imports::errors(&mut *self.db.conn()?, id, 1_000_000)?;
-        errors_workbook(&job, &errors)
+        let mut book = ErrorsWorkbook::new(&job)?;
+        imports::each_error(&mut *self.db.conn()?, id, MAX_REPORTED_ERRORS, |e| {
+            book.push(&e)
+        })?;
+        book.finish()
     }
 }
 
-/// Write rejected rows to an XLSX workbook.
-pub fn errors_workbook(job: &ImportRow, errors: &[ImportError]) -> Result<Vec<u8>> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
-    let mut wb = Workbook::new();
-    // Rows go to a temporary file as they are written, not into memory: a file whose every
-    // row is refused has a report as long as itself.
-    let ws = wb.add_worksheet_with_constant_memory();
-    ws.set_name("错误明细").map_err(xerr)?;
-    let bold = Format::new().set_bold();
-    ws.write_string_with_format(
-        0,
-        0,
-        format!(
-            "导入任务 {}：{}（拒绝 {} 行）",
-            job.id, job.file_name, job.rejected
-        ),
-        &bold,
-    )
-    .map_err(xerr)?;
-    for (c, h) in ["行号", "列", "值", "原因"].iter().enumerate() {
-        ws.write_string_with_format(2, c as u16, *h, &bold)
-            .map_err(xerr)?;
+/// Rejected rows a report holds at most (an XLSX sheet holds 1,048,576 rows).
+const MAX_REPORTED_ERRORS: i64 = 1_000_000;
+
+/// An error report being written: a title, the column headers, then a row per rejected cell.
+struct ErrorsWorkbook {
+    book: rust_xlsxwriter::Workbook,
+    next_row: u32,
+}
+
+fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
+    AppError::Internal(format!("生成 Excel 失败：{e}"))
+}
+
+impl ErrorsWorkbook {
+    fn new(job: &ImportRow) -> Result<Self> {
+        use rust_xlsxwriter::{Format, Workbook};
+        let mut book = Workbook::new();
+        // Rows go to a temporary file as they are written, not into memory: a file whose every
+        // row is refused has a report as long as itself.
+        let ws = book.add_worksheet_with_constant_memory();
+        ws.set_name("错误明细").map_err(xlsx_err)?;
+        for (c, width) in [8.0, 20.0, 28.0, 60.0].into_iter().enumerate() {
+            ws.set_column_width(c as u16, width).map_err(xlsx_err)?;
+        }
+        let bold = Format::new().set_bold();
+        ws.write_string_with_format(
+            0,
+            0,
+            format!(
+                "导入任务 {}：{}（拒绝 {} 行）",
+                job.id, job.file_name, job.rejected
+            ),
+            &bold,
+        )
+        .map_err(xlsx_err)?;
+        for (c, h) in ["行号", "列", "值", "原因"].iter().enumerate() {
+            ws.write_string_with_format(2, c as u16, *h, &bold)
+                .map_err(xlsx_err)?;
+        }
+        Ok(ErrorsWorkbook { book, next_row: 3 })
     }
-    for (i, e) in errors.iter().enumerate() {
-        let r = 3 + i as u32;
-        ws.write_number(r, 0, e.row_no as f64).map_err(xerr)?;
-        ws.write_string(r, 1, &e.column).map_err(xerr)?;
-        ws.write_string(r, 2, &e.value).map_err(xerr)?;
-        ws.write_string(r, 3, &e.reason).map_err(xerr)?;
+
+    fn push(&mut self, e: &ImportError) -> Result<()> {
+        let ws = self.book.worksheet_from_index(0).map_err(xlsx_err)?;
+        let r = self.next_row;
+        ws.write_number(r, 0, e.row_no as f64).map_err(xlsx_err)?;
+        ws.write_string(r, 1, &e.column).map_err(xlsx_err)?;
+        ws.write_string(r, 2, &e.value).map_err(xlsx_err)?;
+        ws.write_string(r, 3, &e.reason).map_err(xlsx_err)?;
+        self.next_row += 1;
+        Ok(())
     }
-    ws.set_column_width(0, 8).map_err(xerr)?;
-    ws.set_column_width(1, 20).map_err(xerr)?;
-    ws.set_column_width(2, 28).map_err(xerr)?;
-    ws.set_column_width(3, 60).map_err(xerr)?;
-    wb.save_to_buffer().map_err(xerr)
+
+    fn finish(mut self) -> Result<Vec<u8>> {
+        self.book.save_to_buffer().map_err(xlsx_err)
+    }
 }
 
 /// An empty import template with the standard headers.

@@ -1,6 +1,6 @@
 //! Import jobs and their rejected rows.
 
-use crate::{params, Conn, Result, Row};
+use crate::{params, Conn, Result, Row, StoreError};
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct ImportRow {
@@ -213,11 +213,32 @@ pub fn add_error(conn: &mut Conn, id: i64, e: &ImportError) -> Result<()> {
 }
 
 pub fn errors(conn: &mut Conn, id: i64, limit: i64) -> Result<Vec<ImportError>> {
-    conn.query(
+    let mut out = Vec::new();
+    each_error(conn, id, limit, |e| {
+        out.push(e);
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(out)
+}
+
+/// The rejected rows of an import in row order, one at a time (a report of a million rows is
+/// never held whole).
+pub fn each_error<E: From<StoreError>>(
+    conn: &mut Conn,
+    id: i64,
+    limit: i64,
+    mut f: impl FnMut(ImportError) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    conn.query_each(
         "SELECT row_no, column_name, value, reason FROM import_errors WHERE import_id = ? ORDER BY row_no LIMIT ?",
         &params![id, limit],
-    )?
-    .iter()
-    .map(|r| Ok(ImportError { row_no: r.get(0)?, column: r.get(1)?, value: r.get(2)?, reason: r.get(3)? }))
-    .collect()
+        |r| {
+            f(ImportError {
+                row_no: r.get(0)?,
+                column: r.get(1)?,
+                value: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        },
+    )
 }
