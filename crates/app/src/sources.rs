@@ -188,9 +188,9 @@ enum Rows {
         record: csv::StringRecord,
         row_no: u64,
     },
+    /// Rows read by a thread of their own (it owns the workbook), a few hundred at a time.
     Sheet {
-        rows: std::vec::IntoIter<Vec<String>>,
-        row_no: u64,
+        rows: std::sync::mpsc::Receiver<SheetRow>,
     },
 }
 
@@ -270,7 +270,7 @@ impl TableReader {
     }
 
     fn open_xlsx(path: &Path, size: u64) -> Result<TableReader> {
-        use calamine::{open_workbook, Data, Reader, Xlsx};
+        use calamine::{open_workbook, Reader, Xlsx};
         if size > MAX_XLSX_BYTES {
             return Err(AppError::Unprocessable(format!(
                 "XLSX 文件过大（{} MB，最大 {} MB）；请拆分或另存为 CSV 后导入",
@@ -278,7 +278,7 @@ impl TableReader {
                 MAX_XLSX_BYTES / 1024 / 1024
             )));
         }
-        let mut wb: Xlsx<_> = open_workbook(path).map_err(|e| {
+        let wb: Xlsx<_> = open_workbook(path).map_err(|e| {
             AppError::Unprocessable(format!("无法读取 XLSX 文件（文件可能已损坏）：{e}"))
         })?;
         let sheet = wb
@@ -286,43 +286,33 @@ impl TableReader {
             .first()
             .cloned()
             .ok_or_else(|| AppError::Unprocessable("XLSX 文件中没有工作表".into()))?;
-        let range = wb
-            .worksheet_range(&sheet)
-            .map_err(|e| AppError::Unprocessable(format!("无法读取工作表“{sheet}”：{e}")))?;
-        let mut rows: Vec<Vec<String>> = range
-            .rows()
-            .map(|r| {
-                r.iter()
-                    .map(|c| match c {
-                        Data::Empty => String::new(),
-                        Data::String(s) => s.clone(),
-                        Data::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
-                            format!("{}", *f as i64)
-                        }
-                        Data::Float(f) => f.to_string(),
-                        Data::Int(i) => i.to_string(),
-                        Data::Bool(b) => b.to_string(),
-                        Data::DateTime(d) => d.as_f64().to_string(),
-                        Data::DateTimeIso(s) | Data::DurationIso(s) => s.clone(),
-                        Data::Error(e) => format!("#ERR:{e:?}"),
-                    })
-                    .collect()
+        // The cells stream from the sheet's XML (only the shared strings are held whole), so
+        // a large workbook's rows are never all in memory.
+        let (tx, rx) = std::sync::mpsc::sync_channel::<SheetRow>(256);
+        let progress = SheetProgress {
+            bytes_read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
+            file_size: size,
+        };
+        let bytes_read = progress.bytes_read.clone();
+        std::thread::Builder::new()
+            .name("xlsx-reader".into())
+            .spawn(move || {
+                read_sheet(wb, &sheet, &tx, &progress);
+                // All read before the receiver hears the end.
+                drop(progress);
+                drop(tx);
             })
-            .collect();
-        // The table starts at the sheet's first used row; report row numbers as Excel shows them.
-        let first_row = range.start().map(|(r, _)| r as u64).unwrap_or(0);
-        if rows.is_empty() {
-            return Err(AppError::Unprocessable("工作表是空的，没有表头".into()));
-        }
-        let header = rows.remove(0);
+            .map_err(|e| AppError::Internal(format!("无法启动读取线程：{e}")))?;
+        let header = match rx.recv() {
+            Ok(Ok((_, cells))) => cells,
+            Ok(Err(reason)) => return Err(AppError::Unprocessable(reason)),
+            Err(_) => return Err(AppError::Unprocessable("工作表是空的，没有表头".into())),
+        };
         Ok(TableReader {
             header,
             encoding: None,
-            rows: Rows::Sheet {
-                rows: rows.into_iter(),
-                row_no: first_row + 1,
-            },
-            bytes_read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(size)),
+            rows: Rows::Sheet { rows: rx },
+            bytes_read,
             file_size: size,
         })
     }
@@ -358,18 +348,133 @@ impl TableReader {
                     }
                     Err(e) => return Err(csv_error(e)),
                 },
-                Rows::Sheet { rows, row_no } => match rows.next() {
-                    Some(r) => {
-                        *row_no += 1;
-                        if r.iter().all(|c| c.trim().is_empty()) {
-                            continue;
-                        }
-                        return Ok(Some((*row_no, Ok(r))));
-                    }
-                    None => return Ok(None),
+                Rows::Sheet { rows } => match rows.recv() {
+                    Ok(Ok((row_no, cells))) => return Ok(Some((row_no, Ok(cells)))),
+                    Ok(Err(reason)) => return Err(AppError::Unprocessable(reason)),
+                    // The reading thread has sent the last row.
+                    Err(_) => return Ok(None),
                 },
             }
         }
+    }
+}
+
+/// A worksheet row as the reading thread sends it: its row number as Excel shows it and its
+/// cells from the header's first column on, or why the sheet cannot be read any further.
+type SheetRow = std::result::Result<(u64, Vec<String>), String>;
+
+/// How far the reading thread is, in the file's bytes as a CSV's progress is: the share of the
+/// sheet's rows read (from the row count the sheet declares), all of it at the end.
+struct SheetProgress {
+    bytes_read: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    file_size: u64,
+}
+
+impl SheetProgress {
+    fn at_row(&self, row: u32, last_row: u32) {
+        let done = if last_row == 0 {
+            0
+        } else {
+            self.file_size * u64::from(row.min(last_row)) / u64::from(last_row)
+        };
+        self.bytes_read
+            .store(done, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for SheetProgress {
+    fn drop(&mut self) {
+        self.bytes_read
+            .store(self.file_size, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Read the rows of `sheet` and send those with any text, until the sheet ends, it cannot be
+/// read, or the receiver is gone. Cells left of the header's first column have no header and
+/// are left out.
+fn read_sheet(
+    mut wb: calamine::Xlsx<BufReader<File>>,
+    sheet: &str,
+    tx: &std::sync::mpsc::SyncSender<SheetRow>,
+    progress: &SheetProgress,
+) {
+    let mut cells = match wb.worksheet_cells_reader(sheet) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(Err(format!("无法读取工作表“{sheet}”：{e}")));
+            return;
+        }
+    };
+    let last_row = cells.dimensions().end.0;
+    let mut first_col: Option<u32> = None;
+    let mut row: Option<u32> = None;
+    let mut texts: Vec<(u32, String)> = Vec::new();
+    // Send the row gathered so far; false when the receiver is gone.
+    let mut flush = |row: u32, texts: &mut Vec<(u32, String)>| -> bool {
+        let row_texts = std::mem::take(texts);
+        if row_texts.iter().all(|(_, t)| t.trim().is_empty()) {
+            return true;
+        }
+        let start = *first_col.get_or_insert_with(|| {
+            row_texts
+                .iter()
+                .filter(|(_, t)| !t.trim().is_empty())
+                .map(|(c, _)| *c)
+                .min()
+                .unwrap_or(0)
+        });
+        let end = row_texts.iter().map(|(c, _)| *c).max().unwrap_or(start);
+        let mut out = vec![String::new(); (end.max(start) - start + 1) as usize];
+        for (c, t) in row_texts {
+            if c >= start {
+                out[(c - start) as usize] = t;
+            }
+        }
+        progress.at_row(row, last_row);
+        tx.send(Ok((u64::from(row) + 1, out))).is_ok()
+    };
+    loop {
+        match cells.next_cell() {
+            Ok(Some(cell)) => {
+                let (r, c) = cell.get_position();
+                if row != Some(r) {
+                    if let Some(prev) = row {
+                        if !flush(prev, &mut texts) {
+                            return;
+                        }
+                    }
+                    row = Some(r);
+                }
+                texts.push((c, cell_text(cell.get_value())));
+            }
+            Ok(None) => {
+                if let Some(prev) = row {
+                    flush(prev, &mut texts);
+                }
+                return;
+            }
+            Err(e) => {
+                let _ = tx.send(Err(format!("无法读取工作表“{sheet}”：{e}")));
+                return;
+            }
+        }
+    }
+}
+
+/// A cell's text as an import reads it: whole numbers without a fraction (codes, amounts,
+/// Excel's date serials), others as Rust prints them.
+fn cell_text(v: &calamine::DataRef<'_>) -> String {
+    use calamine::DataRef;
+    match v {
+        DataRef::Empty => String::new(),
+        DataRef::String(s) | DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => s.clone(),
+        DataRef::SharedString(s) => (*s).to_owned(),
+        DataRef::Float(f) if f.fract() == 0.0 && f.abs() < 1e15 => format!("{}", *f as i64),
+        DataRef::Float(f) => f.to_string(),
+        DataRef::Int(i) => i.to_string(),
+        DataRef::Bool(b) => b.to_string(),
+        DataRef::DateTime(d) => d.as_f64().to_string(),
+        DataRef::Error(e) => format!("#ERR:{e:?}"),
     }
 }
 
@@ -390,6 +495,112 @@ fn csv_error(e: csv::Error) -> AppError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A sheet as staff make them: the table not at A1, a note left of it, a blank row inside,
+    /// shared strings, numbers (a code typed as text, an Excel date serial) and a gap in a row.
+    /// Rows stream with their numbers as Excel shows them, cells aligned to the header.
+    #[test]
+    fn an_xlsx_sheet_streams_rows_aligned_to_its_header() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let ws = book.add_worksheet();
+        ws.write_string(1, 0, "备注").unwrap(); // A2, above and left of the table
+        for (c, h) in ["统一社会信用代码", "名称", "成立日期"].iter().enumerate() {
+            ws.write_string(2, 1 + c as u16, *h).unwrap(); // B3:D3
+        }
+        ws.write_string(3, 1, "914403001922038216").unwrap();
+        ws.write_string(3, 2, "华为技术有限公司").unwrap();
+        ws.write_number(3, 3, 32035.0).unwrap(); // 1987-09-15
+        ws.write_string(3, 0, "左侧无表头").unwrap(); // A4: no header above it
+                                                      // Row 5 blank; row 6 with a gap in the middle.
+        ws.write_string(5, 1, "9144030071526726XG").unwrap();
+        ws.write_number(5, 3, 1.5).unwrap();
+        book.save(&path).unwrap();
+
+        let mut t = TableReader::open(&path).unwrap();
+        // The first row with text is the header: here the note's row.
+        assert_eq!(t.header, vec!["备注"]);
+        let mut rows = Vec::new();
+        while let Some((n, cells)) = t.next_row().unwrap() {
+            rows.push((n, cells.unwrap()));
+        }
+        let read = t.bytes_read.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(read, t.file_size, "progress reaches the end");
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    3,
+                    vec![
+                        "".into(),
+                        "统一社会信用代码".into(),
+                        "名称".into(),
+                        "成立日期".into()
+                    ]
+                ),
+                (
+                    4,
+                    vec![
+                        "左侧无表头".into(),
+                        "914403001922038216".into(),
+                        "华为技术有限公司".into(),
+                        "32035".into()
+                    ]
+                ),
+                (
+                    6,
+                    vec![
+                        "".into(),
+                        "9144030071526726XG".into(),
+                        "".into(),
+                        "1.5".into()
+                    ]
+                ),
+            ]
+        );
+
+        // The same table without the note: the header's first column is where rows start, and
+        // what lies left of it has no header.
+        let mut book = rust_xlsxwriter::Workbook::new();
+        let ws = book.add_worksheet();
+        for (c, h) in ["统一社会信用代码", "名称"].iter().enumerate() {
+            ws.write_string(2, 1 + c as u16, *h).unwrap();
+        }
+        ws.write_string(3, 0, "左侧无表头").unwrap();
+        ws.write_string(3, 1, "914403001922038216").unwrap();
+        ws.write_string(3, 2, "华为技术有限公司").unwrap();
+        book.save(&path).unwrap();
+        let mut t = TableReader::open(&path).unwrap();
+        assert_eq!(t.header, vec!["统一社会信用代码", "名称"]);
+        let (n, cells) = t.next_row().unwrap().unwrap();
+        assert_eq!(
+            (n, cells.unwrap()),
+            (
+                4,
+                vec![
+                    "914403001922038216".to_owned(),
+                    "华为技术有限公司".to_owned()
+                ]
+            )
+        );
+        assert!(t.next_row().unwrap().is_none());
+    }
+
+    /// A sheet with nothing in it has no header.
+    #[test]
+    fn an_empty_xlsx_sheet_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("empty.xlsx");
+        let mut book = rust_xlsxwriter::Workbook::new();
+        book.add_worksheet();
+        book.save(&path).unwrap();
+        match TableReader::open(&path) {
+            Err(AppError::Unprocessable(m)) => assert!(m.contains("没有表头"), "{m}"),
+            Err(e) => panic!("{e}"),
+            Ok(_) => panic!("an empty sheet was accepted"),
+        }
+    }
 
     #[test]
     fn gbk_is_detected_and_decoded() {

@@ -662,7 +662,6 @@ pub fn xlsx(rows: &[Vec<Cell>]) -> Vec<u8> {
     ])
 }
 
-/// Deterministic pseudo-random bytes (splitmix64).
 /// Every row of an XLSX file the platform wrote, read back as a department's file is read
 /// (the first row included).
 pub fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
@@ -674,6 +673,7 @@ pub fn xlsx_rows(path: &Path) -> Vec<Vec<String>> {
     rows
 }
 
+/// Deterministic pseudo-random bytes (splitmix64).
 pub fn junk_bytes(n: usize, seed: u64) -> Vec<u8> {
     let mut s = seed;
     let mut out = Vec::with_capacity(n);
