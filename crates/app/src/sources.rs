@@ -8,7 +8,8 @@ use std::path::Path;
 
 use crate::{AppError, Result};
 
-/// Largest XLSX accepted (a worksheet is read into memory); larger tables go as CSV.
+/// Largest XLSX accepted (rows stream, but a workbook's shared strings are read whole); larger
+/// tables go as CSV.
 pub const MAX_XLSX_BYTES: u64 = 200 * 1024 * 1024;
 
 /// The kind of a file, from its first bytes.
