@@ -2320,6 +2320,20 @@ impl App {
         format: ExportFormat,
         out: &mut W,
     ) -> Result<u64> {
+        crate::sources::xlsx_guard(|| {
+            self.export_credit_unguarded(actor, what, since, until, format, out)
+        })
+    }
+
+    fn export_credit_unguarded<W: std::io::Write>(
+        &self,
+        actor: &Actor,
+        what: ExportWhat,
+        since: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+        format: ExportFormat,
+        out: &mut W,
+    ) -> Result<u64> {
         actor.require(Permission::CreditExport)?;
         let columns: Vec<(&str, &str)> = match what {
             ExportWhat::Records => RECORD_COLUMNS.to_vec(),
@@ -2351,8 +2365,9 @@ impl App {
                 }
                 ExportFormat::Xlsx => {
                     let mut book = Box::new(rust_xlsxwriter::Workbook::new());
-                    // Rows go to a temporary file as they are written, not into memory (an
-                    // export of a million records held ~4 KB a row).
+                    // Rows go to a temporary file in the data directory as they are written,
+                    // not into memory (an export of a million records held ~4 KB a row).
+                    book.set_tempdir(&self.data_dir).map_err(xerr)?;
                     let ws = book.add_worksheet_with_constant_memory();
                     ws.set_name(if what == ExportWhat::Records {
                         "信用记录"

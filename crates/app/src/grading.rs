@@ -1724,48 +1724,56 @@ impl App {
     pub fn grade_groups_xlsx(&self, actor: &Actor, by_division: bool) -> Result<Vec<u8>> {
         let groups = self.grade_groups(actor, by_division)?;
         let show_risk = actor.can(Permission::RiskRead);
-        let xerr =
-            |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
-        let mut wb = rust_xlsxwriter::Workbook::new();
-        let ws = wb.add_worksheet();
-        ws.set_name("评价结果分布").map_err(xerr)?;
-        let bold = rust_xlsxwriter::Format::new().set_bold();
-        let mut head = vec![
-            if by_division {
-                "行政区划"
-            } else {
-                "所属行业"
-            },
-            "主体数",
-            "A 守信",
-            "B 一般失信",
-            "C 严重失信",
-            "D 黑名单",
-        ];
-        if show_risk {
-            head.extend(["风险低", "风险一般", "风险较高", "风险高"]);
-        }
-        for (c, h) in head.iter().enumerate() {
-            ws.write_string_with_format(0, c as u16, *h, &bold)
+        crate::sources::xlsx_guard(|| distribution_workbook(&groups, by_division, show_risk))
+    }
+}
+
+/// The distribution as an XLSX workbook.
+fn distribution_workbook(
+    groups: &[DistributionGroup],
+    by_division: bool,
+    show_risk: bool,
+) -> Result<Vec<u8>> {
+    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("评价结果分布").map_err(xerr)?;
+    let bold = rust_xlsxwriter::Format::new().set_bold();
+    let mut head = vec![
+        if by_division {
+            "行政区划"
+        } else {
+            "所属行业"
+        },
+        "主体数",
+        "A 守信",
+        "B 一般失信",
+        "C 严重失信",
+        "D 黑名单",
+    ];
+    if show_risk {
+        head.extend(["风险低", "风险一般", "风险较高", "风险高"]);
+    }
+    for (c, h) in head.iter().enumerate() {
+        ws.write_string_with_format(0, c as u16, *h, &bold)
+            .map_err(xerr)?;
+        ws.set_column_width(c as u16, if c == 0 { 36 } else { 12 })
+            .map_err(xerr)?;
+    }
+    for (i, g) in groups.iter().enumerate() {
+        let r = 1 + i as u32;
+        ws.write_string(r, 0, &g.group).map_err(xerr)?;
+        ws.write_number(r, 1, g.total as f64).map_err(xerr)?;
+        for k in 0..4 {
+            ws.write_number(r, 2 + k as u16, g.grades[k] as f64)
                 .map_err(xerr)?;
-            ws.set_column_width(c as u16, if c == 0 { 36 } else { 12 })
-                .map_err(xerr)?;
-        }
-        for (i, g) in groups.iter().enumerate() {
-            let r = 1 + i as u32;
-            ws.write_string(r, 0, &g.group).map_err(xerr)?;
-            ws.write_number(r, 1, g.total as f64).map_err(xerr)?;
-            for k in 0..4 {
-                ws.write_number(r, 2 + k as u16, g.grades[k] as f64)
+            if show_risk {
+                ws.write_number(r, 6 + k as u16, g.risk[k] as f64)
                     .map_err(xerr)?;
-                if show_risk {
-                    ws.write_number(r, 6 + k as u16, g.risk[k] as f64)
-                        .map_err(xerr)?;
-                }
             }
         }
-        wb.save_to_buffer().map_err(xerr)
     }
+    wb.save_to_buffer().map_err(xerr)
 }
 
 /// A finishing time that sorts after `start` even on a coarse clock.

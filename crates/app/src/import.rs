@@ -528,11 +528,13 @@ impl App {
     /// the workbook's temporary file.
     pub fn import_errors_xlsx(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
         let job = self.import_job(actor, id)?;
-        let mut book = ErrorsWorkbook::new(&job)?;
-        imports::each_error(&mut *self.db.conn()?, id, MAX_REPORTED_ERRORS, |e| {
-            book.push(&e)
-        })?;
-        book.finish()
+        crate::sources::xlsx_guard(|| {
+            let mut book = ErrorsWorkbook::new(&job, &self.data_dir)?;
+            imports::each_error(&mut *self.db.conn()?, id, MAX_REPORTED_ERRORS, |e| {
+                book.push(&e)
+            })?;
+            book.finish()
+        })
     }
 }
 
@@ -550,9 +552,11 @@ fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
 }
 
 impl ErrorsWorkbook {
-    fn new(job: &ImportRow) -> Result<Self> {
+    /// A report whose rows are kept in a temporary file in `temp_dir` until it is finished.
+    fn new(job: &ImportRow, temp_dir: &Path) -> Result<Self> {
         use rust_xlsxwriter::{Format, Workbook};
         let mut book = Workbook::new();
+        book.set_tempdir(temp_dir).map_err(xlsx_err)?;
         // Rows go to a temporary file as they are written, not into memory: a file whose every
         // row is refused has a report as long as itself.
         let ws = book.add_worksheet_with_constant_memory();
@@ -596,6 +600,10 @@ impl ErrorsWorkbook {
 
 /// An empty import template with the standard headers.
 pub fn template_workbook() -> Result<Vec<u8>> {
+    crate::sources::xlsx_guard(template_workbook_unguarded)
+}
+
+fn template_workbook_unguarded() -> Result<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
     let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
     let mut wb = Workbook::new();

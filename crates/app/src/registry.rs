@@ -402,8 +402,15 @@ impl App {
         if q.chars().count() > 100 {
             return Err(AppError::invalid("q", "查询内容过长"));
         }
-        Ok(
-            subjects::find(&mut *self.db.conn()?, q, limit.clamp(1, 100))?
+        let limit = limit.clamp(1, 100);
+        let mut conn = self.db.conn()?;
+        // Flagged codes are never shown: ask for more while they take places a shown subject
+        // could have had (the index ranks the same way however many are asked for).
+        let mut ask = limit;
+        loop {
+            let hits = subjects::find(&mut conn, q, ask)?;
+            let full = hits.len() as i64 == ask;
+            let mut shown: Vec<SearchHit> = hits
                 .into_iter()
                 .filter(|h| !h.flagged)
                 .map(|h| SearchHit {
@@ -412,8 +419,14 @@ impl App {
                     reg_status: h.reg_status.as_str(),
                     reg_status_label: h.reg_status.label(),
                 })
-                .collect(),
-        )
+                .collect();
+            let short = limit - shown.len() as i64;
+            if short <= 0 || !full || ask >= 100 {
+                shown.truncate(limit as usize);
+                return Ok(shown);
+            }
+            ask = (ask + short).min(100);
+        }
     }
 
     pub fn public_subject(&self, code: &str) -> Result<PublicSubject> {

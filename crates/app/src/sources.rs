@@ -191,7 +191,8 @@ enum Rows {
     },
     /// Rows read by a thread of their own (it owns the workbook), a few hundred at a time.
     Sheet {
-        rows: std::sync::mpsc::Receiver<SheetRow>,
+        rows: std::sync::mpsc::Receiver<SheetItem>,
+        ended: bool,
     },
 }
 
@@ -289,7 +290,7 @@ impl TableReader {
             .ok_or_else(|| AppError::Unprocessable("XLSX 文件中没有工作表".into()))?;
         // The cells stream from the sheet's XML (only the shared strings are held whole), so
         // a large workbook's rows are never all in memory.
-        let (tx, rx) = std::sync::mpsc::sync_channel::<SheetRow>(256);
+        let (tx, rx) = std::sync::mpsc::sync_channel::<SheetItem>(256);
         let progress = SheetProgress {
             bytes_read: std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0)),
             file_size: size,
@@ -298,21 +299,42 @@ impl TableReader {
         std::thread::Builder::new()
             .name("xlsx-reader".into())
             .spawn(move || {
-                read_sheet(wb, &sheet, &tx, &progress);
+                // calamine panics on some malformed sheets (a shared string that does not
+                // exist): that is the file's fault, reported like any unreadable sheet — with
+                // the row, and without a panic message on the terminal or in the log.
+                let at = std::cell::Cell::new(None);
+                quiet_panics(true);
+                let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    read_sheet(wb, &sheet, &tx, &progress, &at)
+                }));
+                quiet_panics(false);
+                if read.is_err() {
+                    let near = at.get().map(|r: u32| format!("（第 {} 行附近）", r + 1));
+                    let _ = tx.send(SheetItem::Broken(format!(
+                        "工作表“{sheet}”{}内容异常，无法读取（文件可能已损坏）；请在 Excel 中打开并另存为 XLSX 或 CSV 后重新导入",
+                        near.unwrap_or_default()
+                    )));
+                }
                 // All read before the receiver hears the end.
                 drop(progress);
                 drop(tx);
             })
             .map_err(|e| AppError::Internal(format!("无法启动读取线程：{e}")))?;
         let header = match rx.recv() {
-            Ok(Ok((_, cells))) => cells,
-            Ok(Err(reason)) => return Err(AppError::Unprocessable(reason)),
-            Err(_) => return Err(AppError::Unprocessable("工作表是空的，没有表头".into())),
+            Ok(SheetItem::Row(_, cells)) => cells,
+            Ok(SheetItem::Broken(reason)) => return Err(AppError::Unprocessable(reason)),
+            Ok(SheetItem::End) => {
+                return Err(AppError::Unprocessable("工作表是空的，没有表头".into()))
+            }
+            Err(_) => return Err(AppError::Unprocessable(BROKEN_SHEET.into())),
         };
         Ok(TableReader {
             header,
             encoding: None,
-            rows: Rows::Sheet { rows: rx },
+            rows: Rows::Sheet {
+                rows: rx,
+                ended: false,
+            },
             bytes_read,
             file_size: size,
         })
@@ -349,20 +371,68 @@ impl TableReader {
                     }
                     Err(e) => return Err(csv_error(e)),
                 },
-                Rows::Sheet { rows } => match rows.recv() {
-                    Ok(Ok((row_no, cells))) => return Ok(Some((row_no, Ok(cells)))),
-                    Ok(Err(reason)) => return Err(AppError::Unprocessable(reason)),
-                    // The reading thread has sent the last row.
-                    Err(_) => return Ok(None),
+                Rows::Sheet { ended: true, .. } => return Ok(None),
+                Rows::Sheet { rows, ended } => match rows.recv() {
+                    Ok(SheetItem::Row(row_no, cells)) => return Ok(Some((row_no, Ok(cells)))),
+                    Ok(SheetItem::Broken(reason)) => return Err(AppError::Unprocessable(reason)),
+                    Ok(SheetItem::End) => {
+                        *ended = true;
+                        return Ok(None);
+                    }
+                    Err(_) => return Err(AppError::Unprocessable(BROKEN_SHEET.into())),
                 },
             }
         }
     }
 }
 
-/// A worksheet row as the reading thread sends it: its row number as Excel shows it and its
-/// cells from the header's first column on, or why the sheet cannot be read any further.
-type SheetRow = std::result::Result<(u64, Vec<String>), String>;
+thread_local! {
+    /// Whether a panic on this thread is expected and handled (see [`quiet_panics`]).
+    static QUIET_PANICS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Keep the process's panic message quiet for panics on this thread while `on` (they are
+/// caught and reported as the file's problem); every other panic is reported as before.
+fn quiet_panics(on: bool) {
+    static HOOK: std::sync::Once = std::sync::Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET_PANICS.with(|q| q.get()) {
+                previous(info);
+            }
+        }));
+    });
+    QUIET_PANICS.with(|q| q.set(on));
+}
+
+/// Run `f`, which writes an XLSX workbook, turning a panic into an error: rust_xlsxwriter's
+/// constant-memory mode panics when it cannot write its temporary files (a full disk, an
+/// unwritable temporary directory).
+pub(crate) fn xlsx_guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    quiet_panics(true);
+    let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    quiet_panics(false);
+    r.unwrap_or_else(|_| {
+        Err(AppError::Internal(
+            "生成 Excel 失败：无法写入临时文件（磁盘可能已满，或临时目录不可写）".into(),
+        ))
+    })
+}
+
+/// What the reading thread sends: a row (its number as Excel shows it, its cells from the
+/// header's first column on), why the sheet cannot be read further, or that it has ended.
+/// A thread that stops without saying either (it panicked on a malformed file) is a broken
+/// sheet too, never a short one.
+enum SheetItem {
+    Row(u64, Vec<String>),
+    Broken(String),
+    End,
+}
+
+/// The message for a sheet whose reading stopped without a reason.
+const BROKEN_SHEET: &str =
+    "工作表内容异常，没有读完（文件可能已损坏）；请在 Excel 中打开并另存为 XLSX 或 CSV 后重新导入";
 
 /// How far the reading thread is, in the file's bytes as a CSV's progress is: the share of the
 /// sheet's rows read (from the row count the sheet declares), all of it at the end.
@@ -390,72 +460,102 @@ impl Drop for SheetProgress {
     }
 }
 
-/// Read the rows of `sheet` and send those with any text, until the sheet ends, it cannot be
-/// read, or the receiver is gone. Cells left of the header's first column have no header and
-/// are left out.
-fn read_sheet(
-    mut wb: calamine::Xlsx<BufReader<File>>,
-    sheet: &str,
-    tx: &std::sync::mpsc::SyncSender<SheetRow>,
-    progress: &SheetProgress,
-) {
-    let mut cells = match wb.worksheet_cells_reader(sheet) {
-        Ok(c) => c,
-        Err(e) => {
-            let _ = tx.send(Err(format!("无法读取工作表“{sheet}”：{e}")));
-            return;
+/// Rows of a sheet as they are gathered from its cells: blank rows are skipped, cells left of
+/// the header's first column (they have no header) are left out, and every row is at least as
+/// wide as the header.
+#[derive(Default)]
+struct RowGatherer {
+    /// The header's first column and width, once the header (the first row with text) is seen.
+    header: Option<(u32, usize)>,
+    row: Option<u32>,
+    cells: Vec<(u32, String)>,
+}
+
+impl RowGatherer {
+    /// The row gathered so far, if it has any text; the gatherer is then empty.
+    fn take(&mut self) -> Option<(u32, Vec<String>)> {
+        let row = self.row.take()?;
+        let cells = std::mem::take(&mut self.cells);
+        if cells.iter().all(|(_, t)| t.trim().is_empty()) {
+            return None;
         }
-    };
-    let last_row = cells.dimensions().end.0;
-    let mut first_col: Option<u32> = None;
-    let mut row: Option<u32> = None;
-    let mut texts: Vec<(u32, String)> = Vec::new();
-    // Send the row gathered so far; false when the receiver is gone.
-    let mut flush = |row: u32, texts: &mut Vec<(u32, String)>| -> bool {
-        let row_texts = std::mem::take(texts);
-        if row_texts.iter().all(|(_, t)| t.trim().is_empty()) {
-            return true;
-        }
-        let start = *first_col.get_or_insert_with(|| {
-            row_texts
+        let last = cells.iter().map(|(c, _)| *c).max().unwrap_or(0);
+        let (start, width) = *self.header.get_or_insert_with(|| {
+            let first = cells
                 .iter()
                 .filter(|(_, t)| !t.trim().is_empty())
                 .map(|(c, _)| *c)
                 .min()
-                .unwrap_or(0)
+                .unwrap_or(0);
+            (first, (last.max(first) - first + 1) as usize)
         });
-        let end = row_texts.iter().map(|(c, _)| *c).max().unwrap_or(start);
-        let mut out = vec![String::new(); (end.max(start) - start + 1) as usize];
-        for (c, t) in row_texts {
+        let own = if last >= start {
+            (last - start + 1) as usize
+        } else {
+            0
+        };
+        let mut out = vec![String::new(); width.max(own)];
+        for (c, t) in cells {
             if c >= start {
                 out[(c - start) as usize] = t;
             }
         }
-        progress.at_row(row, last_row);
-        tx.send(Ok((u64::from(row) + 1, out))).is_ok()
+        Some((row, out))
+    }
+}
+
+/// Read the rows of `sheet` and send those with any text, then `End` — or `Broken` where the
+/// sheet cannot be read any further. Stops early when the receiver is gone.
+fn read_sheet(
+    mut wb: calamine::Xlsx<BufReader<File>>,
+    sheet: &str,
+    tx: &std::sync::mpsc::SyncSender<SheetItem>,
+    progress: &SheetProgress,
+    at: &std::cell::Cell<Option<u32>>,
+) {
+    let mut cells = match wb.worksheet_cells_reader(sheet) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = tx.send(SheetItem::Broken(format!("无法读取工作表“{sheet}”：{e}")));
+            return;
+        }
+    };
+    let last_row = cells.dimensions().end.0;
+    let mut rows = RowGatherer::default();
+    let send = |item: Option<(u32, Vec<String>)>| -> bool {
+        match item {
+            Some((row, out)) => {
+                progress.at_row(row, last_row);
+                tx.send(SheetItem::Row(u64::from(row) + 1, out)).is_ok()
+            }
+            None => true,
+        }
     };
     loop {
         match cells.next_cell() {
             Ok(Some(cell)) => {
                 let (r, c) = cell.get_position();
-                if row != Some(r) {
-                    if let Some(prev) = row {
-                        if !flush(prev, &mut texts) {
-                            return;
-                        }
+                at.set(Some(r));
+                if rows.row != Some(r) {
+                    if !send(rows.take()) {
+                        return;
                     }
-                    row = Some(r);
+                    rows.row = Some(r);
                 }
-                texts.push((c, cell_text(cell.get_value())));
+                rows.cells.push((c, cell_text(cell.get_value())));
             }
             Ok(None) => {
-                if let Some(prev) = row {
-                    flush(prev, &mut texts);
+                if send(rows.take()) {
+                    let _ = tx.send(SheetItem::End);
                 }
                 return;
             }
             Err(e) => {
-                let _ = tx.send(Err(format!("无法读取工作表“{sheet}”：{e}")));
+                let near = rows.row.map(|r| format!("（第 {} 行附近）", r + 1));
+                let _ = tx.send(SheetItem::Broken(format!(
+                    "无法读取工作表“{sheet}”{}：{e}",
+                    near.unwrap_or_default()
+                )));
                 return;
             }
         }

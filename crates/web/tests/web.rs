@@ -189,6 +189,22 @@ fn the_portal_search_says_when_there_are_more_subjects_than_it_shows() {
     srv.app
         .import_subjects(&system, &csv, Default::default(), &mut |_| {})
         .unwrap();
+    // A flagged code whose short name ranks first: never shown, and it does not take the
+    // place of one that is.
+    let flagged = dir.path().join("flagged.csv");
+    std::fs::write(
+        &flagged,
+        "统一社会信用代码,名称\n914403001922038217,广元市甲\n",
+    )
+    .unwrap();
+    let opts = xinjian_app::import::ImportOptions {
+        allow_flagged: true,
+    };
+    let r = srv
+        .app
+        .import_subjects(&system, &flagged, opts, &mut |_| {})
+        .unwrap();
+    assert_eq!(r.counts.imported, 1);
     let c = srv.client();
     let page = |q: &str| {
         let r = c.get(srv.url("/search")).query(&[("q", q)]).send().unwrap();
@@ -205,6 +221,7 @@ fn the_portal_search_says_when_there_are_more_subjects_than_it_shows() {
     assert_eq!(body.matches("<li><a href=\"/s/").count(), 50);
     assert!(body.contains("多于 50 个"), "{body}");
     assert!(!body.contains("共找到"), "{body}");
+    assert!(!body.contains("广元市甲"), "{body}");
     // And one with a single match.
     let body = page(&srv.agency_code);
     assert_eq!(body.matches("<li><a href=\"/s/").count(), 1);

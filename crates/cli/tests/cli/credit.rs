@@ -1733,6 +1733,15 @@ fn export_records_filters_by_decision_date_in_three_formats() {
     // It reads back: the header and the 8 records, the same cells as the CSV export.
     let rows = xlsx_rows(&out);
     assert_eq!(rows.len(), 9, "{rows:?}");
+    // Without a writable temporary directory the workbook cannot be made: a clear error, no
+    // panic (the run checks), no partial file.
+    let nowhere = fx.path("records-no-tmp.xlsx");
+    let nowhere_s = nowhere.display().to_string();
+    let all = ["export", "records", "--format", "xlsx", "--out", &nowhere_s];
+    let r = fx.xj_db_env(&all, None, &[("TMPDIR", "/nonexistent-xinjian-tmp")]);
+    r.assert_failure();
+    assert!(r.stderr.contains("无法写入临时文件"), "{}", r.describe());
+    assert!(!nowhere.exists());
     let csv = export(&fx, "records", &["--format", "csv"]);
     csv.assert_success();
     let csv_rows: Vec<Vec<String>> = csv::ReaderBuilder::new()

@@ -549,3 +549,57 @@ fn a_header_only_file_commits_no_chunk() {
         0
     );
 }
+
+/// A registry workbook of `n` valid rows, with `bad` (a cell's XML) in the name column of row
+/// `bad_row` (as Excel numbers rows, the header being row 1).
+fn registry_xlsx(n: u64, bad_row: u64, bad: &str) -> Vec<u8> {
+    let mut rows = vec![vec![
+        Cell::Text("统一社会信用代码".into()),
+        Cell::Text("名称".into()),
+    ]];
+    for i in 0..n {
+        let name = if i + 2 == bad_row {
+            Cell::Xml(bad.into())
+        } else {
+            Cell::Text(format!("测试企业第{i}号有限公司"))
+        };
+        rows.push(vec![Cell::Text(gen_code(i)), name]);
+    }
+    xlsx(&rows)
+}
+
+/// A workbook that cannot be read past a row fails the import there and says where; what a
+/// re-import of the corrected file does is what it always does.
+#[test]
+fn an_xlsx_that_breaks_partway_fails_and_says_where() {
+    let fx = Fixture::new();
+    let broken = fx.write(
+        "broken.xlsx",
+        registry_xlsx(12_000, 11_002, r#"<c r="{r}" t="n"><v>abc</v></c>"#),
+    );
+    let r = fx.import(&broken, &[]);
+    r.assert_failure();
+    assert!(r.stderr.contains("第 11002 行附近"), "{}", r.describe());
+    // Whole chunks before it are kept (as for a CSV file that breaks partway).
+    assert!(fx.subjects() < 12_000);
+    let fixed = fx.write("fixed.xlsx", registry_xlsx(12_000, 0, ""));
+    let r = fx.import(&fixed, &[]);
+    r.assert_success();
+    assert_eq!(fx.subjects(), 12_000);
+}
+
+/// A workbook the reader cannot cope with at all (a shared string that does not exist — the
+/// reading thread stops without a reason) fails the import: it is never taken for a file that
+/// simply ended there.
+#[test]
+fn an_xlsx_the_reader_gives_up_on_is_not_taken_for_a_short_file() {
+    let fx = Fixture::new();
+    let broken = fx.write(
+        "broken.xlsx",
+        registry_xlsx(12_000, 11_002, r#"<c r="{r}" t="s"><v>99</v></c>"#),
+    );
+    let r = fx.import(&broken, &[]);
+    r.assert_failure();
+    assert!(r.stderr.contains("第 11002 行附近"), "{}", r.describe());
+    assert!(fx.subjects() < 12_000);
+}

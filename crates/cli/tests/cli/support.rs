@@ -95,7 +95,13 @@ pub fn command(cwd: &Path) -> Command {
 
 /// Run the binary to completion. Every run, whatever its outcome, must not panic.
 pub fn run_in(cwd: &Path, args: &[&str], stdin: Option<&[u8]>) -> Run {
+    run_in_env(cwd, args, stdin, &[])
+}
+
+/// [`run_in`] with environment variables set for the run.
+pub fn run_in_env(cwd: &Path, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
     let mut c = command(cwd);
+    c.envs(env.iter().copied());
     c.args(args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -250,11 +256,16 @@ impl Fixture {
     }
 
     pub fn xj_db_stdin(&self, args: &[&str], stdin: Option<&[u8]>) -> Run {
+        self.xj_db_env(args, stdin, &[])
+    }
+
+    /// [`Fixture::xj_db_stdin`] with environment variables set for the run.
+    pub fn xj_db_env(&self, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Run {
         let url = self.url();
         let data = self.data_dir().display().to_string();
         let mut all: Vec<&str> = args.to_vec();
         all.extend(["--db", url.as_str(), "--data-dir", data.as_str()]);
-        run_in(self.root(), &all, stdin)
+        run_in_env(self.root(), &all, stdin, env)
     }
 
     /// `xinjian import subjects FILE --db … [extra]`.
@@ -548,6 +559,8 @@ pub fn csv_cells(s: &str) -> Vec<Vec<String>> {
 pub enum Cell {
     Text(String),
     Number(f64),
+    /// A cell's XML as given (for malformed workbooks); `{r}` becomes its reference.
+    Xml(String),
 }
 
 fn crc32(data: &[u8]) -> u32 {
@@ -641,6 +654,7 @@ pub fn xlsx(rows: &[Vec<Cell>]) -> Vec<u8> {
                     xml_escape(t)
                 )),
                 Cell::Number(n) => sheet.push_str(&format!(r#"<c r="{cref}"><v>{n}</v></c>"#)),
+                Cell::Xml(x) => sheet.push_str(&x.replace("{r}", &cref)),
             }
         }
         sheet.push_str("</row>");
