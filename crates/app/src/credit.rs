@@ -412,7 +412,8 @@ impl App {
         self.run_credit_import(actor, id, kind, path, opts, progress)
     }
 
-    /// Run a started job; a file-level problem fails it before any row is written.
+    /// Run a started job; a file-level problem fails it before any row is written, a file
+    /// that cannot be read past some row fails it there (see [`App::run_subject_import`]).
     pub fn run_credit_import(
         &self,
         actor: &Actor,

@@ -346,7 +346,10 @@ impl App {
     }
 
     /// Run a started job. A file-level problem (not a table, missing headers) fails the job
-    /// before any row is written; row-level problems reject just those rows.
+    /// before any row is written; row-level problems reject just those rows. A file that
+    /// cannot be read past some row (a broken CSV record, a damaged sheet) fails the job there,
+    /// naming the row: the whole chunks before it stay written, and importing the corrected
+    /// file completes the job's work (imports are idempotent).
     pub fn run_subject_import(
         &self,
         actor: &Actor,
