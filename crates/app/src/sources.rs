@@ -415,7 +415,7 @@ pub(crate) fn xlsx_guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     quiet_panics(false);
     r.unwrap_or_else(|_| {
         Err(AppError::Internal(
-            "生成 Excel 失败：无法写入临时文件（磁盘可能已满，或临时目录不可写）".into(),
+            "生成 Excel 失败：多半是无法写入临时文件（磁盘已满，或临时目录不可写）".into(),
         ))
     })
 }
