@@ -2322,136 +2322,126 @@ impl App {
         out: &mut W,
     ) -> Result<u64> {
         crate::sources::xlsx_guard(|| {
-            self.export_credit_unguarded(actor, what, since, until, format, out)
-        })
-    }
-
-    fn export_credit_unguarded<W: std::io::Write>(
-        &self,
-        actor: &Actor,
-        what: ExportWhat,
-        since: Option<NaiveDate>,
-        until: Option<NaiveDate>,
-        format: ExportFormat,
-        out: &mut W,
-    ) -> Result<u64> {
-        actor.require(Permission::CreditExport)?;
-        let columns: Vec<(&str, &str)> = match what {
-            ExportWhat::Records => RECORD_COLUMNS.to_vec(),
-            ExportWhat::Lists => LIST_COLUMNS.to_vec(),
-        };
-        let mut conn = self.db.conn()?;
-        let kinds: HashMap<String, String> = store::catalog(&mut conn)?
-            .into_iter()
-            .map(|k| (k.code, k.name))
-            .collect();
-        let full_ids = actor.can(Permission::PersonalDataRead);
-        let mut persons = 0u64;
-        let mut n = 0u64;
-        let xerr =
-            |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
-        {
-            let mut sink = match format {
-                ExportFormat::Csv => {
-                    // A BOM, so that Excel opens the UTF-8 file correctly.
-                    out.write_all("\u{feff}".as_bytes()).map_err(io_err)?;
-                    let mut w = csv::Writer::from_writer(out);
-                    w.write_record(columns.iter().map(|c| c.1))
-                        .map_err(io_err)?;
-                    Sink::Csv(Box::new(w))
-                }
-                ExportFormat::Json => {
-                    out.write_all(b"[").map_err(io_err)?;
-                    Sink::Json { out, first: true }
-                }
-                ExportFormat::Xlsx => {
-                    let mut book = Box::new(rust_xlsxwriter::Workbook::new());
-                    // Rows go to a temporary file in the data directory as they are written,
-                    // not into memory (an export of a million records held ~4 KB a row).
-                    book.set_tempdir(&self.data_dir).map_err(xerr)?;
-                    let ws = book.add_worksheet_with_constant_memory();
-                    ws.set_name(if what == ExportWhat::Records {
-                        "信用记录"
-                    } else {
-                        "名单"
-                    })
-                    .map_err(xerr)?;
-                    let bold = rust_xlsxwriter::Format::new().set_bold();
-                    for (i, c) in columns.iter().enumerate() {
-                        ws.write_string_with_format(0, i as u16, c.1, &bold)
-                            .map_err(xerr)?;
-                        ws.set_column_width(i as u16, 16).map_err(xerr)?;
-                    }
-                    Sink::Xlsx { book, row: 1, out }
-                }
+            actor.require(Permission::CreditExport)?;
+            let columns: Vec<(&str, &str)> = match what {
+                ExportWhat::Records => RECORD_COLUMNS.to_vec(),
+                ExportWhat::Lists => LIST_COLUMNS.to_vec(),
             };
-            let mut put = |cells: Vec<String>, value: serde_json::Value| -> Result<()> {
-                n += 1;
-                match &mut sink {
-                    Sink::Csv(w) => w.write_record(&cells).map_err(io_err),
-                    Sink::Json { out, first } => {
-                        if !*first {
-                            out.write_all(b",").map_err(io_err)?;
-                        }
-                        *first = false;
-                        out.write_all(b"\n").map_err(io_err)?;
-                        serde_json::to_writer(&mut **out, &value).map_err(io_err)
+            let mut conn = self.db.conn()?;
+            let kinds: HashMap<String, String> = store::catalog(&mut conn)?
+                .into_iter()
+                .map(|k| (k.code, k.name))
+                .collect();
+            let full_ids = actor.can(Permission::PersonalDataRead);
+            let mut persons = 0u64;
+            let mut n = 0u64;
+            let xerr =
+                |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+            {
+                let mut sink = match format {
+                    ExportFormat::Csv => {
+                        // A BOM, so that Excel opens the UTF-8 file correctly.
+                        out.write_all("\u{feff}".as_bytes()).map_err(io_err)?;
+                        let mut w = csv::Writer::from_writer(out);
+                        w.write_record(columns.iter().map(|c| c.1))
+                            .map_err(io_err)?;
+                        Sink::Csv(Box::new(w))
                     }
-                    Sink::Xlsx { book, row, .. } => {
-                        if *row >= 1_048_575 {
-                            return Err(AppError::Unprocessable(
-                                "超过 Excel 单表的行数上限，请缩小日期范围或改用 CSV".into(),
-                            ));
-                        }
-                        let ws = book.worksheet_from_index(0).map_err(xerr)?;
-                        for (i, c) in cells.iter().enumerate() {
-                            ws.write_string(*row, i as u16, c).map_err(xerr)?;
-                        }
-                        *row += 1;
-                        Ok(())
+                    ExportFormat::Json => {
+                        out.write_all(b"[").map_err(io_err)?;
+                        Sink::Json { out, first: true }
                     }
+                    ExportFormat::Xlsx => {
+                        let mut book = Box::new(rust_xlsxwriter::Workbook::new());
+                        // Rows go to a temporary file in the data directory as they are written,
+                        // not into memory (an export of a million records held ~4 KB a row).
+                        book.set_tempdir(&self.data_dir).map_err(xerr)?;
+                        let ws = book.add_worksheet_with_constant_memory();
+                        ws.set_name(if what == ExportWhat::Records {
+                            "信用记录"
+                        } else {
+                            "名单"
+                        })
+                        .map_err(xerr)?;
+                        let bold = rust_xlsxwriter::Format::new().set_bold();
+                        for (i, c) in columns.iter().enumerate() {
+                            ws.write_string_with_format(0, i as u16, c.1, &bold)
+                                .map_err(xerr)?;
+                            ws.set_column_width(i as u16, 16).map_err(xerr)?;
+                        }
+                        Sink::Xlsx { book, row: 1, out }
+                    }
+                };
+                let mut put = |cells: Vec<String>, value: serde_json::Value| -> Result<()> {
+                    n += 1;
+                    match &mut sink {
+                        Sink::Csv(w) => w.write_record(&cells).map_err(io_err),
+                        Sink::Json { out, first } => {
+                            if !*first {
+                                out.write_all(b",").map_err(io_err)?;
+                            }
+                            *first = false;
+                            out.write_all(b"\n").map_err(io_err)?;
+                            serde_json::to_writer(&mut **out, &value).map_err(io_err)
+                        }
+                        Sink::Xlsx { book, row, .. } => {
+                            if *row >= 1_048_575 {
+                                return Err(AppError::Unprocessable(
+                                    "超过 Excel 单表的行数上限，请缩小日期范围或改用 CSV".into(),
+                                ));
+                            }
+                            let ws = book.worksheet_from_index(0).map_err(xerr)?;
+                            for (i, c) in cells.iter().enumerate() {
+                                ws.write_string(*row, i as u16, c).map_err(xerr)?;
+                            }
+                            *row += 1;
+                            Ok(())
+                        }
+                    }
+                };
+                match what {
+                    ExportWhat::Records => {
+                        store::each_record_decided(&mut conn, since, until, |r| {
+                            if r.record.data.person_id.is_some() {
+                                persons += 1;
+                            }
+                            put(
+                                record_cells(&r, &kinds, full_ids),
+                                record_json(&r, full_ids),
+                            )
+                        })?
+                    }
+                    ExportWhat::Lists => store::each_entry_entered(&mut conn, since, until, |e| {
+                        put(list_cells(&e), list_json(&e))
+                    })?,
                 }
-            };
-            match what {
-                ExportWhat::Records => store::each_record_decided(&mut conn, since, until, |r| {
-                    if r.record.data.person_id.is_some() {
-                        persons += 1;
+                match sink {
+                    Sink::Csv(mut w) => w.flush().map_err(io_err)?,
+                    Sink::Json { out, .. } => out.write_all(b"\n]\n").map_err(io_err)?,
+                    Sink::Xlsx { mut book, out, .. } => {
+                        let bytes = book.save_to_buffer().map_err(xerr)?;
+                        out.write_all(&bytes).map_err(io_err)?;
                     }
-                    put(
-                        record_cells(&r, &kinds, full_ids),
-                        record_json(&r, full_ids),
-                    )
-                })?,
-                ExportWhat::Lists => store::each_entry_entered(&mut conn, since, until, |e| {
-                    put(list_cells(&e), list_json(&e))
-                })?,
-            }
-            match sink {
-                Sink::Csv(mut w) => w.flush().map_err(io_err)?,
-                Sink::Json { out, .. } => out.write_all(b"\n]\n").map_err(io_err)?,
-                Sink::Xlsx { mut book, out, .. } => {
-                    let bytes = book.save_to_buffer().map_err(xerr)?;
-                    out.write_all(&bytes).map_err(io_err)?;
                 }
             }
-        }
-        // One pooled connection at a time: give back the reading one before auditing.
-        drop(conn);
-        // The export itself is a disclosure to another system: audited.
-        self.db.conn()?.transaction(|tx| {
-            audit::append(
-                tx,
-                &actor.audit(),
-                "credit.export",
-                "export",
-                &json!({ "what": if what == ExportWhat::Records { "records" } else { "lists" },
+            // One pooled connection at a time: give back the reading one before auditing.
+            drop(conn);
+            // The export itself is a disclosure to another system: audited.
+            self.db.conn()?.transaction(|tx| {
+                audit::append(
+                    tx,
+                    &actor.audit(),
+                    "credit.export",
+                    "export",
+                    &json!({ "what": if what == ExportWhat::Records { "records" } else { "lists" },
                          "since": since, "until": until, "rows": n,
                          // Rows carrying a natural person's ID number (in full or masked).
                          "person_ids": persons, "person_ids_in_full": full_ids && persons > 0 }),
-            )?;
-            Ok::<_, AppError>(())
-        })?;
-        Ok(n)
+                )?;
+                Ok::<_, AppError>(())
+            })?;
+            Ok(n)
+        })
     }
 }
 
