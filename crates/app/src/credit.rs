@@ -2335,8 +2335,7 @@ impl App {
             let full_ids = actor.can(Permission::PersonalDataRead);
             let mut persons = 0u64;
             let mut n = 0u64;
-            let xerr =
-                |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+            let xerr = crate::sources::xlsx_err;
             {
                 let mut sink = match format {
                     ExportFormat::Csv => {

@@ -1734,7 +1734,7 @@ fn distribution_workbook(
     by_division: bool,
     show_risk: bool,
 ) -> Result<Vec<u8>> {
-    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+    let xerr = crate::sources::xlsx_err;
     let mut wb = rust_xlsxwriter::Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("评价结果分布").map_err(xerr)?;

@@ -20,7 +20,7 @@ use xinjian_store::imports::{self, Counts, ImportError, ImportRow};
 use xinjian_store::subjects::{self, Provenance};
 use xinjian_store::{audit, Conn};
 
-use crate::sources::TableReader;
+use crate::sources::{xlsx_err, TableReader};
 use crate::{now, today, Actor, App, AppError, Result};
 
 /// Rows per committed chunk.
@@ -550,10 +550,6 @@ struct ErrorsWorkbook {
     next_row: u32,
 }
 
-fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
-    AppError::Internal(format!("生成 Excel 失败：{e}"))
-}
-
 impl ErrorsWorkbook {
     /// A report whose rows are kept in a temporary file in `temp_dir` until it is finished.
     fn new(job: &ImportRow, temp_dir: &Path) -> Result<Self> {
@@ -608,7 +604,7 @@ pub fn template_workbook() -> Result<Vec<u8>> {
 
 fn template_workbook_unguarded() -> Result<Vec<u8>> {
     use rust_xlsxwriter::{Format, Workbook};
-    let xerr = |e: rust_xlsxwriter::XlsxError| AppError::Internal(format!("生成 Excel 失败：{e}"));
+    let xerr = xlsx_err;
     let mut wb = Workbook::new();
     let ws = wb.add_worksheet();
     ws.set_name("市场主体登记信息").map_err(xerr)?;

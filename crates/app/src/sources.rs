@@ -406,6 +406,11 @@ fn quiet_panics(on: bool) {
     QUIET_PANICS.with(|q| q.set(on));
 }
 
+/// An XLSX writer's error, as every workbook the platform makes reports it.
+pub(crate) fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
+    AppError::Internal(format!("生成 Excel 失败：{e}"))
+}
+
 /// Run `f`, which writes an XLSX workbook, turning a panic into an error: rust_xlsxwriter's
 /// constant-memory mode panics when it cannot write its temporary files (a full disk, an
 /// unwritable temporary directory).
