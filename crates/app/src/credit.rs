@@ -2026,7 +2026,7 @@ impl App {
         let mut conn = self.db.conn()?;
         let (penalties, licenses, records, on_lists) = store::counts(&mut conn, day)?;
         let to_publish = match due_soon_until(&self.calendar(), day) {
-            Ok(due_until) => store::count_to_publish(&mut conn, day, due_until)? as usize,
+            Ok(due_until) => store::count_awaiting_publication(&mut conn, day, due_until)? as usize,
             Err(_) => 0,
         };
         Ok(CreditStats {

@@ -698,17 +698,24 @@ pub fn publication_candidates_since(
     .collect()
 }
 
-/// Records not published by `as_of` whose deadline is on or before `due_until` (missing or
-/// due soon), the same condition as [`publication_candidates`] without the late ones.
-pub fn count_to_publish(conn: &mut Conn, as_of: NaiveDate, due_until: NaiveDate) -> Result<i64> {
-    conn.query_row(
-        "SELECT count(*) FROM credit_records r WHERE r.publish_deadline IS NOT NULL AND r.decision_date <= ? \
-         AND (r.published_on IS NULL OR r.published_on > ?) AND r.publish_deadline <= ? \
-         AND r.status NOT IN ('corrected', 'revoked')",
-        &params![as_of, as_of, due_until],
-    )?
-    .get(0)
+/// Records awaiting publication today whose deadline is on or before `due_until` (missing or
+/// due soon): the unpublished part of [`publication_candidates`] on `today`. A publication
+/// day is only ever set to the day it is written, so on `today` no record is "published
+/// after the day asked about" and the unpublished ones are those without one. They are read
+/// from their partial index (migration 0015), not from the deadline index of every record.
+pub fn count_awaiting_publication(
+    conn: &mut Conn,
+    today: NaiveDate,
+    due_until: NaiveDate,
+) -> Result<i64> {
+    conn.query_row(COUNT_AWAITING_PUBLICATION, &params![today, due_until])?
+        .get(0)
 }
+
+/// The query of [`count_awaiting_publication`] (`today`, `due_until`).
+pub const COUNT_AWAITING_PUBLICATION: &str =
+    "SELECT count(*) FROM credit_records r WHERE r.published_on IS NULL AND r.publish_deadline IS NOT NULL \
+     AND r.decision_date <= ? AND r.publish_deadline <= ? AND r.status NOT IN ('corrected', 'revoked')";
 
 /// Records of kinds with a publication deadline that are missing their deadline or were
 /// decided in `[from, to]`.

@@ -60,6 +60,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0014_flagged_codes",
         include_str!("../migrations/sqlite/0014_flagged_codes.sql"),
     ),
+    (
+        "0015_records_awaiting_publication",
+        include_str!("../migrations/sqlite/0015_records_awaiting_publication.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -117,6 +121,10 @@ const POSTGRES: &[(&str, &str)] = &[
     (
         "0014_flagged_codes",
         include_str!("../migrations/postgres/0014_flagged_codes.sql"),
+    ),
+    (
+        "0015_records_awaiting_publication",
+        include_str!("../migrations/postgres/0015_records_awaiting_publication.sql"),
     ),
 ];
 

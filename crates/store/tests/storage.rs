@@ -4429,6 +4429,40 @@ fn credit_publication_candidates() {
             credit::publication_candidates(&mut c, day("2026-03-10"), day("2026-03-31")).unwrap();
         assert!(docs_with(&wide).contains(&"not-yet-due".to_owned()));
         assert!(!docs_with(&wide).contains(&"decided-after-as-of".to_owned()));
+
+        // The workspace's count on that day: the candidates still without a publication day
+        // (a publication day after the day asked about is only possible for a past day).
+        let awaiting = cases.iter().filter(|c| c.6 && c.3.is_none()).count() as i64;
+        assert_eq!(awaiting, 6);
+        assert_eq!(
+            credit::count_awaiting_publication(&mut c, day("2026-03-10"), day("2026-03-13"))
+                .unwrap(),
+            awaiting
+        );
+        assert_eq!(
+            credit::count_awaiting_publication(&mut c, day("2026-03-10"), day("2026-03-31"))
+                .unwrap(),
+            awaiting + 1, // not-yet-due
+        );
+        assert_eq!(
+            credit::count_awaiting_publication(&mut c, day("2026-03-12"), day("2026-03-31"))
+                .unwrap(),
+            awaiting + 2, // and decided-after-as-of
+        );
+        // From the partial index of unpublished records (migration 0015), not from the deadline
+        // index of every record (SQLite names the index in its plan).
+        if db.backend() == Backend::Sqlite {
+            let plan = query_plan(
+                &mut c,
+                credit::COUNT_AWAITING_PUBLICATION,
+                &params![day("2026-03-10"), day("2026-03-13")],
+            );
+            assert!(
+                plan.iter()
+                    .any(|p| p.contains("INDEX credit_records_awaiting_publication")),
+                "{plan:?}"
+            );
+        }
     });
 }
 
