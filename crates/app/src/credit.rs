@@ -2418,8 +2418,9 @@ impl App {
                     Sink::Csv(mut w) => w.flush().map_err(io_err)?,
                     Sink::Json { out, .. } => out.write_all(b"\n]\n").map_err(io_err)?,
                     Sink::Xlsx { mut book, out, .. } => {
-                        let bytes = book.save_to_buffer().map_err(xerr)?;
-                        out.write_all(&bytes).map_err(io_err)?;
+                        // Through a file, not a buffer: `out` need not be seekable.
+                        let mut zip = crate::sources::save_workbook(&mut book, &self.data_dir)?;
+                        std::io::copy(&mut zip, out).map_err(io_err)?;
                     }
                 }
             }

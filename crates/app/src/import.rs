@@ -528,15 +528,16 @@ impl App {
     }
 
     /// The rejected rows as an XLSX workbook (行号, 列, 值, 原因), streamed from the store into
-    /// the workbook's temporary file.
-    pub fn import_errors_xlsx(&self, actor: &Actor, id: i64) -> Result<Vec<u8>> {
+    /// the workbook's temporary file; returned as a temporary file of the data directory,
+    /// read from its start (a million-row report is not held in memory to be sent).
+    pub fn import_errors_xlsx(&self, actor: &Actor, id: i64) -> Result<std::fs::File> {
         let job = self.import_job(actor, id)?;
         crate::sources::xlsx_guard(|| {
             let mut book = ErrorsWorkbook::new(&job, &self.data_dir)?;
             imports::each_error(&mut *self.db.conn()?, id, MAX_REPORTED_ERRORS, |e| {
                 book.push(&e)
             })?;
-            book.finish()
+            crate::sources::save_workbook(&mut book.book, &self.data_dir)
         })
     }
 }
@@ -590,10 +591,6 @@ impl ErrorsWorkbook {
         ws.write_string(r, 3, &e.reason).map_err(xlsx_err)?;
         self.next_row += 1;
         Ok(())
-    }
-
-    fn finish(mut self) -> Result<Vec<u8>> {
-        self.book.save_to_buffer().map_err(xlsx_err)
     }
 }
 

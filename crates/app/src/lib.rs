@@ -140,6 +140,12 @@ impl App {
         &self.data_dir
     }
 
+    /// An unnamed temporary file in the data directory, gone when it is closed: what a large
+    /// download is written to before it is sent.
+    pub fn scratch_file(&self) -> Result<std::fs::File> {
+        sources::scratch_file(&self.data_dir)
+    }
+
     /// A snapshot of the working-day calendar.
     pub fn calendar(&self) -> WorkdayCalendar {
         self.calendar

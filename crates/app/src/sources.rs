@@ -411,6 +411,23 @@ pub(crate) fn xlsx_err(e: rust_xlsxwriter::XlsxError) -> AppError {
     AppError::Internal(format!("生成 Excel 失败：{e}"))
 }
 
+/// An unnamed temporary file in `dir`, gone when it is closed: large files (exports, error
+/// reports) are made in one and then copied or streamed, not held in memory.
+pub(crate) fn scratch_file(dir: &Path) -> Result<File> {
+    tempfile::tempfile_in(dir)
+        .map_err(|e| AppError::Internal(format!("无法在 {} 中创建临时文件：{e}", dir.display())))
+}
+
+/// Save a workbook into a scratch file in `dir` (see [`scratch_file`]), read from its start.
+pub(crate) fn save_workbook(book: &mut rust_xlsxwriter::Workbook, dir: &Path) -> Result<File> {
+    use std::io::Seek;
+    let mut f = scratch_file(dir)?;
+    book.save_to_writer(&mut f).map_err(xlsx_err)?;
+    f.rewind()
+        .map_err(|e| AppError::Internal(format!("读取临时文件失败：{e}")))?;
+    Ok(f)
+}
+
 /// Run `f`, which writes an XLSX workbook, turning a panic into an error: rust_xlsxwriter's
 /// constant-memory mode panics when it cannot write its temporary files (a full disk, an
 /// unwritable temporary directory).

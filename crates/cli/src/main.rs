@@ -545,11 +545,7 @@ fn import_subjects(
     pb.finish_and_clear();
     let summary = summary.map_err(|e| anyhow!("{e}"))?;
     if let Some(out) = errors {
-        let bytes = app
-            .import_errors_xlsx(&actor, summary.import_id)
-            .map_err(|e| anyhow!("{e}"))?;
-        std::fs::write(out, bytes).with_context(|| format!("写入 {} 失败", out.display()))?;
-        eprintln!("错误明细已写入 {}", out.display());
+        write_error_report(&app, &actor, summary.import_id, out)?;
     }
     if summary.counts.rejected > 0 {
         eprintln!(
@@ -564,6 +560,23 @@ fn import_subjects(
     }
     println!("{}", summary.line());
     Ok(ExitCode::SUCCESS)
+}
+
+/// Write an import's error report (`--errors OUT.xlsx`).
+fn write_error_report(
+    app: &App,
+    actor: &Actor,
+    import_id: i64,
+    out: &std::path::Path,
+) -> anyhow::Result<()> {
+    let mut report = app
+        .import_errors_xlsx(actor, import_id)
+        .map_err(|e| anyhow!("{e}"))?;
+    let mut f =
+        std::fs::File::create(out).with_context(|| format!("无法写入 {}", out.display()))?;
+    std::io::copy(&mut report, &mut f).with_context(|| format!("写入 {} 失败", out.display()))?;
+    eprintln!("错误明细已写入 {}", out.display());
+    Ok(())
 }
 
 fn import_credit(kind: FileKind, a: &CreditImportArgs) -> anyhow::Result<ExitCode> {
@@ -584,11 +597,7 @@ fn import_credit(kind: FileKind, a: &CreditImportArgs) -> anyhow::Result<ExitCod
     let summary = summary.map_err(|e| anyhow!("{e}"))?;
     let id = summary.summary.import_id;
     if let Some(out) = &a.errors {
-        let bytes = app
-            .import_errors_xlsx(&actor, id)
-            .map_err(|e| anyhow!("{e}"))?;
-        std::fs::write(out, bytes).with_context(|| format!("写入 {} 失败", out.display()))?;
-        eprintln!("错误明细已写入 {}", out.display());
+        write_error_report(&app, &actor, id, out)?;
     }
     if summary.persons > 0 {
         eprintln!(

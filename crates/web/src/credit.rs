@@ -2,7 +2,7 @@
 //! staff pages of records, publication, lists, catalog and export; the credit API.
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form, Json};
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use xinjian_store::credit::RecordQuery;
 
 use crate::auth::Ctx;
 use crate::error::WebError;
-use crate::pages::{render, show_refusal, xlsx};
+use crate::pages::{file_download, render, show_refusal, XLSX_TYPE};
 use crate::{blocking, call, AppState};
 
 const PAGE: i64 = 50;
@@ -804,10 +804,17 @@ pub async fn export_download(
     .ok_or_else(|| WebError::bad_request("format", "格式应为 xlsx、csv 或 json"))?;
     let since = day(&q.since, "since")?;
     let until = day(&q.until, "until")?;
-    let bytes = call(&state, &ctx, move |app, actor| {
-        let mut buf = Vec::new();
-        app.export_credit(actor, what, since, until, format, &mut buf)?;
-        Ok(buf)
+    // Into a temporary file, then sent as it is read: an export of a whole jurisdiction is
+    // not held in memory.
+    let file = call(&state, &ctx, move |app, actor| {
+        use std::io::Seek;
+        let mut out = std::io::BufWriter::new(app.scratch_file()?);
+        app.export_credit(actor, what, since, until, format, &mut out)?;
+        // `into_inner` writes out what is buffered.
+        out.into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|mut f| f.rewind().map(|()| f))
+            .map_err(|e| xinjian_app::AppError::Internal(format!("写出失败：{e}")))
     })
     .await?;
     let base = if what == ExportWhat::Records {
@@ -816,31 +823,11 @@ pub async fn export_download(
         "list-entries"
     };
     let name = format!("{base}-{}", xinjian_app::today());
-    Ok(match format {
-        ExportFormat::Xlsx => xlsx(bytes, &format!("{name}.xlsx")),
-        ExportFormat::Csv => (
-            [
-                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}.csv\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-        ExportFormat::Json => (
-            [
-                (header::CONTENT_TYPE, "application/json".to_owned()),
-                (
-                    header::CONTENT_DISPOSITION,
-                    format!("attachment; filename=\"{name}.json\""),
-                ),
-            ],
-            bytes,
-        )
-            .into_response(),
-    })
+    match format {
+        ExportFormat::Xlsx => file_download(file, XLSX_TYPE, &format!("{name}.xlsx")),
+        ExportFormat::Csv => file_download(file, "text/csv; charset=utf-8", &format!("{name}.csv")),
+        ExportFormat::Json => file_download(file, "application/json", &format!("{name}.json")),
+    }
 }
 
 // ---------- API ----------

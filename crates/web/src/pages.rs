@@ -861,10 +861,7 @@ pub async fn import_detail(
 pub(crate) fn xlsx(bytes: Vec<u8>, filename: &str) -> Response {
     (
         [
-            (
-                header::CONTENT_TYPE,
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet".to_owned(),
-            ),
+            (header::CONTENT_TYPE, XLSX_TYPE.to_owned()),
             (
                 header::CONTENT_DISPOSITION,
                 format!("attachment; filename=\"{filename}\""),
@@ -875,16 +872,51 @@ pub(crate) fn xlsx(bytes: Vec<u8>, filename: &str) -> Response {
         .into_response()
 }
 
+pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// A download sent from a file as it is read (a large export or error report is not held in
+/// memory), with its length. The file is read from where it stands.
+pub(crate) fn file_download(
+    file: std::fs::File,
+    content_type: &str,
+    filename: &str,
+) -> Result<Response, WebError> {
+    let len = file
+        .metadata()
+        .map_err(|e| {
+            WebError::from(xinjian_app::AppError::Internal(format!(
+                "读取临时文件失败：{e}"
+            )))
+        })?
+        .len();
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
+        tokio::fs::File::from_std(file),
+        64 * 1024,
+    ));
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CONTENT_LENGTH, len.to_string()),
+        ],
+        body,
+    )
+        .into_response())
+}
+
 pub async fn import_errors_xlsx(
     State(state): State<AppState>,
     Extension(ctx): Extension<Ctx>,
     Path(id): Path<i64>,
 ) -> Result<Response, WebError> {
-    let bytes = call(&state, &ctx, move |app, actor| {
+    let report = call(&state, &ctx, move |app, actor| {
         app.import_errors_xlsx(actor, id)
     })
     .await?;
-    Ok(xlsx(bytes, &format!("import-{id}-errors.xlsx")))
+    file_download(report, XLSX_TYPE, &format!("import-{id}-errors.xlsx"))
 }
 
 pub async fn import_template() -> Result<Response, WebError> {

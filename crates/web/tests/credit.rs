@@ -1844,18 +1844,27 @@ fn records_and_lists_are_exported_in_three_formats() {
         ],
     );
     assert_eq!(r.status(), 303);
+    let files_in_data_dir = || std::fs::read_dir(srv.app.data_dir()).unwrap().count();
+    let files_before = files_in_data_dir();
     let get = |q: &str| {
         let r =
             co.c.get(srv.url(&format!("/export/download?{q}")))
                 .send()
                 .unwrap();
         let status = r.status().as_u16();
-        let ct = r
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap().to_owned())
-            .unwrap_or_default();
-        (status, ct, r.bytes().unwrap().to_vec())
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let (ct, length) = (header("content-type"), header("content-length"));
+        let body = r.bytes().unwrap().to_vec();
+        if status == 200 {
+            // Sent from a temporary file as it is read, with the file's length.
+            assert_eq!(length, body.len().to_string(), "{q}");
+        }
+        (status, ct, body)
     };
     // JSON
     let (status, ct, body) = get(&format!("what=records&format=json&since={since}"));
@@ -1935,6 +1944,8 @@ fn records_and_lists_are_exported_in_three_formats() {
         .unwrap()
         .iter()
         .any(|e| e["decision_number"] == "利市监异〔2026〕出4号" && e["list_type"] == "abnormal"));
+    // The temporary files the downloads were made in are gone.
+    assert_eq!(files_in_data_dir(), files_before);
     // Bad input, and who may not.
     assert_eq!(get("what=records&format=pdf").0, 400);
     assert_eq!(get("what=records&format=csv&since=yesterday").0, 400);

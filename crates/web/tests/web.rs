@@ -322,7 +322,10 @@ fn upload_import_and_error_report() {
         .send()
         .unwrap();
     assert_eq!(x.status(), 200);
-    assert!(x.bytes().unwrap().starts_with(b"PK"));
+    let length = x.headers()["content-length"].to_str().unwrap().to_owned();
+    let report = x.bytes().unwrap();
+    assert!(report.starts_with(b"PK"));
+    assert_eq!(length, report.len().to_string());
     // Junk is refused with a clear message, and the job is marked failed.
     let form = reqwest::blocking::multipart::Form::new().part(
         "file",
