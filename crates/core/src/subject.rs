@@ -267,12 +267,49 @@ impl SubjectData {
         (json, hash)
     }
 
-    /// Whether the business scope includes bookkeeping (代理记账).
+    /// Whether the business scope includes bookkeeping (代理记账): see [`scope_offers_bookkeeping`].
     pub fn offers_bookkeeping(&self) -> bool {
         self.business_scope
             .as_deref()
-            .is_some_and(|s| s.contains("代理记账"))
+            .is_some_and(scope_offers_bookkeeping)
     }
+}
+
+/// The activity that needs a bookkeeping licence (《代理记账管理办法》第3条).
+const BOOKKEEPING: &str = "代理记账";
+
+/// Words that, ahead of an activity in the same clause, exclude it from a business scope.
+const EXCLUDED_BY: [&str; 7] = ["不含", "不包含", "不包括", "不得", "不从事", "不涉及", "除"];
+
+/// Characters that end a clause of a business scope.
+fn ends_clause(c: char) -> bool {
+    matches!(
+        c,
+        '；' | ';' | '。' | '，' | ',' | '：' | ':' | '（' | '(' | '）' | ')' | '\n'
+    )
+}
+
+/// Whether a business scope (经营范围) includes bookkeeping. Scopes often name it only to
+/// exclude it — "财务咨询（不含代理记账）", "除代理记账外的会计咨询", "税务咨询，代理记账除外" —
+/// and such a business is no bookkeeping agency: one that needs a licence is one whose scope
+/// names the activity at least once outside such a clause. The registry's flag, the staff filter
+/// and the overview count are this rule (the store keeps its answer beside each subject).
+pub fn scope_offers_bookkeeping(scope: &str) -> bool {
+    scope.match_indices(BOOKKEEPING).any(|(at, word)| {
+        let before = &scope[..at];
+        let clause_start = before
+            .char_indices()
+            .rev()
+            .find(|(_, c)| ends_clause(*c))
+            .map_or(0, |(i, c)| i + c.len_utf8());
+        let after = &scope[at + word.len()..];
+        let clause_end = after.find(ends_clause).unwrap_or(after.len());
+        let excluded = EXCLUDED_BY
+            .iter()
+            .any(|w| before[clause_start..].contains(w))
+            || after[..clause_end].contains("除外");
+        !excluded
+    })
 }
 
 /// Longest accepted value of a free-text registry field, in characters.
@@ -299,6 +336,36 @@ mod tests {
         assert_eq!(RegStatus::parse_zh("注销"), Ok(RegStatus::Deregistered));
         assert_eq!(RegStatus::parse_zh("迁出"), Ok(RegStatus::MovedOut));
         assert!(RegStatus::parse_zh("不知道").is_err());
+    }
+
+    #[test]
+    fn bookkeeping_in_a_business_scope() {
+        for scope in [
+            "代理记账",
+            "代理记账；财务咨询；税务咨询",
+            "许可项目：代理记账（依法须经批准的项目，经相关部门批准后方可开展经营活动）",
+            "一般项目：财务咨询；税务服务。许可项目：代理记账。",
+            "会计咨询，代理记账业务",
+            // Excluded once, offered elsewhere.
+            "财务咨询（不含代理记账）；代理记账",
+            "企业管理咨询；代理记账服务，不含审计",
+        ] {
+            assert!(scope_offers_bookkeeping(scope), "{scope}");
+        }
+        for scope in [
+            "",
+            "财务咨询（不含代理记账）",
+            "财务咨询(不含代理记账)",
+            "企业管理咨询；税务咨询（不包括代理记账、审计）",
+            "财务咨询（不含审计、代理记账及验资）",
+            "除代理记账外的会计咨询",
+            "税务咨询，代理记账除外",
+            "商务信息咨询（不得从事代理记账业务）",
+            "会计咨询（不涉及代理记账）",
+            "记账凭证印刷；代理报关",
+        ] {
+            assert!(!scope_offers_bookkeeping(scope), "{scope}");
+        }
     }
 
     #[test]

@@ -64,6 +64,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0015_records_awaiting_publication",
         include_str!("../migrations/sqlite/0015_records_awaiting_publication.sql"),
     ),
+    (
+        "0016_registry_overview",
+        include_str!("../migrations/sqlite/0016_registry_overview.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -126,6 +130,10 @@ const POSTGRES: &[(&str, &str)] = &[
         "0015_records_awaiting_publication",
         include_str!("../migrations/postgres/0015_records_awaiting_publication.sql"),
     ),
+    (
+        "0016_registry_overview",
+        include_str!("../migrations/postgres/0016_registry_overview.sql"),
+    ),
 ];
 
 /// Data steps that follow a schema version, written in Rust because their content lives in
@@ -142,6 +150,9 @@ fn after(conn: &mut Conn, version: &str) -> Result<()> {
     }
     if version == "0008_grading_digests" {
         crate::digests::rebuild(conn)?;
+    }
+    if version == "0016_registry_overview" {
+        crate::subjects::mark_bookkeeping(conn)?;
     }
     Ok(())
 }

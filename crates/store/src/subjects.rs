@@ -79,7 +79,8 @@ fn data_params(d: &SubjectData) -> Vec<Value> {
         d.reg_status.as_str(),
         d.reg_authority.as_deref(),
         d.industry.as_deref(),
-        d.person_id.as_deref()
+        d.person_id.as_deref(),
+        i64::from(d.offers_bookkeeping())
     ]
 }
 
@@ -184,8 +185,8 @@ pub struct NewSubject<'a> {
 macro_rules! insert_subject_sql {
     () => {
         "INSERT INTO subjects (code, code_flag, name, kind, entity_type, legal_rep, legal_rep_id, address, division_code, \
-         business_scope, established_on, reg_status, reg_authority, industry, person_id, version, content_hash, created_at, updated_at, \
-         source, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
+         business_scope, established_on, reg_status, reg_authority, industry, person_id, offers_bookkeeping, version, content_hash, created_at, \
+         updated_at, source, actor, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?)"
     };
 }
 const INSERT_SUBJECT: &str = insert_subject_sql!();
@@ -265,6 +266,7 @@ fn sqlite_insert(
             d.reg_authority,
             d.industry,
             d.person_id,
+            d.offers_bookkeeping(),
             it.hash,
             p.now,
             p.now,
@@ -339,7 +341,7 @@ pub fn update(
     let n = conn.execute(
         "UPDATE subjects SET code = ?, code_flag = ?, name = ?, kind = ?, entity_type = ?, legal_rep = ?, legal_rep_id = ?, \
          address = ?, division_code = ?, business_scope = ?, established_on = ?, reg_status = ?, reg_authority = ?, \
-         industry = ?, person_id = ?, version = ?, content_hash = ?, updated_at = ?, source = ?, actor = ?, reason = ? \
+         industry = ?, person_id = ?, offers_bookkeeping = ?, version = ?, content_hash = ?, updated_at = ?, source = ?, actor = ?, reason = ? \
          WHERE id = ? AND version = ?",
         &ps,
     )?;
@@ -645,7 +647,7 @@ pub fn search(conn: &mut Conn, query: &SubjectQuery) -> Result<(Vec<SubjectRow>,
         clauses.push("code_flag IS NOT NULL");
     }
     if query.bookkeeping_only {
-        clauses.push("business_scope LIKE '%代理记账%'");
+        clauses.push("offers_bookkeeping = 1");
     }
     let wh = if clauses.is_empty() {
         String::new()
@@ -678,30 +680,68 @@ pub struct RegistryStats {
     pub revoked: i64,
     pub deregistered: i64,
     pub moved_out: i64,
+    /// 待核实: named by a credit record or list entry, not yet in a registry import.
+    pub pending: i64,
     pub flagged: i64,
     pub bookkeeping: i64,
 }
 
+/// The query of [`stats`]' counts but those by status: each reads an index (the smallest
+/// one of the registry for the total, the partial ones for the others), not the registry.
+pub const STATS_COUNTS: &str = "SELECT (SELECT count(*) FROM subjects), \
+     (SELECT count(*) FROM subjects WHERE code_flag IS NOT NULL), \
+     (SELECT count(*) FROM subjects WHERE offers_bookkeeping = 1)";
+
+/// The query of [`stats`]' counts by registration status (the status index, migration 0016).
+pub const STATS_BY_STATUS: &str = "SELECT reg_status, count(*) FROM subjects GROUP BY reg_status";
+
 pub fn stats(conn: &mut Conn) -> Result<RegistryStats> {
-    let r = conn.query_row(
-        "SELECT count(*), \
-         COALESCE(SUM(CASE WHEN reg_status = 'active' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN reg_status = 'revoked' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN reg_status = 'deregistered' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN reg_status = 'moved_out' THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN code_flag IS NOT NULL THEN 1 ELSE 0 END), 0), \
-         COALESCE(SUM(CASE WHEN business_scope LIKE '%代理记账%' THEN 1 ELSE 0 END), 0) FROM subjects",
-        &[],
-    )?;
-    Ok(RegistryStats {
+    let r = conn.query_row(STATS_COUNTS, &[])?;
+    let mut stats = RegistryStats {
         total: r.get(0)?,
-        active: r.get(1)?,
-        revoked: r.get(2)?,
-        deregistered: r.get(3)?,
-        moved_out: r.get(4)?,
-        flagged: r.get(5)?,
-        bookkeeping: r.get(6)?,
-    })
+        flagged: r.get(1)?,
+        bookkeeping: r.get(2)?,
+        ..RegistryStats::default()
+    };
+    conn.query_each(STATS_BY_STATUS, &[], |r| {
+        let s: String = r.get(0)?;
+        let n: i64 = r.get(1)?;
+        match RegStatus::parse(&s).ok_or_else(|| bad("status", s.clone()))? {
+            RegStatus::Active => stats.active = n,
+            RegStatus::Revoked => stats.revoked = n,
+            RegStatus::Deregistered => stats.deregistered = n,
+            RegStatus::MovedOut => stats.moved_out = n,
+            RegStatus::Pending => stats.pending = n,
+        }
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(stats)
+}
+
+/// Set the bookkeeping flag of the subjects written before it was kept (migration 0016): the
+/// scopes that name bookkeeping at all, by the core's rule.
+pub(crate) fn mark_bookkeeping(conn: &mut Conn) -> Result<()> {
+    let mut ids = Vec::new();
+    conn.query_each(
+        "SELECT id, business_scope FROM subjects WHERE business_scope LIKE '%代理记账%'",
+        &[],
+        |r| {
+            let scope: String = r.get(1)?;
+            if xinjian_core::subject::scope_offers_bookkeeping(&scope) {
+                ids.push(r.get::<i64>(0)?);
+            }
+            Ok::<(), StoreError>(())
+        },
+    )?;
+    for chunk in ids.chunks(500) {
+        let marks = vec!["?"; chunk.len()].join(",");
+        let ps: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
+        conn.execute(
+            &format!("UPDATE subjects SET offers_bookkeeping = 1 WHERE id IN ({marks})"),
+            &ps,
+        )?;
+    }
+    Ok(())
 }
 
 /// A name registered under more than one code (重码 / 名称与代码冲突).

@@ -1448,8 +1448,10 @@ fn seed_registry(c: &mut Conn) -> Vec<(i64, SubjectData)> {
         "成都信安科技有限公司",
         RegStatus::MovedOut,
     ));
-    // Name shared by two codes.
-    add(subject(&code(20), "南充嘉陵食品厂", RegStatus::Active));
+    // Name shared by two codes; a scope that names bookkeeping only to exclude it.
+    let mut d = subject(&code(20), "南充嘉陵食品厂", RegStatus::Active);
+    d.business_scope = Some("食品销售；财务咨询（不含代理记账）".into());
+    add(d);
     add(subject(
         &code(21),
         "南充嘉陵食品厂",
@@ -1597,6 +1599,17 @@ fn subjects_search_stats_conflicts_and_flagged() {
             ),
             (9, 5, 2, 1, 1, 2, 2)
         );
+        // Each count reads an index, not the registry (SQLite names what it reads).
+        if db.backend() == Backend::Sqlite {
+            for sql in [subjects::STATS_COUNTS, subjects::STATS_BY_STATUS] {
+                let plan = query_plan(&mut c, sql, &[]);
+                let reads: Vec<&String> = plan.iter().filter(|p| p.contains("subjects")).collect();
+                assert!(
+                    !reads.is_empty() && reads.iter().all(|p| p.contains("INDEX")),
+                    "{sql}: {plan:?}"
+                );
+            }
+        }
 
         let nc = subjects::name_conflicts(&mut c, 10).unwrap();
         let nc: Vec<(String, Vec<String>)> = nc.into_iter().map(|n| (n.name, n.codes)).collect();
@@ -3055,6 +3068,88 @@ fn bulk_subject_insert_spans_several_statements() {
 
 /// The insert-first bulk path writes the subjects whose code is new, indexes their names, and
 /// reports the others by position without touching them.
+/// The codes of the subjects the store keeps as offering bookkeeping (the staff filter).
+fn bookkeeping_codes(c: &mut Conn) -> Vec<String> {
+    let query = SubjectQuery {
+        bookkeeping_only: true,
+        ..q("")
+    };
+    let (mut codes, total) = search(c, query);
+    assert_eq!(total, subjects::stats(c).unwrap().bookkeeping);
+    codes.sort();
+    codes
+}
+
+#[test]
+fn the_bookkeeping_flag_follows_the_scope_on_every_write_path() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        let with_scope = |n: usize, scope: &str| {
+            let mut d = subject(
+                &code(n),
+                &format!("旺苍县第{n}财税咨询有限公司"),
+                RegStatus::Active,
+            );
+            d.business_scope = Some(scope.into());
+            d
+        };
+        let offers = "代理记账；税务咨询";
+        let excludes = "财务咨询（不含代理记账）";
+        // One at a time, in a batch, and inserted if absent.
+        insert_subject(&mut c, &with_scope(800, offers));
+        insert_subject(&mut c, &with_scope(801, excludes));
+        let batch = [with_scope(802, offers), with_scope(803, excludes)];
+        let absent = [with_scope(804, offers), with_scope(805, excludes)];
+        for (data, absent_only) in [(&batch, false), (&absent, true)] {
+            let hashes: Vec<String> = data.iter().map(|d| d.content_hash()).collect();
+            let items: Vec<subjects::NewSubject<'_>> = data
+                .iter()
+                .zip(&hashes)
+                .map(|(d, h)| subjects::NewSubject { data: d, hash: h })
+                .collect();
+            if absent_only {
+                tx(&mut c, |t| subjects::insert_absent(t, &items, &prov(T0)));
+            } else {
+                tx(&mut c, |t| subjects::insert_batch(t, &items, &prov(T0)));
+            }
+        }
+        assert_eq!(
+            bookkeeping_codes(&mut c),
+            vec![code(800), code(802), code(804)]
+        );
+        // A new version that drops bookkeeping, and one that takes it up.
+        for (n, scope) in [(800, excludes), (801, offers)] {
+            let row = subjects::by_code(&mut c, &code(n)).unwrap().unwrap();
+            let d = with_scope(n, scope);
+            tx(&mut c, |t| {
+                subjects::update(t, row.id, row.version, &d, &d.content_hash(), &prov(T0))
+            });
+        }
+        assert_eq!(
+            bookkeeping_codes(&mut c),
+            vec![code(801), code(802), code(804)]
+        );
+
+        // A registry written before the flag was kept: the migration sets it by the rule.
+        c.execute_batch(
+            "DROP INDEX subjects_offers_bookkeeping; DROP INDEX subjects_status; \
+             ALTER TABLE subjects DROP COLUMN offers_bookkeeping; \
+             DELETE FROM schema_migrations WHERE version = '0016_registry_overview';",
+        )
+        .unwrap();
+        drop(c);
+        assert_eq!(
+            db.migrate().unwrap(),
+            vec!["0016_registry_overview".to_owned()]
+        );
+        let mut c = db.conn().unwrap();
+        assert_eq!(
+            bookkeeping_codes(&mut c),
+            vec![code(801), code(802), code(804)]
+        );
+    });
+}
+
 #[test]
 fn insert_absent_writes_only_new_codes_and_names_the_others() {
     for_each_backend(|db| {
