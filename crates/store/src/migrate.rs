@@ -65,8 +65,8 @@ const SQLITE: &[(&str, &str)] = &[
         include_str!("../migrations/sqlite/0015_records_awaiting_publication.sql"),
     ),
     (
-        "0016_registry_overview",
-        include_str!("../migrations/sqlite/0016_registry_overview.sql"),
+        "0016_bookkeeping_scope",
+        include_str!("../migrations/sqlite/0016_bookkeeping_scope.sql"),
     ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
@@ -131,8 +131,8 @@ const POSTGRES: &[(&str, &str)] = &[
         include_str!("../migrations/postgres/0015_records_awaiting_publication.sql"),
     ),
     (
-        "0016_registry_overview",
-        include_str!("../migrations/postgres/0016_registry_overview.sql"),
+        "0016_bookkeeping_scope",
+        include_str!("../migrations/postgres/0016_bookkeeping_scope.sql"),
     ),
 ];
 
@@ -151,7 +151,7 @@ fn after(conn: &mut Conn, version: &str) -> Result<()> {
     if version == "0008_grading_digests" {
         crate::digests::rebuild(conn)?;
     }
-    if version == "0016_registry_overview" {
+    if version == "0016_bookkeeping_scope" {
         crate::subjects::mark_bookkeeping(conn)?;
     }
     Ok(())

@@ -6,8 +6,3 @@
 -- migration's data step in Rust.
 ALTER TABLE subjects ADD COLUMN offers_bookkeeping BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX subjects_offers_bookkeeping ON subjects(id) WHERE offers_bookkeeping = 1;
--- The registry overview counts subjects by registration status (the staff workspace, on
--- every visit). Without an index each count read the whole registry (1,000,000 subjects:
--- 0.5-0.8 s). New subjects take increasing ids, so an import appends to this index at one
--- place per status.
-CREATE INDEX subjects_status ON subjects(reg_status);
