@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use xinjian_core::person_id::PersonId;
 use xinjian_core::role::Role;
+use xinjian_core::subject::scope_offers_bookkeeping;
 use xinjian_core::uscc::{Uscc, ALPHABET};
 
 use crate::accounts::NewAccount;
@@ -80,7 +81,8 @@ const TRADE: &[(&str, &str, &str)] = &[
     ("物流", "道路货物运输；仓储服务", "交通运输、仓储和邮政业"),
     (
         "信息技术",
-        "软件开发；信息系统集成服务；信息技术咨询",
+        // Names bookkeeping only to exclude it, as many real scopes do: no bookkeeping agency.
+        "软件开发；信息系统集成服务；信息技术咨询；财务咨询（不含代理记账）",
         "信息传输、软件和信息技术服务业",
     ),
     (
@@ -415,7 +417,9 @@ impl App {
         let mut rng = DemoRng::new(seed);
         let first_agency = (0..n.min(2000))
             .map(|i| subject(&mut rng, i))
-            .find(|s| s.business_scope.contains("代理记账") && s.reg_status.starts_with("存续"))
+            .find(|s| {
+                scope_offers_bookkeeping(&s.business_scope) && s.reg_status.starts_with("存续")
+            })
             .map(|s| s.code);
         let accounts: Vec<(&str, &str, Role, Option<&str>)> = vec![
             ("admin", "系统管理员", Role::Admin, Some("信息中心")),
@@ -523,5 +527,20 @@ mod tests {
             indices.len(),
             "names are unique across the cycles"
         );
+    }
+
+    #[test]
+    fn some_scopes_name_bookkeeping_only_to_exclude_it() {
+        let mut r = DemoRng::new(7);
+        let scopes: Vec<String> = (0..500)
+            .map(|i| subject(&mut r, i).business_scope)
+            .collect();
+        let named = |s: &&String| s.contains("代理记账");
+        let offered = scopes
+            .iter()
+            .filter(|s| scope_offers_bookkeeping(s))
+            .count();
+        let excluded = scopes.iter().filter(named).count() - offered;
+        assert!(offered > 0 && excluded > 0, "{offered} {excluded}");
     }
 }

@@ -14,6 +14,7 @@ use xinjian_core::credit::{
     split_categories, ListEntryData, ListType, Nature, RecordData, Severity, SeverityMap,
 };
 use xinjian_core::credit_row::{CreditRow, PreparedRow};
+use xinjian_core::subject::scope_offers_bookkeeping;
 use xinjian_core::WorkdayCalendar;
 use xinjian_store::credit as store;
 use xinjian_store::subjects::Provenance;
@@ -193,7 +194,7 @@ pub fn plan(n: u64, seed: u64, cal: &WorkdayCalendar) -> Vec<Planned> {
     for s in subjects_of(n, seed) {
         let deregistered = s.reg_status.starts_with("注销");
         let revoked = s.reg_status.starts_with("吊销");
-        let agency = s.business_scope.contains("代理记账");
+        let agency = scope_offers_bookkeeping(&s.business_scope);
         // Licences: every bookkeeping agency holds one; some shops a food licence.
         if agency || rng.chance(4) {
             let decided = a - Duration::days(30 + rng.below(1800) as i64);
