@@ -275,13 +275,26 @@ impl SubjectData {
     }
 }
 
-/// The activity that needs a bookkeeping licence (《代理记账管理办法》第3条).
-const BOOKKEEPING: &str = "代理记账";
+/// The activity that needs a bookkeeping licence (《代理记账管理办法》第3条), in both of the
+/// spellings registrations use (帐 in many older ones).
+pub const BOOKKEEPING: [&str; 2] = ["代理记账", "代理记帐"];
 
 /// Words that, ahead of an activity in the same clause, exclude it from a business scope.
-const EXCLUDED_BY: [&str; 7] = ["不含", "不包含", "不包括", "不得", "不从事", "不涉及", "除"];
+const EXCLUDED_BY: [&str; 8] = [
+    "不含",
+    "不包含",
+    "不包括",
+    "不得",
+    "不从事",
+    "不涉及",
+    "不经营",
+    "禁止",
+];
 
-/// Characters that end a clause of a business scope.
+/// Words that, after an activity in the same clause, exclude it ("代理记账除外", "代理记账以外的…").
+const EXCLUDED_AFTER: [&str; 3] = ["除外", "以外", "之外"];
+
+/// Characters that end a clause of a business scope outside parentheses.
 fn ends_clause(c: char) -> bool {
     matches!(
         c,
@@ -289,26 +302,61 @@ fn ends_clause(c: char) -> bool {
     )
 }
 
+/// The clause of `scope` around `scope[at..end]`: inside parentheses, the whole parenthetical
+/// (an exclusion such as "（不含审计、验资，代理记账）" runs to its closing parenthesis);
+/// otherwise from the last character that ends a clause to the next.
+fn clause_around(scope: &str, at: usize, end: usize) -> (&str, &str) {
+    let (before, after) = (&scope[..at], &scope[end..]);
+    let mut depth = 0usize;
+    let open = before.char_indices().rev().find_map(|(i, c)| match c {
+        '）' | ')' => {
+            depth += 1;
+            None
+        }
+        '（' | '(' if depth == 0 => Some(i + c.len_utf8()),
+        '（' | '(' => {
+            depth -= 1;
+            None
+        }
+        _ => None,
+    });
+    match open {
+        Some(start) => {
+            let close = after.find(['）', ')']).unwrap_or(after.len());
+            (&before[start..], &after[..close])
+        }
+        None => {
+            let start = before
+                .char_indices()
+                .rev()
+                .find(|(_, c)| ends_clause(*c))
+                .map_or(0, |(i, c)| i + c.len_utf8());
+            let close = after.find(ends_clause).unwrap_or(after.len());
+            (&before[start..], &after[..close])
+        }
+    }
+}
+
 /// Whether a business scope (经营范围) includes bookkeeping. Scopes often name it only to
 /// exclude it — "财务咨询（不含代理记账）", "除代理记账外的会计咨询", "税务咨询，代理记账除外" —
 /// and such a business is no bookkeeping agency: one that needs a licence is one whose scope
-/// names the activity at least once outside such a clause. The registry's flag, the staff filter
-/// and the overview count are this rule (the store keeps its answer beside each subject).
+/// names the activity at least once outside such a clause. `除` excludes only as `除…外`
+/// around the activity (not in "除甲醛服务、代理记账", nor in a `除审计外` already closed).
+/// The registry's flag, the staff filter and the overview count are this rule (the store keeps
+/// its answer beside each subject; a change of the rule needs a migration that sets it again).
+/// Not caught: the words inside a longer name ("代理记账软件销售" counts).
 pub fn scope_offers_bookkeeping(scope: &str) -> bool {
-    scope.match_indices(BOOKKEEPING).any(|(at, word)| {
-        let before = &scope[..at];
-        let clause_start = before
-            .char_indices()
-            .rev()
-            .find(|(_, c)| ends_clause(*c))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let after = &scope[at + word.len()..];
-        let clause_end = after.find(ends_clause).unwrap_or(after.len());
-        let excluded = EXCLUDED_BY
-            .iter()
-            .any(|w| before[clause_start..].contains(w))
-            || after[..clause_end].contains("除外");
-        !excluded
+    BOOKKEEPING.iter().any(|word| {
+        scope.match_indices(word).any(|(at, w)| {
+            let (before, after) = clause_around(scope, at, at + w.len());
+            let open_chu = before
+                .rfind('除')
+                .is_some_and(|i| !before[i..].contains('外'));
+            let excluded = EXCLUDED_BY.iter().any(|x| before.contains(x))
+                || EXCLUDED_AFTER.iter().any(|x| after.contains(x))
+                || (open_chu && after.contains('外'));
+            !excluded
+        })
     })
 }
 
@@ -349,6 +397,13 @@ mod tests {
             // Excluded once, offered elsewhere.
             "财务咨询（不含代理记账）；代理记账",
             "企业管理咨询；代理记账服务，不含审计",
+            // 除 that is no exclusion of it, and the older spelling.
+            "家政服务、室内除甲醛服务、代理记账、企业管理咨询",
+            "保洁服务、除四害服务、代理记账",
+            "除审计外的会计咨询、代理记账、税务咨询",
+            "财务咨询（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）许可项目：代理记账",
+            "代理记帐；财务咨询；税务咨询",
+            "会计咨询、代理记帐、税务代理",
         ] {
             assert!(scope_offers_bookkeeping(scope), "{scope}");
         }
@@ -363,6 +418,14 @@ mod tests {
             "商务信息咨询（不得从事代理记账业务）",
             "会计咨询（不涉及代理记账）",
             "记账凭证印刷；代理报关",
+            "财务咨询（不含代理记帐）",
+            // An exclusion in parentheses runs to the closing one, whatever it lists.
+            "企业管理咨询（不含审计、验资，代理记账，评估）",
+            "财务咨询（不含：代理记账、审计）",
+            "除代理记账、审计外的会计咨询",
+            "代理记账以外的会计咨询服务",
+            "商务咨询（禁止从事代理记账）",
+            "会计咨询（不经营代理记账）",
         ] {
             assert!(!scope_offers_bookkeeping(scope), "{scope}");
         }

@@ -699,6 +699,11 @@ pub const STATS_COUNTS: &str = "SELECT (SELECT count(*) FROM subjects), \
 pub const STATS_BY_STATUS: &str = "SELECT reg_status, count(*) FROM subjects GROUP BY reg_status";
 
 pub fn stats(conn: &mut Conn) -> Result<RegistryStats> {
+    // One transaction: on SQLite both statements see the same registry.
+    conn.transaction(stats_in)
+}
+
+fn stats_in(conn: &mut Conn) -> Result<RegistryStats> {
     let r = conn.query_row(STATS_COUNTS, &[])?;
     let mut stats = RegistryStats {
         total: r.get(0)?,
@@ -721,13 +726,14 @@ pub fn stats(conn: &mut Conn) -> Result<RegistryStats> {
     Ok(stats)
 }
 
-/// Set the bookkeeping flag of the subjects written before it was kept (migration 0016): the
-/// scopes that name bookkeeping at all, by the core's rule.
+/// Set the bookkeeping flag of the subjects written before it was kept (migration 0016): of
+/// the scopes that name bookkeeping at all, those that offer it by the core's rule.
 pub(crate) fn mark_bookkeeping(conn: &mut Conn) -> Result<()> {
     let mut ids = Vec::new();
+    let [a, b] = xinjian_core::subject::BOOKKEEPING;
     conn.query_each(
-        "SELECT id, business_scope FROM subjects WHERE business_scope LIKE '%代理记账%'",
-        &[],
+        "SELECT id, business_scope FROM subjects WHERE business_scope LIKE ? OR business_scope LIKE ?",
+        &params![format!("%{a}%"), format!("%{b}%")],
         |r| {
             let scope: String = r.get(1)?;
             if xinjian_core::subject::scope_offers_bookkeeping(&scope) {

@@ -3065,8 +3065,6 @@ fn bulk_subject_insert_spans_several_statements() {
     });
 }
 
-/// The insert-first bulk path writes the subjects whose code is new, indexes their names, and
-/// reports the others by position without touching them.
 /// The codes of the subjects the store keeps as offering bookkeeping (the staff filter).
 fn bookkeeping_codes(c: &mut Conn) -> Vec<String> {
     let query = SubjectQuery {
@@ -3098,7 +3096,11 @@ fn the_bookkeeping_flag_follows_the_scope_on_every_write_path() {
         insert_subject(&mut c, &with_scope(800, offers));
         insert_subject(&mut c, &with_scope(801, excludes));
         let batch = [with_scope(802, offers), with_scope(803, excludes)];
-        let absent = [with_scope(804, offers), with_scope(805, excludes)];
+        // The older spelling, 记帐.
+        let absent = [
+            with_scope(804, "代理记帐；税务咨询"),
+            with_scope(805, excludes),
+        ];
         for (data, absent_only) in [(&batch, false), (&absent, true)] {
             let hashes: Vec<String> = data.iter().map(|d| d.content_hash()).collect();
             let items: Vec<subjects::NewSubject<'_>> = data
@@ -3149,6 +3151,8 @@ fn the_bookkeeping_flag_follows_the_scope_on_every_write_path() {
     });
 }
 
+/// The insert-first bulk path writes the subjects whose code is new, indexes their names, and
+/// reports the others by position without touching them.
 #[test]
 fn insert_absent_writes_only_new_codes_and_names_the_others() {
     for_each_backend(|db| {

@@ -875,20 +875,20 @@ pub(crate) fn xlsx(bytes: Vec<u8>, filename: &str) -> Response {
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// A download sent from a file as it is read (a large export or error report is not held in
-/// memory), with its length. The file is read from where it stands.
+/// memory), from its start, with its length.
 pub(crate) fn file_download(
-    file: std::fs::File,
+    mut file: std::fs::File,
     content_type: &str,
     filename: &str,
 ) -> Result<Response, WebError> {
-    let len = file
-        .metadata()
-        .map_err(|e| {
-            WebError::from(xinjian_app::AppError::Internal(format!(
-                "读取临时文件失败：{e}"
-            )))
-        })?
-        .len();
+    use std::io::Seek;
+    let failed = |e: std::io::Error| {
+        WebError::from(xinjian_app::AppError::Internal(format!(
+            "读取临时文件失败：{e}"
+        )))
+    };
+    let len = file.seek(std::io::SeekFrom::End(0)).map_err(failed)?;
+    file.rewind().map_err(failed)?;
     let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::with_capacity(
         tokio::fs::File::from_std(file),
         64 * 1024,
