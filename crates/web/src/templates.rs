@@ -29,6 +29,8 @@ impl Templates {
             v.map(|t| xinjian_app::accounts::format_local(&t))
                 .unwrap_or_default()
         });
+        // Counts as staff read them: 1,000,000.
+        env.add_filter("num", |n: i64| grouped(n));
         tpl!(
             env,
             "base.html",
@@ -76,5 +78,40 @@ impl Templates {
         t.render(ctx)
             .map(axum::response::Html)
             .map_err(|e| WebError::internal(format!("template {name}: {e:#}")))
+    }
+}
+
+/// A count with its thousands grouped by commas (`1234567` → `1,234,567`).
+fn grouped(n: i64) -> String {
+    let digits = n.unsigned_abs().to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    if n < 0 {
+        out.push('-');
+    }
+    for (i, d) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        for (n, s) in [
+            (0, "0"),
+            (7, "7"),
+            (999, "999"),
+            (1000, "1,000"),
+            (214_287, "214,287"),
+            (1_000_000, "1,000,000"),
+            (-12_345, "-12,345"),
+            (i64::MIN, "-9,223,372,036,854,775,808"),
+        ] {
+            assert_eq!(super::grouped(n), s);
+        }
     }
 }
