@@ -31,7 +31,9 @@ use xinjian_store::credit::{self, RecordState};
 use xinjian_store::imports::{self, Counts, ImportError};
 use xinjian_store::subjects::{self, Provenance, SubjectQuery};
 use xinjian_store::users::{self, NewUser};
-use xinjian_store::{calendar, latest_version, params, Backend, Conn, Db, Row, StoreError, Value};
+use xinjian_store::{
+    calendar, latest_version, params, Backend, Conn, Db, PooledConn, Row, StoreError, Value,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Harness
@@ -1652,6 +1654,19 @@ fn subjects_search_stats_conflicts_and_flagged() {
     });
 }
 
+/// Take `version` off a migrated database by `undo` (SQL), as if its data had been written
+/// before that migration, and migrate: that migration alone is applied again. Returns a new
+/// connection (the given one is closed first, so that the migration can take the database).
+fn migrate_again(db: &Db, mut c: PooledConn, undo: &str, version: &str) -> PooledConn {
+    c.execute_batch(&format!(
+        "{undo} DELETE FROM schema_migrations WHERE version = '{version}';"
+    ))
+    .unwrap();
+    drop(c);
+    assert_eq!(db.migrate().unwrap(), vec![version.to_owned()]);
+    db.conn().unwrap()
+}
+
 /// SQLite's plan of a query: the detail of each step (it names the indexes it reads).
 fn query_plan(c: &mut Conn, sql: &str, ps: &[Value]) -> Vec<String> {
     c.query(&format!("EXPLAIN QUERY PLAN {sql}"), ps)
@@ -3132,18 +3147,13 @@ fn the_bookkeeping_flag_follows_the_scope_on_every_write_path() {
         );
 
         // A registry written before the flag was kept: the migration sets it by the rule.
-        c.execute_batch(
+        let mut c = migrate_again(
+            db,
+            c,
             "DROP INDEX subjects_offers_bookkeeping; \
-             ALTER TABLE subjects DROP COLUMN offers_bookkeeping; \
-             DELETE FROM schema_migrations WHERE version = '0016_bookkeeping_scope';",
-        )
-        .unwrap();
-        drop(c);
-        assert_eq!(
-            db.migrate().unwrap(),
-            vec!["0016_bookkeeping_scope".to_owned()]
+             ALTER TABLE subjects DROP COLUMN offers_bookkeeping;",
+            "0016_bookkeeping_scope",
         );
-        let mut c = db.conn().unwrap();
         assert_eq!(
             bookkeeping_codes(&mut c),
             vec![code(801), code(802), code(804)]
@@ -3423,16 +3433,16 @@ fn find_after_upgrading_a_registry_from_before_migration_0002() {
             Backend::Sqlite => "DROP TABLE subject_names;",
             Backend::Postgres => "DROP INDEX subjects_name_grams;",
         };
-        c.execute_batch(&format!(
-            "{index} DROP TABLE list_entry_versions; DROP TABLE list_entries; \
-             DROP TABLE credit_record_versions; DROP TABLE credit_records; \
-             DROP TABLE penalty_categories; DROP TABLE catalog_kinds; \
-             DELETE FROM schema_migrations WHERE version = '0002_credit';"
-        ))
-        .unwrap();
-        drop(c);
-        assert_eq!(db.migrate().unwrap(), vec!["0002_credit".to_owned()]);
-        let mut c = db.conn().unwrap();
+        let mut c = migrate_again(
+            db,
+            c,
+            &format!(
+                "{index} DROP TABLE list_entry_versions; DROP TABLE list_entries; \
+                 DROP TABLE credit_record_versions; DROP TABLE credit_records; \
+                 DROP TABLE penalty_categories; DROP TABLE catalog_kinds;"
+            ),
+            "0002_credit",
+        );
         assert_eq!(find_names(&mut c, "信安", 20), names(&[3, 4, 1, 2, 5, 0]));
         assert_eq!(find_names(&mut c, "虹", 20), names(&[7]));
         assert_eq!(
@@ -5592,17 +5602,12 @@ fn migration_0008_makes_the_digests_of_records_written_before_it() {
             let d = record_data(kind, &s, doc, "2026-03-05");
             add_record(&mut c, sid, &d, &published("2026-03-06", None));
         }
-        c.execute_batch(
-            "DROP TABLE grading_digests; ALTER TABLE evaluation_runs DROP COLUMN changes_from; \
-             DELETE FROM schema_migrations WHERE version = '0008_grading_digests';",
-        )
-        .unwrap();
-        drop(c);
-        assert_eq!(
-            db.migrate().unwrap(),
-            vec!["0008_grading_digests".to_owned()]
+        let mut c = migrate_again(
+            db,
+            c,
+            "DROP TABLE grading_digests; ALTER TABLE evaluation_runs DROP COLUMN changes_from;",
+            "0008_grading_digests",
         );
-        let mut c = db.conn().unwrap();
         let facts = facts_in_digests(&mut c);
         assert_eq!(facts.len(), 1, "{facts:?}");
         assert_eq!(facts, facts_in_records(&mut c));
