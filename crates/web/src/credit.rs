@@ -807,14 +807,11 @@ pub async fn export_download(
     // Into a temporary file, then sent as it is read: an export of a whole jurisdiction is
     // not held in memory.
     let file = call(&state, &ctx, move |app, actor| {
-        use std::io::Seek;
         let mut out = std::io::BufWriter::new(app.scratch_file()?);
         app.export_credit(actor, what, since, until, format, &mut out)?;
         // `into_inner` writes out what is buffered.
         out.into_inner()
-            .map_err(|e| e.into_error())
-            .and_then(|mut f| f.rewind().map(|()| f))
-            .map_err(|e| xinjian_app::AppError::Internal(format!("写出失败：{e}")))
+            .map_err(|e| xinjian_app::AppError::Internal(format!("写出失败：{}", e.error())))
     })
     .await?;
     let base = if what == ExportWhat::Records {
