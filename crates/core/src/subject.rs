@@ -346,17 +346,25 @@ fn clause_around(scope: &str, at: usize, end: usize) -> (&str, &str) {
 /// its answer beside each subject; a change of the rule needs a migration that sets it again).
 /// Not caught: the words inside a longer name ("代理记账软件销售" counts).
 pub fn scope_offers_bookkeeping(scope: &str) -> bool {
-    BOOKKEEPING.iter().any(|word| {
-        scope.match_indices(word).any(|(at, w)| {
-            let (before, after) = clause_around(scope, at, at + w.len());
-            let open_chu = before
-                .rfind('除')
-                .is_some_and(|i| !before[i..].contains('外'));
-            let excluded = EXCLUDED_BY.iter().any(|x| before.contains(x))
-                || EXCLUDED_AFTER.iter().any(|x| after.contains(x))
-                || (open_chu && after.contains('外'));
-            !excluded
-        })
+    // One pass for both spellings (every import row is asked): their common start, then 账/帐.
+    const STEM: &str = "代理记";
+    scope.match_indices(STEM).any(|(at, _)| {
+        let end = at + STEM.len();
+        let Some(last) = scope[end..]
+            .chars()
+            .next()
+            .filter(|c| matches!(c, '账' | '帐'))
+        else {
+            return false;
+        };
+        let (before, after) = clause_around(scope, at, end + last.len_utf8());
+        let open_chu = before
+            .rfind('除')
+            .is_some_and(|i| !before[i..].contains('外'));
+        let excluded = EXCLUDED_BY.iter().any(|x| before.contains(x))
+            || EXCLUDED_AFTER.iter().any(|x| after.contains(x))
+            || (open_chu && after.contains('外'));
+        !excluded
     })
 }
 
