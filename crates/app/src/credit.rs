@@ -2023,18 +2023,21 @@ impl App {
     pub fn credit_stats(&self, actor: &Actor) -> Result<CreditStats> {
         actor.require(Permission::CreditRead)?;
         let day = today();
-        let mut conn = self.db.conn()?;
-        let (penalties, licenses, records, on_lists) = store::counts(&mut conn, day)?;
-        let to_publish = match due_soon_until(&self.calendar(), day) {
-            Ok(due_until) => store::count_awaiting_publication(&mut conn, day, due_until)? as usize,
-            Err(_) => 0,
-        };
-        Ok(CreditStats {
-            penalties,
-            licenses,
-            records,
-            on_lists,
-            to_publish,
+        // The calendar is stored data (loading a year is audited): the day names the rest.
+        let due_until = due_soon_until(&self.calendar(), day).ok();
+        self.report(&format!("credit_stats:{day}:{due_until:?}"), |c| {
+            let (penalties, licenses, records, on_lists) = store::counts(c, day)?;
+            let to_publish = match due_until {
+                Some(due_until) => store::count_awaiting_publication(c, day, due_until)? as usize,
+                None => 0,
+            };
+            Ok(CreditStats {
+                penalties,
+                licenses,
+                records,
+                on_lists,
+                to_publish,
+            })
         })
     }
 }

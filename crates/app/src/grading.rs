@@ -1612,25 +1612,24 @@ impl App {
         by_division: bool,
     ) -> Result<Vec<store::DistributionRow>> {
         actor.require(Permission::GradeRead)?;
-        let mut conn = self.db.conn()?;
-        // The subjects the last run saw clean have no stored evaluation: counted with the
-        // clean evaluation of that run's rules.
-        let clean = match store::last_run(&mut conn, false)? {
-            Some(run) => {
-                store::rules_version(&mut conn, &run.rule_version)?.map(|(rules, card)| {
+        let mut rows = self.report(&format!("grade_distribution:{by_division}"), |conn| {
+            // The subjects the last run saw clean have no stored evaluation: counted with the
+            // clean evaluation of that run's rules.
+            let clean = match store::last_run(conn, false)? {
+                Some(run) => store::rules_version(conn, &run.rule_version)?.map(|(rules, card)| {
                     let stamp = RunStamp::new(run.id, &rules, "");
                     let row = clean_evaluation(&rules, &card, run.as_of, &stamp);
                     (row, run.started_at)
-                })
-            }
-            None => None,
-        };
-        let count = clean.as_ref().map(|(row, seen_before)| store::CleanCount {
-            grade: row.grade.as_str(),
-            risk_class: &row.risk_class,
-            seen_before,
-        });
-        let mut rows = store::distribution(&mut conn, by_division, count.as_ref())?;
+                }),
+                None => None,
+            };
+            let count = clean.as_ref().map(|(row, seen_before)| store::CleanCount {
+                grade: row.grade.as_str(),
+                risk_class: &row.risk_class,
+                seen_before,
+            });
+            Ok(store::distribution(conn, by_division, count.as_ref())?)
+        })?;
         if !actor.can(Permission::RiskRead) {
             for r in &mut rows {
                 r.risk_class.clear();

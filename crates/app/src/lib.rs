@@ -14,6 +14,7 @@ pub mod error;
 pub mod grading;
 pub mod import;
 pub mod registry;
+mod reports;
 pub mod sources;
 
 use std::path::{Path, PathBuf};
@@ -115,6 +116,7 @@ pub struct App {
     pub db: Db,
     calendar: Arc<RwLock<WorkdayCalendar>>,
     data_dir: PathBuf,
+    reports: Arc<reports::ReportCache>,
 }
 
 impl App {
@@ -130,6 +132,7 @@ impl App {
             db,
             calendar: Arc::new(RwLock::new(WorkdayCalendar::builtin())),
             data_dir: data_dir.to_owned(),
+            reports: Default::default(),
         };
         app.reload_calendar()?;
         app.mark_dead_imports()?;

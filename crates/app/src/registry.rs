@@ -658,15 +658,23 @@ impl App {
 
     pub fn registry_stats(&self, actor: &Actor) -> Result<subjects::RegistryStats> {
         actor.require(Permission::SubjectRead)?;
-        Ok(subjects::stats(&mut *self.db.conn()?)?)
+        self.registry_counts()
+    }
+
+    /// The registry's counts, kept until it changes (a scan of the registry at 1,000,000).
+    fn registry_counts(&self) -> Result<subjects::RegistryStats> {
+        self.report("registry_stats", |c| Ok(subjects::stats(c)?))
     }
 
     pub fn quality_report(&self, actor: &Actor) -> Result<QualityReport> {
         actor.require(Permission::RegistryQuality)?;
+        // The registry-wide parts (a scan each) as kept until the registry changes; the flagged
+        // codes (from their index) and the latest imports are read now.
+        let stats = self.registry_counts()?;
+        let name_conflicts =
+            self.report("name_conflicts", |c| Ok(subjects::name_conflicts(c, 200)?))?;
         let mut conn = self.db.conn()?;
-        let stats = subjects::stats(&mut conn)?;
         let flagged = subjects::flagged(&mut conn, 200)?;
-        let name_conflicts = subjects::name_conflicts(&mut conn, 200)?;
         let rate = if stats.total == 0 {
             0.0
         } else {

@@ -60,6 +60,27 @@ pub fn append(
     Ok(entry.seq)
 }
 
+/// The audit actions that change no registry, credit or grading data: accounts, sessions,
+/// tokens, and reads (of personal data, exports). A pattern for `LIKE`.
+const NOT_DATA: [&str; 4] = ["user.%", "token.%", "personal_data.%", "credit.export"];
+
+/// The sequence number of the last audited change to the data (0 for none): since every change
+/// is audited in its own transaction, a report made in the same snapshot as this number stays
+/// current for as long as the number does not move. Entries of [`NOT_DATA`] (a login, say) do
+/// not move it.
+pub fn data_version(conn: &mut Conn) -> Result<i64> {
+    let skip = vec!["action NOT LIKE ?"; NOT_DATA.len()].join(" AND ");
+    let ps: Vec<crate::Value> = NOT_DATA.iter().map(|p| crate::Value::from(*p)).collect();
+    Ok(conn
+        .query_opt(
+            &format!("SELECT seq FROM audit_log WHERE {skip} ORDER BY seq DESC LIMIT 1"),
+            &ps,
+        )?
+        .map(|r| r.get::<i64>(0))
+        .transpose()?
+        .unwrap_or(0))
+}
+
 /// The outcome of [`verify`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verification {

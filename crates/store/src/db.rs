@@ -499,7 +499,38 @@ impl Conn {
         }
     }
 
-    /// True inside [`Conn::transaction`].
+    /// Run `f`, which only reads, on one consistent view of the database without taking the
+    /// write lock: on SQLite a deferred transaction (its snapshot is taken at the first read,
+    /// and writers go on meanwhile), on PostgreSQL a read-only repeatable-read transaction.
+    /// Inside a transaction `f` simply runs in it. A report made of several statements uses
+    /// this instead of [`Conn::transaction`], whose SQLite `BEGIN IMMEDIATE` would hold every
+    /// writer (an import, a login) for as long as the report reads.
+    pub fn read_snapshot<T, E>(
+        &mut self,
+        f: impl FnOnce(&mut Conn) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        if self.depth > 0 {
+            return f(self);
+        }
+        self.execute_batch(match self.backend() {
+            Backend::Sqlite => "BEGIN DEFERRED",
+            Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        })?;
+        self.depth += 1;
+        let result = f(self);
+        self.depth -= 1;
+        // Nothing was written: ending it either way only releases the snapshot.
+        let end = self.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        self.failed = false;
+        let v = result?;
+        end?;
+        Ok(v)
+    }
+
+    /// True inside [`Conn::transaction`] or [`Conn::read_snapshot`].
     pub fn in_transaction(&self) -> bool {
         self.depth > 0
     }

@@ -699,8 +699,8 @@ pub const STATS_COUNTS: &str = "SELECT (SELECT count(*) FROM subjects), \
 pub const STATS_BY_STATUS: &str = "SELECT reg_status, count(*) FROM subjects GROUP BY reg_status";
 
 pub fn stats(conn: &mut Conn) -> Result<RegistryStats> {
-    // One transaction: on SQLite both statements see the same registry.
-    conn.transaction(stats_in)
+    // One snapshot: both statements see the same registry, and writers are not held.
+    conn.read_snapshot(stats_in)
 }
 
 fn stats_in(conn: &mut Conn) -> Result<RegistryStats> {

@@ -856,6 +856,46 @@ fn transactions_commit_or_roll_back() {
 }
 
 #[test]
+fn a_read_snapshot_sees_one_state_and_holds_no_writer() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        create_vals_table(&mut c);
+        insert_val(&mut c, 1).unwrap();
+        let mut other = db.connect().unwrap();
+        if other.backend() == Backend::Sqlite {
+            // Were the snapshot holding the write lock, the write below would fail at once
+            // instead of after the store's long busy timeout.
+            other.execute_batch("PRAGMA busy_timeout = 50").unwrap();
+        }
+        let (before, after) = c
+            .read_snapshot(|s| {
+                assert!(s.in_transaction());
+                let before = ids(s);
+                // Another connection writes while the snapshot is open…
+                insert_val(&mut other, 2)?;
+                // …and the snapshot still sees the state of its first read.
+                Ok::<_, StoreError>((before, ids(s)))
+            })
+            .unwrap();
+        assert_eq!((before, after), (vec![1], vec![1]));
+        assert!(!c.in_transaction());
+        assert_eq!(ids(&mut c), vec![1, 2]);
+
+        // A failing statement or the closure's error ends it; the connection stays usable.
+        let r = c.read_snapshot(|s| {
+            s.query_row("SELECT count(*) FROM no_such_table", &[])
+                .map(drop)
+        });
+        assert!(r.is_err());
+        let r: Result<(), StoreError> = c.read_snapshot(|_| Err(StoreError::NotFound));
+        assert!(matches!(r, Err(StoreError::NotFound)));
+        assert!(!c.in_transaction());
+        insert_val(&mut c, 3).unwrap();
+        assert_eq!(ids(&mut c), vec![1, 2, 3]);
+    });
+}
+
+#[test]
 fn nested_transactions_roll_back_the_inner_savepoint_only() {
     for_each_backend(|db| {
         let mut c = db.conn().unwrap();
