@@ -2494,6 +2494,36 @@ fn audit_append_rolled_back_leaves_the_chain_intact() {
 }
 
 #[test]
+fn the_data_version_is_the_last_entry_that_can_change_data() {
+    fn add(c: &mut Conn, action: &str) -> i64 {
+        c.transaction(|t| audit::append(t, &who("bob"), action, "t", &json!({})))
+            .unwrap()
+    }
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        assert_eq!(audit::data_version(&mut c).unwrap(), 0, "an empty log");
+        let import = add(&mut c, "subject.import.chunk");
+        // Logins, accounts, tokens and reads change no data: the version stays.
+        for action in [
+            "user.login",
+            "user.create",
+            "token.issue",
+            "personal_data.read",
+            "credit.export",
+        ] {
+            add(&mut c, action);
+        }
+        assert_eq!(audit::data_version(&mut c).unwrap(), import);
+        // Any other entry moves it, names never seen before included.
+        let record = add(&mut c, "credit.record.change");
+        add(&mut c, "user.logout");
+        assert_eq!(audit::data_version(&mut c).unwrap(), record);
+        let new_kind = add(&mut c, "spot_check.draw");
+        assert_eq!(audit::data_version(&mut c).unwrap(), new_kind);
+    });
+}
+
+#[test]
 fn audit_concurrent_appends_form_one_valid_chain() {
     for_each_backend(|db| {
         const THREADS: usize = 4;
