@@ -333,7 +333,11 @@ fn page_totals(html: &str) -> [i64; 4] {
             .find(&tag)
             .unwrap_or_else(|| panic!("no total for {g}"))
             + tag.len();
-        html[i..i + html[i..].find('<').unwrap()].parse().unwrap()
+        // Grouped by thousands on the page (1,234).
+        html[i..i + html[i..].find('<').unwrap()]
+            .replace(',', "")
+            .parse()
+            .unwrap()
     })
 }
 
