@@ -140,7 +140,7 @@ describe('Credit information journey', { timeout: 300_000 }, () => {
     const row = table.locator('tbody tr', { hasText: DOC });
     await row.waitFor();
     assert.match(await row.innerText(), /逾期公示/);
-    assert.ok(Number(await page.locator('#n-late').innerText()) >= 4, 'the late count includes the new penalties');
+    assert.ok(Number((await page.locator('#n-late').innerText()).replace(/,/g, '')) >= 4, 'the late count includes the new penalties');
     await shot(page, 'c02-publicity', false);
 
     // The record page tells the same story and is versioned.

@@ -1931,6 +1931,66 @@ impl App {
         self.publicity_report_since(actor, as_of, None)
     }
 
+    /// The publication report of [`App::publicity_report_since`] as an Excel workbook, every
+    /// row in the page's order, in a scratch file of the data directory (read from its start).
+    pub fn publicity_report_xlsx(
+        &self,
+        actor: &Actor,
+        as_of: NaiveDate,
+        late_since: Option<NaiveDate>,
+    ) -> Result<std::fs::File> {
+        let rows = self.publicity_report_since(actor, as_of, late_since)?;
+        if rows.len() >= 1_048_575 {
+            return Err(AppError::Unprocessable(
+                "超过 Excel 单表的行数上限，请用命令行 xinjian publicity report 导出".into(),
+            ));
+        }
+        crate::sources::xlsx_guard(|| {
+            let xerr = crate::sources::xlsx_err;
+            let mut book = rust_xlsxwriter::Workbook::new();
+            let ws = book.add_worksheet();
+            ws.set_name("双公示公示情况").map_err(xerr)?;
+            let bold = rust_xlsxwriter::Format::new().set_bold();
+            let columns = [
+                ("情况", 14),
+                ("暂缓公示", 10),
+                ("统一社会信用代码", 22),
+                ("行政相对人", 36),
+                ("类别", 12),
+                ("决定文书号", 28),
+                ("决定日期", 12),
+                ("应公示截止", 12),
+                ("公示日期", 12),
+            ];
+            for (i, (title, width)) in columns.iter().enumerate() {
+                ws.write_string_with_format(0, i as u16, *title, &bold)
+                    .map_err(xerr)?;
+                ws.set_column_width(i as u16, *width).map_err(xerr)?;
+            }
+            for (n, r) in rows.iter().enumerate() {
+                let row = n as u32 + 1;
+                let cells = [
+                    r.status_label.to_owned(),
+                    if r.held { "是" } else { "" }.to_owned(),
+                    r.item.code.clone(),
+                    r.subject_name.clone(),
+                    r.kind_name.clone(),
+                    r.item.document_number.clone(),
+                    r.item.decision_date.to_string(),
+                    r.item.publish_deadline.to_string(),
+                    r.published_on.map(|d| d.to_string()).unwrap_or_default(),
+                ];
+                for (i, c) in cells.iter().enumerate() {
+                    ws.write_string(row, i as u16, c).map_err(xerr)?;
+                }
+            }
+            ws.set_freeze_panes(1, 0).map_err(xerr)?;
+            ws.autofilter(0, 0, rows.len() as u32, columns.len() as u16 - 1)
+                .map_err(xerr)?;
+            crate::sources::save_workbook(&mut book, &self.data_dir)
+        })
+    }
+
     /// The report with late publications only from `late_since` on (the staff page).
     pub fn publicity_report_since(
         &self,

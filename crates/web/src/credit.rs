@@ -18,8 +18,6 @@ use crate::pages::{file_download, render, show_refusal, XLSX_TYPE};
 use crate::{blocking, call, AppState};
 
 const PAGE: i64 = 50;
-/// Rows shown on the publication report page (the CLI lists all).
-const MAX_REPORT_ROWS: usize = 1000;
 
 fn day(s: &str, field: &str) -> Result<Option<chrono::NaiveDate>, WebError> {
     if s.trim().is_empty() {
@@ -428,7 +426,12 @@ fn field_label(f: &str) -> &str {
 pub struct AsOfQuery {
     #[serde(default)]
     as_of: String,
+    #[serde(default)]
+    page: Option<usize>,
 }
+
+/// Rows of the publication report on one page.
+const REPORT_PAGE: usize = 100;
 
 pub async fn publicity_page(
     State(state): State<AppState>,
@@ -436,21 +439,52 @@ pub async fn publicity_page(
     Query(q): Query<AsOfQuery>,
 ) -> Result<Response, WebError> {
     let as_of = day(&q.as_of, "as_of")?.unwrap_or_else(xinjian_app::today);
-    // Late publications of the past year; everything with `xinjian publicity report`.
-    let late_since = as_of - chrono::Duration::days(365);
-    let mut rows = call(&state, &ctx, move |app, actor| {
+    let late_since = publicity_late_since(as_of);
+    let rows = call(&state, &ctx, move |app, actor| {
         app.publicity_report_since(actor, as_of, Some(late_since))
     })
     .await?;
     let counts = xinjian_app::credit::publicity_counts(&rows);
     let total = rows.len();
-    rows.truncate(MAX_REPORT_ROWS);
+    let pages = total.div_ceil(REPORT_PAGE).max(1);
+    let page = q.page.unwrap_or(1).clamp(1, pages);
+    let shown: Vec<_> = rows
+        .into_iter()
+        .skip((page - 1) * REPORT_PAGE)
+        .take(REPORT_PAGE)
+        .collect();
+    let link = |p: usize| format!("/publicity?as_of={as_of}&page={p}");
     render(
         &state,
         "publicity.html",
         &ctx,
-        json!({ "rows": rows, "as_of": as_of, "counts": counts, "late_since": late_since,
-                "truncated": (total > MAX_REPORT_ROWS).then_some(total) }),
+        json!({ "rows": shown, "as_of": as_of, "counts": counts, "late_since": late_since,
+                "total": total, "pageno": page, "pages": pages,
+                "prev": (page > 1).then(|| link(page - 1)), "next": (page < pages).then(|| link(page + 1)) }),
+    )
+}
+
+/// The staff report shows late publications of the year before the day asked about (the CLI
+/// and the API report them all).
+fn publicity_late_since(as_of: chrono::NaiveDate) -> chrono::NaiveDate {
+    as_of - chrono::Duration::days(365)
+}
+
+/// The staff report, every row, as an Excel workbook.
+pub async fn publicity_export(
+    State(state): State<AppState>,
+    Extension(ctx): Extension<Ctx>,
+    Query(q): Query<AsOfQuery>,
+) -> Result<Response, WebError> {
+    let as_of = day(&q.as_of, "as_of")?.unwrap_or_else(xinjian_app::today);
+    let file = call(&state, &ctx, move |app, actor| {
+        app.publicity_report_xlsx(actor, as_of, Some(publicity_late_since(as_of)))
+    })
+    .await?;
+    crate::pages::file_download(
+        file,
+        crate::pages::XLSX_TYPE,
+        &format!("publicity-{as_of}.xlsx"),
     )
 }
 

@@ -128,6 +128,7 @@ pub fn router(state: AppState) -> Router {
         .route("/records/{id}", get(credit::record_detail))
         .route("/records/{id}/change", post(credit::record_change))
         .route("/publicity", get(credit::publicity_page))
+        .route("/publicity/export.xlsx", get(credit::publicity_export))
         .route("/lists", get(credit::lists_page).post(credit::list_enter))
         .route("/lists/{id}/exit", post(credit::list_exit))
         .route("/catalog", get(credit::catalog_page))

@@ -85,6 +85,7 @@ pub const ROUTES: &[RouteSpec] = &[
     r("GET", "/records/{id}", Any(&[P::CreditRead]), "信用记录详情与版本"),
     r("POST", "/records/{id}/change", Any(&[P::CreditWrite]), "暂缓公示、发布、更正或撤销（生成新版本）"),
     r("GET", "/publicity", Any(&[P::CreditRead]), "双公示公示情况"),
+    r("GET", "/publicity/export.xlsx", Any(&[P::CreditRead]), "导出双公示公示情况（Excel）"),
     r("GET", "/lists", Any(&[P::CreditRead]), "名单管理"),
     r("POST", "/lists", Any(&[P::ListManage]), "列入名单"),
     r("POST", "/lists/{id}/exit", Any(&[P::ListManage]), "移出名单"),

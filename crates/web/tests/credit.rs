@@ -1319,6 +1319,80 @@ fn the_catalog_is_edited_by_administrators_only() {
 // ---------------------------------------------------------------------------------------------
 // A department's penalty file, from upload to the portal
 
+/// The staff page of the publication report shows 100 rows a page; its Excel export has every
+/// row the report has.
+#[test]
+fn the_publication_report_pages_by_100_and_exports_every_row() {
+    let srv = TestServer::start();
+    let live = living(&demo_subjects());
+    let head = "行政相对人名称,统一社会信用代码,行政处罚决定书文号,处罚类别,处罚决定日期,处罚机关,违法事实,处罚依据,处罚内容,罚款金额（万元）,失信严重程度";
+    // 130 penalties decided 40 days ago and more, published by this import: all late.
+    let rows: Vec<String> = (0..130)
+        .map(|i| {
+            let s = &live[i % 20];
+            format!(
+                "{},{},利财罚〔2026〕{}号,罚款,{},{FINANCE},未按规定保管会计档案,《中华人民共和国会计法》第四十二条,罚款,0.1,",
+                s.name,
+                s.code,
+                1000 + i,
+                ago(40 + i as i64)
+            )
+        })
+        .collect();
+    let reg = Session::login(&srv, "regulator");
+    let csv = format!("{head}\r\n{}\r\n", rows.join("\r\n"));
+    let id = upload(&reg, "penalties", "逾期.csv", csv.into_bytes(), false);
+    let job = wait_for_job(&srv, &reg.c, id);
+    assert_eq!(job["imported"], 130, "{job}");
+
+    let report = reg.json(&format!("/api/v1/publicity?as_of={}", today()));
+    let mut documents: Vec<String> = report
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["document_number"].as_str().unwrap().to_owned())
+        .collect();
+    let n = documents.len();
+    assert!(n >= 130, "{n}");
+    let pages = n.div_ceil(100);
+    let shown = |page: &str| page.matches("<tr class=\"pub-").count();
+    let (status, first) = reg.get("/publicity");
+    assert_eq!(status, 200);
+    assert_eq!(shown(&first), 100);
+    assert!(first.contains(&format!("第 1 / {pages} 页")), "{first}");
+    assert!(first.contains("page=2"), "a link to the next page");
+    let (_, second) = reg.get(&format!("/publicity?as_of={}&page=2", today()));
+    assert_eq!(shown(&second), (n - 100).min(100));
+    // A page past the end shows the last one.
+    let (_, past) = reg.get("/publicity?page=999");
+    assert!(past.contains(&format!("第 {pages} / {pages} 页")), "{past}");
+
+    let r = reg
+        .c
+        .get(srv.url(&format!("/publicity/export.xlsx?as_of={}", today())))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let bytes = r.bytes().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("publicity.xlsx");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut t = xinjian_app::sources::TableReader::open(&path).unwrap();
+    assert_eq!(t.header[..3], ["情况", "暂缓公示", "统一社会信用代码"]);
+    let column = t.header.iter().position(|h| h == "决定文书号").unwrap();
+    let mut exported = Vec::new();
+    while let Some((_, row)) = t.next_row().unwrap() {
+        exported.push(row.unwrap()[column].clone());
+    }
+    documents.sort();
+    exported.sort();
+    assert_eq!(exported, documents, "every row of the report, once");
+}
+
 #[test]
 fn an_uploaded_penalty_file_shows_late_publication_and_reaches_the_portal() {
     let srv = TestServer::start();
