@@ -294,6 +294,10 @@ const EXCLUDED_BY: [&str; 8] = [
 /// Words that, after an activity in the same clause, exclude it ("代理记账除外", "代理记账以外的…").
 const EXCLUDED_AFTER: [&str; 3] = ["除外", "以外", "之外"];
 
+/// Words that, right after the activity's name, make it the name of a product instead
+/// ("代理记账软件销售", "代理记账系统开发"): selling bookkeeping software needs no licence.
+const PRODUCT_AFTER: [&str; 2] = ["软件", "系统"];
+
 /// Characters that end a clause of a business scope outside parentheses.
 fn ends_clause(c: char) -> bool {
     matches!(
@@ -342,9 +346,10 @@ fn clause_around(scope: &str, at: usize, end: usize) -> (&str, &str) {
 /// and such a business is no bookkeeping agency: one that needs a licence is one whose scope
 /// names the activity at least once outside such a clause. `除` excludes only as `除…外`
 /// around the activity (not in "除甲醛服务、代理记账", nor in a `除审计外` already closed).
+/// Nor does the name of a product ("代理记账软件销售").
 /// The registry's flag, the staff filter and the overview count are this rule (the store keeps
-/// its answer beside each subject; a change of the rule needs a migration that sets it again).
-/// Not caught: the words inside a longer name ("代理记账软件销售" counts).
+/// its answer beside each subject; a change of the rule needs a migration that sets it again,
+/// as 0017 did).
 pub fn scope_offers_bookkeeping(scope: &str) -> bool {
     // One pass for both spellings (every import row is asked): their common start, then 账/帐.
     const STEM: &str = "代理记";
@@ -357,7 +362,11 @@ pub fn scope_offers_bookkeeping(scope: &str) -> bool {
         else {
             return false;
         };
-        let (before, after) = clause_around(scope, at, end + last.len_utf8());
+        let end = end + last.len_utf8();
+        if PRODUCT_AFTER.iter().any(|p| scope[end..].starts_with(p)) {
+            return false;
+        }
+        let (before, after) = clause_around(scope, at, end);
         let open_chu = before
             .rfind('除')
             .is_some_and(|i| !before[i..].contains('外'));
@@ -412,6 +421,9 @@ mod tests {
             "财务咨询（除依法须经批准的项目外，凭营业执照依法自主开展经营活动）许可项目：代理记账",
             "代理记帐；财务咨询；税务咨询",
             "会计咨询、代理记帐、税务代理",
+            // A product named once, the activity elsewhere.
+            "代理记账软件销售；代理记账",
+            "代理记账服务；财务软件、代理记账系统开发",
         ] {
             assert!(scope_offers_bookkeeping(scope), "{scope}");
         }
@@ -434,6 +446,10 @@ mod tests {
             "代理记账以外的会计咨询服务",
             "商务咨询（禁止从事代理记账）",
             "会计咨询（不经营代理记账）",
+            // The name of a product.
+            "软件开发；代理记账软件销售",
+            "代理记账系统开发、技术服务",
+            "代理记帐软件的开发与销售",
         ] {
             assert!(!scope_offers_bookkeeping(scope), "{scope}");
         }

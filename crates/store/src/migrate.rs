@@ -68,6 +68,10 @@ const SQLITE: &[(&str, &str)] = &[
         "0016_bookkeeping_scope",
         include_str!("../migrations/sqlite/0016_bookkeeping_scope.sql"),
     ),
+    (
+        "0017_bookkeeping_products",
+        include_str!("../migrations/sqlite/0017_bookkeeping_products.sql"),
+    ),
 ];
 const POSTGRES: &[(&str, &str)] = &[
     (
@@ -134,6 +138,10 @@ const POSTGRES: &[(&str, &str)] = &[
         "0016_bookkeeping_scope",
         include_str!("../migrations/postgres/0016_bookkeeping_scope.sql"),
     ),
+    (
+        "0017_bookkeeping_products",
+        include_str!("../migrations/postgres/0017_bookkeeping_products.sql"),
+    ),
 ];
 
 /// Data steps that follow a schema version, written in Rust because their content lives in
@@ -151,7 +159,7 @@ fn after(conn: &mut Conn, version: &str) -> Result<()> {
     if version == "0008_grading_digests" {
         crate::digests::rebuild(conn)?;
     }
-    if version == "0016_bookkeeping_scope" {
+    if version == "0016_bookkeeping_scope" || version == "0017_bookkeeping_products" {
         crate::subjects::mark_bookkeeping(conn)?;
     }
     Ok(())

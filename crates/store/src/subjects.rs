@@ -726,29 +726,39 @@ fn stats_in(conn: &mut Conn) -> Result<RegistryStats> {
     Ok(stats)
 }
 
-/// Set the bookkeeping flag of the subjects written before it was kept (migration 0016): of
-/// the scopes that name bookkeeping at all, those that offer it by the core's rule.
+/// Set the bookkeeping flag of every subject whose scope names the activity to the core's rule
+/// (`scope_offers_bookkeeping`), in both directions: the data step of migration 0016 (the flag
+/// was not kept before) and of 0017 (the rule changed). Scopes without the words keep 0.
 pub(crate) fn mark_bookkeeping(conn: &mut Conn) -> Result<()> {
-    let mut ids = Vec::new();
-    let [a, b] = xinjian_core::subject::BOOKKEEPING;
+    let (mut set, mut clear) = (Vec::new(), Vec::new());
+    // 代理记: the stem of both spellings, 代理记账 and 代理记帐.
     conn.query_each(
-        "SELECT id, business_scope FROM subjects WHERE business_scope LIKE ? OR business_scope LIKE ?",
-        &params![format!("%{a}%"), format!("%{b}%")],
+        "SELECT id, business_scope, offers_bookkeeping FROM subjects WHERE business_scope LIKE ?",
+        &params!["%代理记%"],
         |r| {
             let scope: String = r.get(1)?;
-            if xinjian_core::subject::scope_offers_bookkeeping(&scope) {
-                ids.push(r.get::<i64>(0)?);
+            let stored = r.get::<i64>(2)? != 0;
+            match (
+                xinjian_core::subject::scope_offers_bookkeeping(&scope),
+                stored,
+            ) {
+                (true, false) => set.push(r.get::<i64>(0)?),
+                (false, true) => clear.push(r.get::<i64>(0)?),
+                _ => {}
             }
             Ok::<(), StoreError>(())
         },
     )?;
-    for chunk in ids.chunks(500) {
-        let marks = vec!["?"; chunk.len()].join(",");
-        let ps: Vec<Value> = chunk.iter().map(|id| Value::from(*id)).collect();
-        conn.execute(
-            &format!("UPDATE subjects SET offers_bookkeeping = 1 WHERE id IN ({marks})"),
-            &ps,
-        )?;
+    for (flag, ids) in [(1, set), (0, clear)] {
+        for chunk in ids.chunks(500) {
+            let marks = vec!["?"; chunk.len()].join(",");
+            let mut ps: Vec<Value> = vec![Value::from(flag)];
+            ps.extend(chunk.iter().map(|id| Value::from(*id)));
+            conn.execute(
+                &format!("UPDATE subjects SET offers_bookkeeping = ? WHERE id IN ({marks})"),
+                &ps,
+            )?;
+        }
     }
     Ok(())
 }

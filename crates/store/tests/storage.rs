@@ -3228,6 +3228,26 @@ fn the_bookkeeping_flag_follows_the_scope_on_every_write_path() {
             bookkeeping_codes(&mut c),
             vec![code(801), code(802), code(804)]
         );
+
+        // Flags set by an older rule, in both directions: the name of a product counted (806),
+        // and one lost (802). Migration 0017 sets every flag again by the rule.
+        insert_subject(&mut c, &with_scope(806, "软件开发；代理记账软件销售"));
+        c.execute_batch(&format!(
+            "UPDATE subjects SET offers_bookkeeping = 1 WHERE code = '{}'; \
+             UPDATE subjects SET offers_bookkeeping = 0 WHERE code = '{}';",
+            code(806),
+            code(802)
+        ))
+        .unwrap();
+        assert_eq!(
+            bookkeeping_codes(&mut c),
+            vec![code(801), code(804), code(806)]
+        );
+        let mut c = migrate_again(db, c, "", "0017_bookkeeping_products");
+        assert_eq!(
+            bookkeeping_codes(&mut c),
+            vec![code(801), code(802), code(804)]
+        );
     });
 }
 

@@ -1,0 +1,3 @@
+-- The bookkeeping rule (`xinjian_core::subject::scope_offers_bookkeeping`) no longer counts the
+-- name of a product ("代理记账软件销售", "代理记账系统开发"). No schema change: the migration's
+-- data step, in Rust, sets every stored flag again by the rule, in both directions.
