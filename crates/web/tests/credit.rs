@@ -1367,27 +1367,13 @@ fn the_publication_report_pages_by_100_and_exports_every_row() {
     let (_, past) = reg.get("/publicity?page=999");
     assert!(past.contains(&format!("第 {pages} / {pages} 页")), "{past}");
 
-    let r = reg
-        .c
-        .get(srv.url(&format!("/publicity/export.xlsx?as_of={}", today())))
-        .send()
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    assert_eq!(
-        r.headers()["content-type"],
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    let (header, rows) = common::get_xlsx(
+        &reg.c,
+        &srv.url(&format!("/publicity/export.xlsx?as_of={}", today())),
     );
-    let bytes = r.bytes().unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("publicity.xlsx");
-    std::fs::write(&path, &bytes).unwrap();
-    let mut t = xinjian_app::sources::TableReader::open(&path).unwrap();
-    assert_eq!(t.header[..3], ["情况", "暂缓公示", "统一社会信用代码"]);
-    let column = t.header.iter().position(|h| h == "决定文书号").unwrap();
-    let mut exported = Vec::new();
-    while let Some((_, row)) = t.next_row().unwrap() {
-        exported.push(row.unwrap()[column].clone());
-    }
+    assert_eq!(header[..3], ["情况", "暂缓公示", "统一社会信用代码"]);
+    let column = header.iter().position(|h| h == "决定文书号").unwrap();
+    let mut exported: Vec<String> = rows.into_iter().map(|r| r[column].clone()).collect();
     documents.sort();
     exported.sort();
     assert_eq!(exported, documents, "every row of the report, once");

@@ -356,18 +356,6 @@ fn section<'h>(html: &'h str, id: &str) -> &'h str {
     &rest[..end]
 }
 
-fn read_xlsx(bytes: &[u8]) -> (Vec<String>, Vec<Vec<String>>) {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("grades.xlsx");
-    std::fs::write(&path, bytes).unwrap();
-    let mut t = xinjian_app::sources::TableReader::open(&path).unwrap();
-    let mut rows = Vec::new();
-    while let Some((_, row)) = t.next_row().unwrap() {
-        rows.push(row.unwrap());
-    }
-    (t.header.clone(), rows)
-}
-
 fn number(s: &str) -> i64 {
     s.trim()
         .parse::<f64>()
@@ -1041,18 +1029,8 @@ fn the_statistics_page_the_chart_and_the_export_match_the_stored_grades() {
             );
 
             // The export: an XLSX workbook with the same numbers.
-            let r =
-                s.c.get(srv.url(&format!("/grades/export.xlsx?by={by}")))
-                    .send()
-                    .unwrap();
-            assert_eq!(r.status(), 200);
-            assert_eq!(
-                r.headers()["content-type"],
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-            );
-            let bytes = r.bytes().unwrap();
-            assert_eq!(&bytes[..2], b"PK", "a zip container");
-            let (header, rows) = read_xlsx(&bytes);
+            let (header, rows) =
+                common::get_xlsx(&s.c, &srv.url(&format!("/grades/export.xlsx?by={by}")));
             assert_eq!(
                 header[1..6],
                 ["主体数", "A 守信", "B 一般失信", "C 严重失信", "D 黑名单"]

@@ -127,3 +127,25 @@ impl TestServer {
         rest[..rest.find('"').unwrap()].to_owned()
     }
 }
+
+/// Download an Excel workbook with `client`: status 200 and the XLSX content type; its header
+/// row and the rows after it, as text.
+pub fn get_xlsx(client: &reqwest::blocking::Client, url: &str) -> (Vec<String>, Vec<Vec<String>>) {
+    let r = client.get(url).send().unwrap();
+    assert_eq!(r.status(), 200, "{url}");
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let bytes = r.bytes().unwrap();
+    assert_eq!(&bytes[..2], b"PK", "a zip container");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("download.xlsx");
+    std::fs::write(&path, &bytes).unwrap();
+    let mut t = xinjian_app::sources::TableReader::open(&path).unwrap();
+    let mut rows = Vec::new();
+    while let Some((_, row)) = t.next_row().unwrap() {
+        rows.push(row.unwrap());
+    }
+    (t.header.clone(), rows)
+}
