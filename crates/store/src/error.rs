@@ -40,6 +40,28 @@ fn pg_detail(e: &postgres::Error) -> String {
 }
 
 impl StoreError {
+    /// True when the store was too busy to answer in time: SQLite's write lock held by another
+    /// connection past the busy timeout, or on PostgreSQL a lock timeout, a deadlock or a
+    /// serialization failure. Worth trying again a little later; nothing was written.
+    pub fn is_busy(&self) -> bool {
+        use postgres::error::SqlState;
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
+                e.code,
+                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
+            ),
+            StoreError::Postgres(e) => e.code().is_some_and(|c| {
+                [
+                    SqlState::LOCK_NOT_AVAILABLE,
+                    SqlState::T_R_DEADLOCK_DETECTED,
+                    SqlState::T_R_SERIALIZATION_FAILURE,
+                ]
+                .contains(c)
+            }),
+            _ => false,
+        }
+    }
+
     /// True when the error is a unique-constraint violation in either backend.
     pub fn is_unique_violation(&self) -> bool {
         match self {

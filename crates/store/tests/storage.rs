@@ -895,6 +895,34 @@ fn a_read_snapshot_sees_one_state_and_holds_no_writer() {
     });
 }
 
+/// A statement that cannot get its lock in time fails as "busy" (worth a retry), on both
+/// backends; other failures are not.
+#[test]
+fn a_store_too_busy_to_answer_says_so() {
+    for_each_backend(|db| {
+        let mut c = db.conn().unwrap();
+        create_vals_table(&mut c);
+        let mut other = db.connect().unwrap();
+        other
+            .execute_batch(match other.backend() {
+                Backend::Sqlite => "PRAGMA busy_timeout = 50",
+                Backend::Postgres => "SET lock_timeout = '50ms'",
+            })
+            .unwrap();
+        let err = c
+            .transaction(|t| {
+                insert_val(t, 1)?;
+                // The same key from another connection waits for this transaction: on SQLite
+                // for the write lock, on PostgreSQL for the row.
+                Ok::<_, StoreError>(insert_val(&mut other, 1).unwrap_err())
+            })
+            .unwrap();
+        assert!(err.is_busy(), "{err}");
+        let err = insert_val(&mut other, 1).unwrap_err();
+        assert!(err.is_unique_violation() && !err.is_busy(), "{err}");
+    });
+}
+
 #[test]
 fn nested_transactions_roll_back_the_inner_savepoint_only() {
     for_each_backend(|db| {

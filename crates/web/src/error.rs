@@ -39,6 +39,17 @@ impl WebError {
             "服务器内部错误，请稍后重试或联系管理员",
         )
     }
+    /// The store was too busy to answer in time (a long import or evaluation holding it): 503
+    /// with `Retry-After`, not an internal error; nothing was written.
+    pub fn busy(detail: impl Into<String>) -> Self {
+        let detail = detail.into();
+        tracing::warn!(%detail, "store busy");
+        WebError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "系统繁忙",
+            "数据库正忙（可能有大批量导入、信用评价或定时任务正在进行），本次操作未执行，请稍后重试",
+        )
+    }
     pub fn unauthenticated(detail: &str) -> Self {
         WebError::new(StatusCode::UNAUTHORIZED, "未登录", detail)
     }
@@ -112,6 +123,7 @@ impl From<AppError> for WebError {
             AppError::Unprocessable(m) => {
                 WebError::new(StatusCode::UNPROCESSABLE_ENTITY, "无法处理", m)
             }
+            AppError::Store(e) if e.is_busy() => WebError::busy(e.to_string()),
             AppError::Store(e) => WebError::internal(e.to_string()),
             AppError::Internal(m) => WebError::internal(m),
         }
@@ -120,6 +132,17 @@ impl From<AppError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let mut resp = self.response();
+        if resp.status() == StatusCode::SERVICE_UNAVAILABLE {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+        }
+        resp
+    }
+}
+
+impl WebError {
+    fn response(self) -> Response {
         if let Some(to) = &self.redirect {
             return Redirect::to(to).into_response();
         }
@@ -183,4 +206,38 @@ pub async fn security_headers(req: Request, next: Next) -> Response {
         HeaderValue::from_static("default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; frame-ancestors 'none'"),
     );
     resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use xinjian_store::{Db, StoreError};
+
+    /// A real one: another connection holds SQLite's write lock and this one does not wait.
+    fn busy_error(dir: &std::path::Path) -> StoreError {
+        let db = Db::open(&format!("sqlite:{}", dir.join("x.db").display())).unwrap();
+        let mut holder = db.connect().unwrap();
+        holder.execute_batch("BEGIN IMMEDIATE").unwrap();
+        let mut other = db.connect().unwrap();
+        other.execute_batch("PRAGMA busy_timeout = 0").unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap_err()
+    }
+
+    #[test]
+    fn a_busy_store_is_a_503_to_retry_not_an_internal_error() {
+        let dir = tempfile::tempdir().unwrap();
+        for api in [false, true] {
+            let busy = busy_error(dir.path());
+            assert!(busy.is_busy(), "{busy}");
+            let resp = WebError::from(AppError::Store(busy))
+                .api(api)
+                .into_response();
+            assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(resp.headers()[header::RETRY_AFTER], "5");
+        }
+        let other = StoreError::Damaged("x".into());
+        let resp = WebError::from(AppError::Store(other)).into_response();
+        assert_eq!(resp.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(resp.headers().get(header::RETRY_AFTER).is_none());
+    }
 }
