@@ -1940,7 +1940,8 @@ impl App {
         late_since: Option<NaiveDate>,
     ) -> Result<std::fs::File> {
         let rows = self.publicity_report_since(actor, as_of, late_since)?;
-        if rows.len() >= 1_048_575 {
+        // Below the header, a sheet holds 1,048,575 rows.
+        if rows.len() > 1_048_575 {
             return Err(AppError::Unprocessable(
                 "超过 Excel 单表的行数上限，请用命令行 xinjian publicity report 导出".into(),
             ));
@@ -1948,7 +1949,10 @@ impl App {
         crate::sources::xlsx_guard(|| {
             let xerr = crate::sources::xlsx_err;
             let mut book = rust_xlsxwriter::Workbook::new();
-            let ws = book.add_worksheet();
+            // Rows go to a temporary file of the data directory as they are written (~4 KB a
+            // row in memory otherwise).
+            book.set_tempdir(&self.data_dir).map_err(xerr)?;
+            let ws = book.add_worksheet_with_constant_memory();
             ws.set_name("双公示公示情况").map_err(xerr)?;
             let bold = rust_xlsxwriter::Format::new().set_bold();
             let columns = [
@@ -1987,7 +1991,21 @@ impl App {
             ws.set_freeze_panes(1, 0).map_err(xerr)?;
             ws.autofilter(0, 0, rows.len() as u32, columns.len() as u16 - 1)
                 .map_err(xerr)?;
-            crate::sources::save_workbook(&mut book, &self.data_dir)
+            let file = crate::sources::save_workbook(&mut book, &self.data_dir)?;
+            // A disclosure of the names of those penalised, natural persons included: audited
+            // as the sharing platform's exports are.
+            self.db.conn()?.transaction(|tx| {
+                audit::append(
+                    tx,
+                    &actor.audit(),
+                    "credit.export",
+                    "publicity",
+                    &json!({ "what": "publicity", "as_of": as_of, "late_since": late_since,
+                             "rows": rows.len() }),
+                )?;
+                Ok::<_, AppError>(())
+            })?;
+            Ok(file)
         })
     }
 

@@ -9,8 +9,9 @@
 //! take ~0.8 s and the grade distribution ~3 s; kept, a view takes milliseconds until the next
 //! import, record or evaluation.
 //!
-//! The one write that is not audited is a migration's data step: `xinjian migrate` is run with
-//! the server stopped (the server also migrates when it starts, before any report is made).
+//! Migrations' data steps that change what these reports read are audited too (the bookkeeping
+//! flags of 0016 and 0017), since any CLI command, or another server, migrates the store it
+//! opens while a server may be running.
 
 use std::any::Any;
 use std::collections::HashMap;

@@ -522,11 +522,16 @@ impl Conn {
         self.depth += 1;
         let result = f(self);
         self.depth -= 1;
-        // Nothing was written: ending it either way only releases the snapshot.
-        let end = self.execute_batch(if result.is_ok() { "COMMIT" } else { "ROLLBACK" });
-        self.failed = false;
+        // Nothing was written: a rollback only releases the snapshot.
+        let end = self.execute_batch("ROLLBACK");
+        // PostgreSQL aborted the transaction at a failed statement whose error `f` swallowed:
+        // what `f` read after it is not to be trusted.
+        let aborted = std::mem::take(&mut self.failed);
         let v = result?;
         end?;
+        if aborted {
+            return Err(StoreError::Aborted.into());
+        }
         Ok(v)
     }
 

@@ -46,10 +46,11 @@ impl StoreError {
     pub fn is_busy(&self) -> bool {
         use postgres::error::SqlState;
         match self {
-            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => matches!(
-                e.code,
-                rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked
-            ),
+            // (Not SQLITE_LOCKED: without a shared cache it is a conflict inside one
+            // connection, a defect to report, not a wait.)
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.code == rusqlite::ErrorCode::DatabaseBusy
+            }
             StoreError::Postgres(e) => e.code().is_some_and(|c| {
                 [
                     SqlState::LOCK_NOT_AVAILABLE,

@@ -160,7 +160,7 @@ fn after(conn: &mut Conn, version: &str) -> Result<()> {
         crate::digests::rebuild(conn)?;
     }
     if version == "0016_bookkeeping_scope" || version == "0017_bookkeeping_products" {
-        crate::subjects::mark_bookkeeping(conn)?;
+        crate::subjects::mark_bookkeeping(conn, version)?;
     }
     Ok(())
 }

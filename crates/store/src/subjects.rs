@@ -729,7 +729,9 @@ fn stats_in(conn: &mut Conn) -> Result<RegistryStats> {
 /// Set the bookkeeping flag of every subject whose scope names the activity to the core's rule
 /// (`scope_offers_bookkeeping`), in both directions: the data step of migration 0016 (the flag
 /// was not kept before) and of 0017 (the rule changed). Scopes without the words keep 0.
-pub(crate) fn mark_bookkeeping(conn: &mut Conn) -> Result<()> {
+/// A change is audited, as every change to the registry is (it also tells a running server
+/// that its kept reports are out of date).
+pub(crate) fn mark_bookkeeping(conn: &mut Conn, migration: &str) -> Result<()> {
     let (mut set, mut clear) = (Vec::new(), Vec::new());
     // 代理记: the stem of both spellings, 代理记账 and 代理记帐.
     conn.query_each(
@@ -749,6 +751,10 @@ pub(crate) fn mark_bookkeeping(conn: &mut Conn) -> Result<()> {
             Ok::<(), StoreError>(())
         },
     )?;
+    let changed = serde_json::json!({ "set": set.len(), "cleared": clear.len() });
+    if set.is_empty() && clear.is_empty() {
+        return Ok(());
+    }
     for (flag, ids) in [(1, set), (0, clear)] {
         for chunk in ids.chunks(500) {
             let marks = vec!["?"; chunk.len()].join(",");
@@ -760,6 +766,17 @@ pub(crate) fn mark_bookkeeping(conn: &mut Conn) -> Result<()> {
             )?;
         }
     }
+    let migrate = crate::audit::AuditActor {
+        actor: "system:migrate".into(),
+        role: "system".into(),
+    };
+    crate::audit::append(
+        conn,
+        &migrate,
+        "subject.bookkeeping.mark",
+        &format!("migration:{migration}"),
+        &changed,
+    )?;
     Ok(())
 }
 

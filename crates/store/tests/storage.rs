@@ -889,6 +889,16 @@ fn a_read_snapshot_sees_one_state_and_holds_no_writer() {
         assert!(r.is_err());
         let r: Result<(), StoreError> = c.read_snapshot(|_| Err(StoreError::NotFound));
         assert!(matches!(r, Err(StoreError::NotFound)));
+        // A failed statement whose error the closure swallowed: PostgreSQL aborted the
+        // transaction there, so what was read after it does not count.
+        let r: Result<(), StoreError> = c.read_snapshot(|s| {
+            let _ = s.query_row("SELECT count(*) FROM no_such_table", &[]);
+            Ok(())
+        });
+        match c.backend() {
+            Backend::Postgres => assert!(matches!(r, Err(StoreError::Aborted)), "{r:?}"),
+            Backend::Sqlite => assert!(r.is_ok(), "{r:?}"),
+        }
         assert!(!c.in_transaction());
         insert_val(&mut c, 3).unwrap();
         assert_eq!(ids(&mut c), vec![1, 2, 3]);
@@ -3271,11 +3281,26 @@ fn the_bookkeeping_flag_follows_the_scope_on_every_write_path() {
             bookkeeping_codes(&mut c),
             vec![code(801), code(804), code(806)]
         );
+        let before = audit::data_version(&mut c).unwrap();
         let mut c = migrate_again(db, c, "", "0017_bookkeeping_products");
         assert_eq!(
             bookkeeping_codes(&mut c),
             vec![code(801), code(802), code(804)]
         );
+        // Audited, so that a running server's kept reports see the change.
+        assert!(audit::data_version(&mut c).unwrap() > before);
+        let last = c
+            .query_row(
+                "SELECT action, detail FROM audit_log ORDER BY seq DESC LIMIT 1",
+                &[],
+            )
+            .unwrap();
+        assert_eq!(last.get::<String>(0).unwrap(), "subject.bookkeeping.mark");
+        assert_eq!(last.get::<String>(1).unwrap(), r#"{"cleared":1,"set":1}"#);
+        // Nothing to change: nothing written.
+        let before = audit::data_version(&mut c).unwrap();
+        let mut c = migrate_again(db, c, "", "0017_bookkeeping_products");
+        assert_eq!(audit::data_version(&mut c).unwrap(), before);
     });
 }
 
