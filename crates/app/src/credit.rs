@@ -2019,50 +2019,54 @@ impl App {
         actor.require(Permission::CreditRead)?;
         let cal = self.calendar();
         let due_until = due_soon_until(&cal, as_of)?;
-        let mut conn = self.db.conn()?;
-        let catalog = store::catalog(&mut conn)?;
-        let rows = store::publication_candidates_since(&mut conn, as_of, due_until, late_since)?;
-        let mut out = Vec::new();
-        for r in rows {
-            let st = &r.record.state;
-            let Some(deadline) = st.publish_deadline else {
-                continue;
-            };
-            let Some(status) = publication_status(deadline, st.published_on, as_of, due_until)
-            else {
-                continue;
-            };
-            out.push(PublicityRow {
-                item: PublicityItem {
-                    code: r.record.data.subject_code.clone(),
-                    document_number: r.record.data.document_number.clone(),
-                    decision_date: r.record.data.decision_date,
-                    publish_deadline: deadline,
-                    status: status.as_str(),
-                },
-                status_label: status.label(),
-                record_id: r.record.id,
-                subject_name: r.subject_name.clone(),
-                kind_name: catalog
-                    .iter()
-                    .find(|k| k.code == r.record.data.kind)
-                    .map(|k| k.name.clone())
-                    .unwrap_or_default(),
-                published_on: st.published_on.filter(|p| *p <= as_of),
-                held: st.held,
+        // Kept until the records change: each page of the staff report, and its export, is
+        // a slice of the same report.
+        let key = format!("publicity:{as_of}:{late_since:?}:{due_until}");
+        self.report(&key, |conn| {
+            let catalog = store::catalog(conn)?;
+            let rows = store::publication_candidates_since(conn, as_of, due_until, late_since)?;
+            let mut out = Vec::new();
+            for r in rows {
+                let st = &r.record.state;
+                let Some(deadline) = st.publish_deadline else {
+                    continue;
+                };
+                let Some(status) = publication_status(deadline, st.published_on, as_of, due_until)
+                else {
+                    continue;
+                };
+                out.push(PublicityRow {
+                    item: PublicityItem {
+                        code: r.record.data.subject_code.clone(),
+                        document_number: r.record.data.document_number.clone(),
+                        decision_date: r.record.data.decision_date,
+                        publish_deadline: deadline,
+                        status: status.as_str(),
+                    },
+                    status_label: status.label(),
+                    record_id: r.record.id,
+                    subject_name: r.subject_name.clone(),
+                    kind_name: catalog
+                        .iter()
+                        .find(|k| k.code == r.record.data.kind)
+                        .map(|k| k.name.clone())
+                        .unwrap_or_default(),
+                    published_on: st.published_on.filter(|p| *p <= as_of),
+                    held: st.held,
+                });
+            }
+            // Missing first (most overdue first), then due soon (soonest first), then late
+            // publications (most recent first).
+            out.sort_by(|a, b| {
+                let key = |r: &PublicityRow| match r.item.status {
+                    "missing" => (0, r.item.publish_deadline.num_days_from_ce()),
+                    "due_soon" => (1, r.item.publish_deadline.num_days_from_ce()),
+                    _ => (2, -r.item.publish_deadline.num_days_from_ce()),
+                };
+                key(a).cmp(&key(b))
             });
-        }
-        // Missing first (most overdue first), then due soon (soonest first), then late
-        // publications (most recent first).
-        out.sort_by(|a, b| {
-            let key = |r: &PublicityRow| match r.item.status {
-                "missing" => (0, r.item.publish_deadline.num_days_from_ce()),
-                "due_soon" => (1, r.item.publish_deadline.num_days_from_ce()),
-                _ => (2, -r.item.publish_deadline.num_days_from_ce()),
-            };
-            key(a).cmp(&key(b))
-        });
-        Ok(out)
+            Ok(out)
+        })
     }
 }
 

@@ -22,6 +22,9 @@ use xinjian_store::{audit, Conn};
 
 use crate::{App, Result};
 
+/// At most this many reports are kept (one per key: a report, a day, a grouping).
+const MAX_SLOTS: usize = 32;
+
 #[derive(Default)]
 pub(crate) struct ReportCache {
     slots: Mutex<HashMap<String, Slot>>,
@@ -45,6 +48,12 @@ impl ReportCache {
         // A report made from an older snapshot (a slower request) does not replace a newer one.
         if slots.get(key).is_some_and(|s| s.version > version) {
             return;
+        }
+        // Reports of older data are not asked for again; and reports asked for many days or
+        // groupings of the same data are not all kept.
+        slots.retain(|_, s| s.version >= version);
+        if slots.len() >= MAX_SLOTS {
+            slots.clear();
         }
         slots.insert(
             key.to_owned(),
@@ -109,6 +118,32 @@ mod tests {
         data.person_id = None;
         app.create_subject(&Actor::System("test".into()), data, "补录")
             .unwrap();
+    }
+
+    #[test]
+    fn reports_of_older_data_are_dropped_and_at_most_a_few_are_kept() {
+        let cache = super::ReportCache::default();
+        cache.put("a", 1, 10u32);
+        cache.put("b", 1, 20u32);
+        assert_eq!(
+            (cache.get::<u32>("a", 1), cache.get::<u32>("b", 1)),
+            (Some(10), Some(20))
+        );
+        // Of the wrong type, or asked for another version: not there.
+        assert_eq!(cache.get::<u64>("a", 1), None);
+        assert_eq!(cache.get::<u32>("a", 2), None);
+        // A report of newer data drops those of older data.
+        cache.put("c", 2, 30u32);
+        assert_eq!(cache.get::<u32>("b", 1), None);
+        assert_eq!(cache.slots.lock().unwrap().len(), 1);
+        // A slower request's report of older data does not replace a newer one.
+        cache.put("c", 1, 31u32);
+        assert_eq!(cache.get::<u32>("c", 2), Some(30));
+        for n in 0..100u32 {
+            cache.put(&format!("day {n}"), 2, n);
+        }
+        assert!(cache.slots.lock().unwrap().len() <= super::MAX_SLOTS);
+        assert_eq!(cache.get::<u32>("day 99", 2), Some(99));
     }
 
     #[test]
