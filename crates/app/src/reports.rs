@@ -1,5 +1,6 @@
 //! Reports that read much of the store — the workspace's counts, the names of the 重错码
-//! report, the grade distribution — kept in memory until the data they read changes.
+//! report, the grade distribution, the 双公示 report — kept in memory until the data they read
+//! changes.
 //!
 //! Every change to the store is audited in its own transaction, so the last audit entry that
 //! can change data ([`audit::data_version`]: logins, accounts and reads excepted) names the

@@ -855,18 +855,27 @@ fn transactions_commit_or_roll_back() {
     });
 }
 
+/// A second connection that waits at most 50 ms for a lock (SQLite's write lock, a
+/// PostgreSQL row or table lock) instead of the store's long busy timeout.
+fn impatient_connection(db: &Db) -> Conn {
+    let mut c = db.connect().unwrap();
+    c.execute_batch(match c.backend() {
+        Backend::Sqlite => "PRAGMA busy_timeout = 50",
+        Backend::Postgres => "SET lock_timeout = '50ms'",
+    })
+    .unwrap();
+    c
+}
+
 #[test]
 fn a_read_snapshot_sees_one_state_and_holds_no_writer() {
     for_each_backend(|db| {
         let mut c = db.conn().unwrap();
         create_vals_table(&mut c);
         insert_val(&mut c, 1).unwrap();
-        let mut other = db.connect().unwrap();
-        if other.backend() == Backend::Sqlite {
-            // Were the snapshot holding the write lock, the write below would fail at once
-            // instead of after the store's long busy timeout.
-            other.execute_batch("PRAGMA busy_timeout = 50").unwrap();
-        }
+        // Were the snapshot holding the write lock, the write below would fail at once instead
+        // of after the store's long busy timeout.
+        let mut other = impatient_connection(db);
         let (before, after) = c
             .read_snapshot(|s| {
                 assert!(s.in_transaction());
@@ -912,13 +921,7 @@ fn a_store_too_busy_to_answer_says_so() {
     for_each_backend(|db| {
         let mut c = db.conn().unwrap();
         create_vals_table(&mut c);
-        let mut other = db.connect().unwrap();
-        other
-            .execute_batch(match other.backend() {
-                Backend::Sqlite => "PRAGMA busy_timeout = 50",
-                Backend::Postgres => "SET lock_timeout = '50ms'",
-            })
-            .unwrap();
+        let mut other = impatient_connection(db);
         let err = c
             .transaction(|t| {
                 insert_val(t, 1)?;
